@@ -1,0 +1,304 @@
+"""Every knob of photobot, read once from the environment and `.env`.
+
+One pydantic-settings class so that the README's configuration table can be generated from it and
+never drift. Values that only one command needs (the bot token, Drive credentials) are optional here
+and checked by the command that needs them, so `Settings()` loads with nothing but REDIS_URL.
+This module imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or invalid; the message is one line for the operator."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def parse_tiers(value: str | dict[str, int]) -> dict[str, int]:
+    """Parse `free=0,premium=10,admin=20` into an ordered name -> priority mapping."""
+    if isinstance(value, dict):
+        pairs = dict(value)
+    else:
+        pairs = {}
+        for raw_item in value.split(","):
+            item = raw_item.strip()
+            if not item:
+                continue
+            name, sep, number = item.partition("=")
+            name = name.strip().lower()
+            if not sep or not name or not name.replace("_", "").isalnum():
+                raise ValueError(f"expected name=priority pairs, got {item!r}")
+            try:
+                pairs[name] = int(number)
+            except ValueError:
+                raise ValueError(f"priority of tier {name!r} is not an integer: {number!r}") from None
+    if not pairs:
+        raise ValueError("at least one tier is required")
+    if len(set(pairs.values())) != len(pairs):
+        raise ValueError("each tier needs its own priority")
+    return dict(sorted(pairs.items(), key=lambda kv: kv[1]))
+
+
+class Settings(BaseSettings):
+    """photobot's configuration. Field descriptions become the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    # --- Redis and the queue -------------------------------------------------------------------
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL (redis://, rediss://, unix://). Unset: an embedded redis-server "
+        "with append-only persistence under DATA_DIR.",
+    )
+    redis_cluster: bool = Field(False, description="Treat REDIS_URL as a Redis Cluster node.")
+    data_dir: Path = Field(Path("data"), description="Where embedded Redis, local storage and logs live.")
+    queue_prefix: str = Field(
+        "photobot",
+        description="Name in the Redis Cluster hash tag that prefixes every key: {photobot}:job:<id>.",
+    )
+    concurrent_jobs: int = Field(3, ge=1, le=1000, description="Jobs one process works on at once.")
+    max_attempts: int = Field(5, ge=1, le=100, description="Attempts before a job is failed.")
+    retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt.")
+    retry_max_seconds: float = Field(300.0, gt=0, description="Upper bound of a retry delay.")
+    lease_seconds: float = Field(
+        30.0, gt=0, description="How long a leased job stays a worker's without a heartbeat."
+    )
+    aging_seconds: float = Field(
+        60.0, gt=0, description="Each such wait lifts a pending job above all tiers, so none starves."
+    )
+    max_pending_per_user: int = Field(
+        20, ge=1, description="Unfinished jobs one user may have; more are refused."
+    )
+    tiers: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: {"free": 0, "premium": 10, "admin": 20},
+        description="Tiers as name=priority pairs; a higher priority is served first.",
+    )
+    default_tier: str = Field("free", description="Tier of a user nobody has assigned one.")
+    dedup_ttl_seconds: int = Field(
+        86400, ge=1, description="How long a repeated update is recognised as the same job."
+    )
+    job_retention_seconds: int = Field(
+        7 * 86400, ge=60, description="How long finished jobs are kept for /jobs and the API."
+    )
+    max_metadata_bytes: int = Field(4096, ge=0, description="Size cap of a job's metadata as JSON.")
+    shutdown_grace_seconds: float = Field(
+        20.0, ge=0, description="On SIGTERM, how long in-flight jobs may finish before leases go back."
+    )
+
+    # --- Logging -------------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="json, console, or auto (console on a terminal, JSON otherwise)."
+    )
+    log_file: Path | None = Field(
+        None, description="Rotating log file; unset: DATA_DIR/logs/photobot.log. 'none' disables it."
+    )
+
+    # --- Processing ----------------------------------------------------------------------------
+    process_workers: int = Field(
+        0, ge=0, le=64, description="Processes for image work; 0 means one per CPU core."
+    )
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest accepted file.")
+    max_image_pixels: int = Field(
+        50_000_000, ge=1, description="Largest accepted image, in pixels (decompression bombs)."
+    )
+    result_max_side: int = Field(
+        2560, ge=64, le=10000, description="Longest side of a result image, in pixels."
+    )
+    jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of results.")
+    face_model_path: Path | None = Field(
+        None, description="YuNet ONNX model; unset: OpenCV's bundled Haar cascades."
+    )
+    process_timeout_seconds: float = Field(60.0, gt=0, description="Time cap of one operation.")
+
+    # --- Storage -------------------------------------------------------------------------------
+    storage_backend: Literal["local", "gdrive"] = Field("local", description="local or gdrive.")
+    storage_dir: Path | None = Field(None, description="Local storage folder; unset: DATA_DIR/storage.")
+    gdrive_credentials_file: Path | None = Field(None, description="Service-account JSON key.")
+    gdrive_token_file: Path | None = Field(None, description="OAuth user token file (authorized_user).")
+    gdrive_folder_id: str | None = Field(
+        None, description="Drive folder (or shared drive) that holds photobot's files."
+    )
+    gdrive_api_url: str | None = Field(
+        None, description="Root URL of a Drive-compatible server; unset: Google's."
+    )
+    gdrive_threads: int = Field(4, ge=1, le=64, description="Threads for Drive calls.")
+    gdrive_chunk_bytes: int = Field(
+        8 * 1024 * 1024, ge=256 * 1024, description="Resumable upload chunk (a multiple of 256 KiB)."
+    )
+    gdrive_resumable_threshold: int = Field(
+        5 * 1024 * 1024, ge=0, description="Files larger than this are uploaded resumably."
+    )
+    gdrive_max_retries: int = Field(6, ge=0, le=20, description="Retries of a Drive call on 429/5xx.")
+
+    # --- Telegram ------------------------------------------------------------------------------
+    bot_token: SecretStr | None = Field(None, description="Telegram bot token from @BotFather.")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Bot API server base URL (e.g. a local telegram-bot-api)."
+    )
+    admin_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Telegram user ids of admins, comma-separated."
+    )
+    webhook_url: str | None = Field(None, description="Public URL for webhook mode; unset: long polling.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Checked against X-Telegram-Bot-Api-Secret-Token in webhook mode."
+    )
+    webhook_path: str = Field("/telegram/webhook", description="Path of the webhook route.")
+    default_language: Literal["en", "ru"] = Field("en", description="Language when a user's is unknown.")
+    flood_limit: int = Field(10, ge=1, description="Photos one user may send per FLOOD_WINDOW_SECONDS.")
+    flood_window_seconds: float = Field(60.0, gt=0, description="Window of the flood limit.")
+    state_ttl_seconds: int = Field(
+        3600, ge=60, description="How long a photo waits for its operation to be chosen."
+    )
+    tg_global_rate: float = Field(30.0, gt=0, description="Outgoing Telegram messages per second.")
+    tg_chat_rate: float = Field(1.0, gt=0, description="Outgoing messages per second to one chat.")
+    tg_chat_burst: int = Field(3, ge=1, description="Short burst allowed to one chat.")
+    tg_group_per_minute: int = Field(20, ge=1, description="Outgoing messages per minute to one group.")
+    max_download_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest file the bot downloads (Bot API limit: 20 MB)."
+    )
+
+    # --- VK --------------------------------------------------------------------------------------
+    vk_token: SecretStr | None = Field(None, description="VK community access token.")
+    vk_group_id: int | None = Field(None, description="VK community id.")
+    vk_api_url: str = Field("https://api.vk.com/method", description="VK API base URL.")
+    vk_admin_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="VK user ids of admins, comma-separated."
+    )
+    vk_rate: float = Field(20.0, gt=0, description="VK API requests per second.")
+
+    # --- HTTP --------------------------------------------------------------------------------------
+    http_enabled: bool = Field(True, description="Serve /healthz, /metrics and the API.")
+    http_host: str = Field("127.0.0.1", description="HTTP listen address (0.0.0.0 in a container).")
+    http_port: int = Field(8080, ge=0, le=65535, description="HTTP listen port.")
+    token_ttl_seconds: int = Field(86400, ge=60, description="Lifetime of an API session token.")
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _parse_tiers(cls, value: object) -> object:
+        if isinstance(value, str | dict):
+            return parse_tiers(value)
+        return value
+
+    @field_validator("admin_ids", "vk_admin_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("queue_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not value or any(ch in value for ch in "{}: \t\n"):
+            raise ValueError("use letters, digits, '-' or '_' (no braces, colons or spaces)")
+        return value
+
+    @field_validator("redis_url", "gdrive_folder_id", "webhook_url", "gdrive_api_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_file", "storage_dir", "face_model_path", "gdrive_credentials_file",
+                     "gdrive_token_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("gdrive_chunk_bytes")
+    @classmethod
+    def _check_chunk(cls, value: int) -> int:
+        if value % (256 * 1024):
+            raise ValueError("must be a multiple of 262144 (256 KiB)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> Settings:
+        if self.default_tier not in self.tiers:
+            raise ValueError(f"DEFAULT_TIER {self.default_tier!r} is not one of TIERS")
+        if self.retry_max_seconds < self.retry_base_seconds:
+            raise ValueError("RETRY_MAX_SECONDS must not be below RETRY_BASE_SECONDS")
+        return self
+
+    # --- Derived values ------------------------------------------------------------------------
+    @property
+    def key_prefix(self) -> str:
+        """Prefix of every Redis key, with the hash tag that keeps them in one cluster slot."""
+        return "{" + self.queue_prefix + "}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return self.storage_dir if self.storage_dir is not None else self.data_dir / "storage"
+
+    @property
+    def resolved_log_file(self) -> Path | None:
+        if self.log_file is not None and str(self.log_file).lower() == "none":
+            return None
+        return self.log_file if self.log_file is not None else self.data_dir / "logs" / "photobot.log"
+
+    @property
+    def resolved_process_workers(self) -> int:
+        return self.process_workers or os.cpu_count() or 1
+
+    def tier_priority(self, tier: str) -> int:
+        """Priority of a tier name; unknown names raise KeyError."""
+        return self.tiers[tier]
+
+    def is_admin(self, platform: str, user_id: int | str) -> bool:
+        ids = self.admin_ids if platform == "telegram" else self.vk_admin_ids
+        try:
+            return int(user_id) in ids
+        except (TypeError, ValueError):
+            return False
+
+    def require_bot_token(self) -> str:
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise SettingsError("BOT_TOKEN: is not set; get one from @BotFather and put it in .env")
+        return self.bot_token.get_secret_value().strip()
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = "".join(str(part) for part in first["loc"][:1]).upper() or "configuration"
+    message = first["msg"].removeprefix("Value error, ")
+    value = first.get("input")
+    secret = location.endswith(("TOKEN", "SECRET")) or isinstance(value, dict)
+    shown = "" if secret else f" (got {value!r})"
+    return f"{location}: {message}{shown}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning a validation error into a one-line SettingsError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None

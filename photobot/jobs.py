@@ -1,0 +1,195 @@
+"""The words every part of photobot shares: Job, JobStatus, Platform, Tier, and the job errors.
+
+This module imports nothing of the project, so the queue, processing, storage, the bots and the web
+side can all depend on it without depending on each other.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+import uuid
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Platform(enum.StrEnum):
+    TELEGRAM = "telegram"
+    VK = "vk"
+    CLI = "cli"
+
+    @property
+    def short(self) -> str:
+        return {"telegram": "tg", "vk": "vk", "cli": "cli"}[self.value]
+
+
+class Tier(BaseModel):
+    """A named priority class of users; a higher priority is served first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    priority: int
+
+
+class JobErrorInfo(BaseModel):
+    """What a job records of its last error: a stable code and a text that is safe to show."""
+
+    code: str
+    message: str
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Job(BaseModel):
+    """One photo's job. Stored as a Redis hash; every field round-trips through `to_redis`."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    JSON_FIELDS: ClassVar[frozenset[str]] = frozenset({"params", "result_ids", "error", "metadata"})
+
+    job_id: str = Field(default_factory=new_job_id, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    platform: Platform = Platform.CLI
+    chat_id: int | None = None
+    message_id: int | None = Field(None, description="The user's message that carried the photo.")
+    status_message_id: int | None = Field(None, description="The bot's message that tells the status.")
+    user_id: str = Field(min_length=1, max_length=64)
+    language: str = "en"
+    tier: str = "free"
+    priority: int = 0
+    operation: str = Field(min_length=1, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict)
+    photo_id: str = Field(min_length=1, max_length=256)
+    result_ids: list[str] = Field(default_factory=list)
+    status: JobStatus = JobStatus.PENDING
+    attempts: int = 0
+    max_attempts: int = 5
+    next_retry_at: int | None = None
+    error: JobErrorInfo | None = None
+    created_at: int = Field(default_factory=now_ms)
+    enqueued_at: int | None = None
+    started_at: int | None = None
+    finished_at: int | None = None
+    delivered: bool = False
+    dedup_key: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def _user_id_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def user_key(self) -> str:
+        """The user across platforms: tg:123 and vk:123 are different people."""
+        return user_key(self.platform, self.user_id)
+
+    def to_redis(self) -> dict[str, str]:
+        """Flatten to a Redis hash: JSON for structured fields, '' for None."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if name in self.JSON_FIELDS:
+                out[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            elif value is None:
+                out[name] = ""
+            elif isinstance(value, bool):
+                out[name] = "1" if value else "0"
+            else:
+                out[name] = str(value)
+        return out
+
+    @classmethod
+    def from_redis(cls, raw: dict[str, str] | dict[bytes, bytes]) -> Job:
+        data: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = key.decode() if isinstance(key, bytes) else key
+            text = value.decode() if isinstance(value, bytes) else value
+            if name not in cls.model_fields:
+                continue
+            if name in cls.JSON_FIELDS:
+                data[name] = json.loads(text) if text else None
+            elif text == "":
+                data[name] = None
+            elif name == "delivered":
+                data[name] = text == "1"
+            else:
+                data[name] = text
+        if data.get("params") is None:
+            data.pop("params", None)
+        if data.get("metadata") is None:
+            data.pop("metadata", None)
+        if data.get("result_ids") is None:
+            data.pop("result_ids", None)
+        return cls.model_validate(data)
+
+
+def user_key(platform: Platform | str, user_id: int | str) -> str:
+    return f"{Platform(platform).short}:{user_id}"
+
+
+class JobError(Exception):
+    """Base of the errors a job can end with. `code` is stable; messages are safe to show users.
+
+    Subclasses set `code`, `transient` and `messages` (one template per language, formatted with the
+    error's params), so every part keeps its own wording next to the code that raises it.
+    """
+
+    code: ClassVar[str] = "internal"
+    transient: ClassVar[bool] = False
+    messages: ClassVar[dict[str, str]] = {
+        "en": "Something went wrong on our side.",
+        "ru": "Что-то пошло не так на нашей стороне.",
+    }
+
+    def __init__(self, detail: str | None = None, **params: Any) -> None:
+        self.detail = detail or self.messages["en"].format_map(_Blank(params))
+        self.params = params
+        super().__init__(f"{self.code}: {self.detail}")
+
+    def user_message(self, language: str = "en") -> str:
+        template = self.messages.get(language) or self.messages["en"]
+        return template.format_map(_Blank(self.params))
+
+    def info(self, language: str = "en") -> JobErrorInfo:
+        return JobErrorInfo(code=self.code, message=self.user_message(language))
+
+
+class PermanentJobError(JobError):
+    """Retrying cannot help (a bad image, an unknown operation): the job fails at once."""
+
+
+class TransientJobError(JobError):
+    """A passing fault (network, rate limit, an outage): the job is retried with backoff."""
+
+    code: ClassVar[str] = "temporary"
+    transient: ClassVar[bool] = True
+    messages: ClassVar[dict[str, str]] = {
+        "en": "A temporary problem; the job will be retried.",
+        "ru": "Временная ошибка; задание будет повторено.",
+    }
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

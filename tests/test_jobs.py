@@ -1,0 +1,43 @@
+"""The Job model round-trips through its Redis form; job errors carry localized safe messages."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from photobot.jobs import Job, JobErrorInfo, JobStatus, PermanentJobError, Platform, user_key
+
+
+def test_round_trip_through_redis_hash() -> None:
+    job = Job(
+        platform=Platform.TELEGRAM, chat_id=-100123, user_id=42, operation="sepia", photo_id="p1",
+        params={"radius": 2.5}, result_ids=["r1"], error=JobErrorInfo(code="x", message="y"),
+        metadata={"name": "кот.jpg"}, delivered=True, status=JobStatus.RETRYING, next_retry_at=5,
+    )
+    raw = job.to_redis()
+    assert all(isinstance(v, str) for v in raw.values())
+    assert Job.from_redis({k.encode(): v.encode() for k, v in raw.items()}) == job
+
+
+def test_users_are_keyed_per_platform() -> None:
+    assert user_key("telegram", 123) != user_key("vk", 123)
+    assert Job(platform="vk", user_id="7", operation="o", photo_id="p").user_key == "vk:7"
+
+
+@pytest.mark.parametrize("bad", [{"user_id": ""}, {"operation": ""}, {"photo_id": ""}, {"job_id": "../x"}])
+def test_bad_fields_are_refused(bad: dict[str, str]) -> None:
+    fields = {"user_id": "1", "operation": "sepia", "photo_id": "p", **bad}
+    with pytest.raises(ValidationError):
+        Job(**fields)
+
+
+def test_error_messages_are_localized() -> None:
+    class TooBig(PermanentJobError):
+        code = "too_large"
+        messages = {"en": "Too big: {size} MB.", "ru": "Слишком большой: {size} МБ."}
+
+    error = TooBig(size=30)
+    assert error.user_message("ru") == "Слишком большой: 30 МБ."
+    assert error.user_message("de") == "Too big: 30 MB."
+    assert error.info("en") == JobErrorInfo(code="too_large", message="Too big: 30 MB.")
+    assert not error.transient
