@@ -1,0 +1,70 @@
+"""The README's configuration table, generated from Settings so the two never drift.
+
+`python -m photobot.settings_doc` prints the table; `--write README.md` replaces the block between
+the markers. A test fails when the README's block differs from what this prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from photobot.config import Settings
+
+START = "<!-- settings-table:start -->"
+END = "<!-- settings-table:end -->"
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        value: Any = field.default_factory()  # type: ignore[call-arg]
+    elif field.default is PydanticUndefined:
+        return "(required)"
+    else:
+        value = field.default
+    if value is None:
+        return "unset"
+    if isinstance(value, dict):
+        return "`" + ",".join(f"{k}={v}" for k, v in value.items()) + "`"
+    if isinstance(value, list):
+        return "`" + ",".join(str(v) for v in value) + "`" if value else "empty"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    return f"`{value}`"
+
+
+def settings_table() -> str:
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{name.upper()}` | {_default(field)} | {description} |")
+    return "\n".join(rows)
+
+
+def replace_block(text: str, table: str) -> str:
+    head, start, rest = text.partition(START)
+    _, end, tail = rest.partition(END)
+    if not start or not end:
+        raise ValueError(f"markers {START} / {END} not found")
+    return f"{head}{START}\n{table}\n{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", type=Path, help="replace the table in this Markdown file")
+    args = parser.parse_args(argv)
+    table = settings_table()
+    if args.write:
+        args.write.write_text(replace_block(args.write.read_text(encoding="utf-8"), table), encoding="utf-8")
+    else:
+        sys.stdout.write(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
