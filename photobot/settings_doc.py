@@ -1,7 +1,8 @@
 """The README's configuration table, generated from Settings so the two never drift.
 
 `python -m photobot.settings_doc` prints the table; `--write README.md` replaces the block between
-the markers. A test fails when the README's block differs from what this prints.
+the markers; `--env-example .env.example` writes the example environment file. Tests fail when
+either differs from what this module generates.
 """
 
 from __future__ import annotations
@@ -46,6 +47,22 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+def env_example() -> str:
+    """`.env.example`: every variable, commented out at its default, with its meaning."""
+    lines = [
+        "# photobot configuration: copy to .env and set at least BOT_TOKEN.",
+        "# Generated from photobot/config.py:",
+        "#   python -m photobot.settings_doc --env-example .env.example",
+        "",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = _default(field).strip("`")
+        value = "" if default in ("unset", "empty", "(required)") else default
+        lines.append(f"# {field.description}")
+        lines.append(f"{'' if name == 'bot_token' else '# '}{name.upper()}={value}")
+    return "\n".join(lines) + "\n"
+
+
 def replace_block(text: str, table: str) -> str:
     head, start, rest = text.partition(START)
     _, end, tail = rest.partition(END)
@@ -57,11 +74,14 @@ def replace_block(text: str, table: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", type=Path, help="replace the table in this Markdown file")
+    parser.add_argument("--env-example", type=Path, help="write an .env.example to this path")
     args = parser.parse_args(argv)
     table = settings_table()
+    if args.env_example:
+        args.env_example.write_text(env_example(), encoding="utf-8")
     if args.write:
         args.write.write_text(replace_block(args.write.read_text(encoding="utf-8"), table), encoding="utf-8")
-    else:
+    if not args.write and not args.env_example:
         sys.stdout.write(table + "\n")
     return 0
 
