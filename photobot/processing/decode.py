@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -107,8 +108,11 @@ def decode_image(data: bytes, limits: Limits, max_side: int | None = None) -> De
         raise
     except MemoryError:
         raise TooLarge("out of memory", what="?", limit=_megapixels(limits.max_pixels)) from None
-    except Image.DecompressionBombError:
-        raise TooLarge("decompression bomb", what="?", limit=_megapixels(limits.max_pixels)) from None
+    except Image.DecompressionBombError as error:
+        # Pillow's second guard fired inside open(), before we saw the size: take it from its message.
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        what = _megapixels(int(found.group(1))) if found else "?"
+        raise TooLarge("decompression bomb", what=what, limit=_megapixels(limits.max_pixels)) from None
     except Exception as error:
         # Decoders raise OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, ...
         # on hostile bytes; all of them mean the same thing to the sender.
