@@ -86,6 +86,9 @@ def _from_file(path: Path, variable: str) -> Credentials:
             user: Credentials = google.oauth2.credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
                 info, scopes=list(SCOPES)
             )
+            # from_authorized_user_info always uses Google's token endpoint; honour the file's.
+            if isinstance(info.get("token_uri"), str) and info["token_uri"]:
+                user = user.with_token_uri(info["token_uri"])  # type: ignore[attr-defined]
             return user
     except (ValueError, KeyError) as error:
         raise CredentialsProblem(f"{variable}: {path} is incomplete or malformed: {error}") from None

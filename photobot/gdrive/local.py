@@ -142,8 +142,14 @@ class LocalStorage:
     @staticmethod
     def _write(path: Path, data: bytes, sidecar: dict[str, object]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(_sidecar_path(path), json.dumps(sidecar, ensure_ascii=False).encode())
         _atomic_write(path, data)
+        try:
+            _atomic_write(_sidecar_path(path), json.dumps(sidecar, ensure_ascii=False).encode())
+        except BaseException:
+            # The caller never learns this id, so the file would be an orphan.
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            raise
 
 
 def _sidecar_path(path: Path) -> Path:

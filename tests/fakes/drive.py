@@ -48,6 +48,7 @@ from tests.fakes.drive_state import (
 
 # google-auth signs service-account JWTs for Google's endpoint whatever the token_uri says.
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+PRINCIPAL = web.RequestKey("principal", Principal)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR_REASONS = {429: "rateLimitExceeded", 500: "internalError", 503: "backendError", 502: "badGateway"}
 
@@ -70,6 +71,7 @@ class FakeDrive:
         self.quota_exceeded = False
         self.drop_chunks = 0
         self.dropped = 0
+        self.status_queries = 0
         self.token_ttl = 3600
         self._failures: deque[tuple[int, str]] = deque()
         self._down_until = 0.0
@@ -182,7 +184,7 @@ class FakeDrive:
         principal = self._principal(request)
         if principal is None:
             return drive_error(401, "authError", "Request had invalid authentication credentials.")
-        request["principal"] = principal
+        request[PRINCIPAL] = principal
         if self._failures:
             status, reason = self._failures.popleft()
             return drive_error(status, reason, f"Injected {status} {reason}.")
@@ -247,7 +249,7 @@ class FakeDrive:
             if folder.read_only:
                 return drive_error(403, "insufficientFilePermissions",
                                    "The user does not have sufficient permissions for this file.")
-        principal: Principal = request["principal"]
+        principal: Principal = request[PRINCIPAL]
         no_storage = principal.service_account and not self.state.in_shared_drive(parent)
         if media and (self.quota_exceeded or no_storage):
             return drive_error(403, "storageQuotaExceeded", "The user's Drive storage quota has been exceeded.")
@@ -321,7 +323,7 @@ class FakeDrive:
             total = request.headers.get("X-Upload-Content-Length")
             upload_id = new_id()
             self.state.uploads[upload_id] = UploadSession(
-                metadata, request["principal"], int(total) if total else None,
+                metadata, request[PRINCIPAL], int(total) if total else None,
                 request.headers.get("X-Upload-Content-Type", "application/octet-stream"))
             location = f"{self.url}/upload/drive/v3/files?uploadType=resumable&upload_id={upload_id}"
             return web.Response(status=200, headers={"Location": location})
@@ -351,7 +353,9 @@ class FakeDrive:
                 session.received[start:] = data[:keep]
                 return self._drop(request)
             session.received[start:] = data
-        elif not status_query:
+        elif status_query:
+            self.status_queries += 1
+        else:
             return drive_error(400, "badRange", f"Bad Content-Range {content_range!r}.")
         if session.total is not None and len(session.received) >= session.total:
             upload_id = request.query["upload_id"]
