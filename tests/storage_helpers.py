@@ -32,6 +32,7 @@ def drive_settings(drive: FakeDrive, tmp_path: Path, **overrides: Any) -> Settin
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def drive_storage(settings: Settings, metrics: Metrics | None = None,
-                  backoff: Backoff = FAST) -> GoogleDriveStorage:
+def drive_storage(
+    settings: Settings, metrics: Metrics | None = None, backoff: Backoff = FAST
+) -> GoogleDriveStorage:
     return GoogleDriveStorage(settings, metrics, backoff=backoff, http_timeout=10)

@@ -33,7 +33,9 @@ def folders_named(drive: FakeDrive, name: str) -> list[str]:
     return [f.id for f in drive.state.files.values() if f.name == name and f.mime_type == FOLDER_MIME]
 
 
-async def test_small_file_round_trip_with_app_properties(drive: FakeDrive, storage: GoogleDriveStorage) -> None:
+async def test_small_file_round_trip_with_app_properties(
+    drive: FakeDrive, storage: GoogleDriveStorage
+) -> None:
     data = b"\n\x00\r\n--boundary-like\r\n" + os.urandom(5000) + b"\n"
     file_id = await storage.put(data, "photo.jpg", "image/jpeg", META)
     assert await storage.get(file_id) == data
@@ -48,7 +50,9 @@ async def test_small_file_round_trip_with_app_properties(drive: FakeDrive, stora
     assert [c[2]["uploadType"] for c in uploads] == ["multipart"]
 
 
-async def test_large_file_goes_resumable_in_aligned_chunks(drive: FakeDrive, storage: GoogleDriveStorage) -> None:
+async def test_large_file_goes_resumable_in_aligned_chunks(
+    drive: FakeDrive, storage: GoogleDriveStorage
+) -> None:
     data = os.urandom(3 * 256 * 1024 + 1234)
     file_id = await storage.put(data, "big.png", "image/png", {**META, "kind": "result"})
     assert await storage.get(file_id) == data
@@ -57,7 +61,9 @@ async def test_large_file_goes_resumable_in_aligned_chunks(drive: FakeDrive, sto
     assert drive.state.files[file_id].app_properties["kind"] == "result"
 
 
-async def test_every_drive_call_passes_supports_all_drives(drive: FakeDrive, storage: GoogleDriveStorage) -> None:
+async def test_every_drive_call_passes_supports_all_drives(
+    drive: FakeDrive, storage: GoogleDriveStorage
+) -> None:
     file_id = await storage.put(b"x" * 700_000, "a.jpg", "image/jpeg", META)
     await storage.get(file_id)
     await storage.link(file_id)
@@ -87,11 +93,17 @@ async def test_malformed_ids_are_refused_without_a_call(
     assert drive.calls == []
 
 
-async def test_concurrent_puts_of_one_user_create_one_folder(drive: FakeDrive, storage: GoogleDriveStorage) -> None:
+async def test_concurrent_puts_of_one_user_create_one_folder(
+    drive: FakeDrive, storage: GoogleDriveStorage
+) -> None:
     payloads = [os.urandom(1000 + i) for i in range(16)]
     metas = [{**META, "user_id": "tg:7" if i % 2 else "vk:9"} for i in range(16)]
-    ids = await asyncio.gather(*(storage.put(p, f"{i}.jpg", "image/jpeg", m)
-                                 for i, (p, m) in enumerate(zip(payloads, metas, strict=True))))
+    ids = await asyncio.gather(
+        *(
+            storage.put(p, f"{i}.jpg", "image/jpeg", m)
+            for i, (p, m) in enumerate(zip(payloads, metas, strict=True))
+        )
+    )
     assert len(folders_named(drive, "tg:7")) == 1 and len(folders_named(drive, "vk:9")) == 1
     assert [await storage.get(i) for i in ids] == payloads
     creates = [c for c in drive.calls if c[:2] == ("POST", "/drive/v3/files")]
@@ -124,9 +136,15 @@ async def test_shared_drive_items_are_invisible_without_supports_all_drives(driv
             assert response.status == 200
 
 
-async def test_oauth_user_credentials_without_folder_use_an_app_folder(drive: FakeDrive, tmp_path: Path) -> None:
-    settings = drive_settings(drive, tmp_path, gdrive_token_file=drive.write_user_token(tmp_path / "token.json"),
-                              gdrive_folder_id=None)
+async def test_oauth_user_credentials_without_folder_use_an_app_folder(
+    drive: FakeDrive, tmp_path: Path
+) -> None:
+    settings = drive_settings(
+        drive,
+        tmp_path,
+        gdrive_token_file=drive.write_user_token(tmp_path / "token.json"),
+        gdrive_folder_id=None,
+    )
     storage = drive_storage(settings)
     try:
         assert await storage.check() == []

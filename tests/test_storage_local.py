@@ -29,7 +29,7 @@ def storage(tmp_path: Path) -> LocalStorage:
 
 
 def leftovers(root: Path) -> list[Path]:
-    return [p for p in root.rglob(".tmp-*")]
+    return list(root.rglob(".tmp-*"))
 
 
 async def test_round_trip_keeps_bytes_and_extension(storage: LocalStorage) -> None:
@@ -56,7 +56,9 @@ async def test_sidecar_records_name_mime_and_meta(storage: LocalStorage) -> None
 
 async def test_concurrent_writes_are_all_intact(storage: LocalStorage) -> None:
     payloads = [os.urandom(10_000 + i) for i in range(60)]
-    ids = await asyncio.gather(*(storage.put(p, f"{i}.png", "image/png", META) for i, p in enumerate(payloads)))
+    ids = await asyncio.gather(
+        *(storage.put(p, f"{i}.png", "image/png", META) for i, p in enumerate(payloads))
+    )
     assert len(set(ids)) == len(ids)
     fetched = await asyncio.gather(*(storage.get(i) for i in ids))
     assert fetched == payloads
@@ -104,10 +106,14 @@ async def test_ids_that_try_to_escape_the_folder_are_refused(storage: LocalStora
             await call(bad_id)
         assert caught.value.code == "bad_file_id"
         assert not caught.value.transient
-        assert caught.value.user_message("en") and caught.value.user_message("ru") != caught.value.user_message("en")
+        assert caught.value.user_message("en") and caught.value.user_message(
+            "ru"
+        ) != caught.value.user_message("en")
 
 
-async def test_failed_write_leaves_no_partial_file(storage: LocalStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_failed_write_leaves_no_partial_file(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A crash between writing and renaming leaves neither the file nor its temporary behind."""
 
     def broken_replace(src: str, dst: str) -> None:
@@ -175,9 +181,13 @@ async def test_metrics_count_calls_and_bytes(tmp_path: Path) -> None:
         await storage.get("f" * 32)
     sample = metrics.registry.get_sample_value
     assert sample("photobot_bytes_stored_total", {"backend": "local", "kind": "result"}) == 5
-    assert sample("photobot_storage_calls_total", {"backend": "local", "operation": "put", "outcome": "ok"}) == 1
-    assert sample("photobot_storage_calls_total",
-                  {"backend": "local", "operation": "get", "outcome": "missing"}) == 1
+    assert (
+        sample("photobot_storage_calls_total", {"backend": "local", "operation": "put", "outcome": "ok"}) == 1
+    )
+    assert (
+        sample("photobot_storage_calls_total", {"backend": "local", "operation": "get", "outcome": "missing"})
+        == 1
+    )
 
 
 def test_build_storage_defaults_to_local_under_data_dir(tmp_path: Path) -> None:

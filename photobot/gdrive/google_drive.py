@@ -29,7 +29,7 @@ from photobot.gdrive.drive_client import (
     principal,
 )
 from photobot.gdrive.errors import FileMissing, InvalidFileId, StorageError, StorageQuotaError
-from photobot.gdrive.retry import QUOTA_HINT, Backoff, classify
+from photobot.gdrive.retry import QUOTA_HINT, Backoff, classify, error_text
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 
@@ -156,7 +156,8 @@ class GoogleDriveStorage:
         )
         if token_problem:
             return [token_problem]
-        problems = await self._check_folder(who)
+        folder_id = self._settings.gdrive_folder_id
+        problems = await (self._check_folder(folder_id, who) if folder_id else self._check_app_folder())
         if problems:
             return problems
         return await self._check_write(who)
@@ -299,21 +300,21 @@ class GoogleDriveStorage:
         try:
             credentials.refresh(google_auth_httplib2.Request(raw))  # type: ignore[no-untyped-call]
         except auth_exceptions.RefreshError as error:
-            return f"Drive credentials of {principal(credentials)} were rejected: {error}"
+            return f"Drive credentials of {principal(credentials)} were rejected: {error_text(error)}"
         except (auth_exceptions.TransportError, OSError) as error:
             return f"Drive token endpoint unreachable: {error}"
         finally:
             raw.close()
         return None
 
-    async def _check_folder(self, who: str) -> list[str]:
-        folder_id = self._settings.gdrive_folder_id
-        if not folder_id:
-            try:
-                await self._root_folder()
-            except StorageError as error:
-                return [f"Drive: cannot create the {APP_FOLDER_NAME!r} folder: {error.detail}"]
-            return []
+    async def _check_app_folder(self) -> list[str]:
+        try:
+            await self._root_folder()
+        except StorageError as error:
+            return [f"Drive: cannot create the {APP_FOLDER_NAME!r} folder: {error.detail}"]
+        return []
+
+    async def _check_folder(self, folder_id: str, who: str) -> list[str]:
         fields = "id,name,mimeType,trashed,driveId,capabilities(canAddChildren)"
         try:
             check_id(folder_id)
@@ -326,9 +327,9 @@ class GoogleDriveStorage:
             return [f"GDRIVE_FOLDER_ID: folder {folder_id} not found, or not shared with {who}"]
         except StorageError as error:
             return [f"GDRIVE_FOLDER_ID: cannot read folder {folder_id}: {error.detail}"]
-        problems = []
         if folder.get("mimeType") != FOLDER_MIME:
-            problems.append(f"GDRIVE_FOLDER_ID: {folder_id} is a file, not a folder")
+            return [f"GDRIVE_FOLDER_ID: {folder_id} is a file, not a folder"]
+        problems = []
         if folder.get("trashed"):
             problems.append(f"GDRIVE_FOLDER_ID: folder {folder_id} is in the trash")
         if not (folder.get("capabilities") or {}).get("canAddChildren", True):

@@ -74,15 +74,16 @@ def classify(error: BaseException, operation: str, target: str = "") -> Failure:
         return _classify_http(error, operation, target)
     if isinstance(error, auth_exceptions.RefreshError):
         retryable = bool(getattr(error, "retryable", False))
-        return Failure(retryable, StorageError(f"Drive token refresh failed: {_short(error)}"))
+        return Failure(retryable, StorageError(f"Drive token refresh failed: {error_text(error)}"))
     if isinstance(error, auth_exceptions.TransportError | httplib2.HttpLib2Error | ssl.SSLError
                   | socket.timeout | ConnectionError | TimeoutError):
-        return Failure(True, StorageError(f"Drive unreachable during {operation}: {_short(error)}"))
+        return Failure(True, StorageError(f"Drive unreachable during {operation}: {error_text(error)}"))
     if isinstance(error, OSError):
-        return Failure(True, StorageError(f"Drive connection failed during {operation}: {_short(error)}"))
+        return Failure(True, StorageError(f"Drive connection failed during {operation}: {error_text(error)}"))
     # Anything else (a malformed answer, a client bug) is not worth retrying at this level, but the
     # user still gets the polite storage message and the job may be retried by the queue.
-    return Failure(False, StorageError(f"Drive {operation} failed: {type(error).__name__}: {_short(error)}"))
+    detail = f"Drive {operation} failed: {type(error).__name__}: {error_text(error)}"
+    return Failure(False, StorageError(detail))
 
 
 def _classify_http(error: HttpError, operation: str, target: str) -> Failure:
@@ -107,6 +108,8 @@ def _retry_after(error: HttpError) -> float | None:
         return None
 
 
-def _short(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
+def error_text(error: BaseException) -> str:
+    """The first line of an error's message; google-auth errors carry it as their first argument."""
+    first = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+    text = first or type(error).__name__
     return text.splitlines()[0][:200]

@@ -252,7 +252,8 @@ class FakeDrive:
         principal: Principal = request[PRINCIPAL]
         no_storage = principal.service_account and not self.state.in_shared_drive(parent)
         if media and (self.quota_exceeded or no_storage):
-            return drive_error(403, "storageQuotaExceeded", "The user's Drive storage quota has been exceeded.")
+            message = "The user's Drive storage quota has been exceeded."
+            return drive_error(403, "storageQuotaExceeded", message)
         return None
 
     def _store(self, metadata: dict[str, Any], data: bytes, mime: str) -> FakeFile:
@@ -329,7 +330,7 @@ class FakeDrive:
             return web.Response(status=200, headers={"Location": location})
         return drive_error(400, "invalid", f"Unsupported uploadType {kind!r}.")
 
-    async def _upload_chunk(self, request: web.Request) -> web.StreamResponse:
+    async def _upload_chunk(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
         session = self.state.uploads.get(request.query.get("upload_id", ""))
         if session is None:
             return drive_error(404, "notFound", "No such upload session.")

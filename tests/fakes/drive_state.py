@@ -209,10 +209,10 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, Any], byt
     delimiter = b"--" + match.group(1).encode()
     parts = (b"\n" + body).split(b"\n" + delimiter)
     sections = []
-    for part in parts[1:]:
-        if part.startswith(b"--"):
+    for raw in parts[1:]:
+        if raw.startswith(b"--"):
             break
-        part = part.removeprefix(b"\r\n") if part.startswith(b"\r\n") else part.removeprefix(b"\n")
+        part = raw.removeprefix(b"\r\n") if raw.startswith(b"\r\n") else raw.removeprefix(b"\n")
         part = part.removesuffix(b"\r")
         head, sep, payload = part.partition(b"\r\n\r\n")
         if not sep:
