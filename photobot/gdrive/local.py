@@ -75,8 +75,11 @@ class LocalStorage:
         try:
             await asyncio.to_thread(self._write, path, data, sidecar)
         except OSError as error:
-            self._metrics.call("put", "error")
-            raise _os_error(error, "write") from error
+            failure = _os_error(error, "write")
+            self._metrics.call("put", failure.code)
+            event = "storage.quota_exceeded" if isinstance(failure, StorageQuotaError) else "storage.failed"
+            log.error(event, backend=self.backend, operation="put", detail=failure.detail)
+            raise failure from error
         self._metrics.call("put", "ok")
         self._metrics.stored(meta.get("kind", "other"), len(data))
         log.debug("storage.put", backend=self.backend, file_id=file_id, size=len(data))
