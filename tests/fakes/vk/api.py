@@ -298,7 +298,8 @@ def call(state: State, method: str, params: Params) -> Any:
         raise ApiError(8, "Invalid request: v (version) is required")
     if method not in METHODS:
         raise ApiError(3, "Unknown method passed")
-    if state.rate_limit is not None and state.recent_calls() > state.rate_limit:
+    # recent_calls() counts the calls before this one, refused ones included (VK counts them too).
+    if state.rate_limit is not None and state.recent_calls() >= state.rate_limit:
         raise ApiError(6, "Too many requests per second")
     queued = state.fail_next.get(method) or state.fail_next.get("*")
     if queued:
