@@ -326,3 +326,15 @@ def test_command_line_server_prints_where_it_listens() -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+async def test_stop_and_start_again_keeps_port_and_state(vk: FakeVK, api: API) -> None:
+    await api.messages.send(peer_id=42, message="before", random_id=1)
+    port = vk.port
+    await vk.stop()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await api.messages.send(peer_id=42, message="during", random_id=2)
+    await vk.start()
+    await api.messages.send(peer_id=42, message="after", random_id=3)
+    assert vk.port == port
+    assert [m.text for m in vk.visible_messages(42)] == ["before", "after"]

@@ -161,10 +161,10 @@ def messages_send(state: State, params: Params) -> Any:
                 items.append({"peer_id": peer_id, "message_id": 0, "conversation_message_id": 0,
                               "error": {"code": error.code, "description": error.message}})
         return items
-    peer_id = int_param(params, "peer_id", required=False) or int_param(params, "user_id", required=False)
-    if peer_id is None:
+    single = int_param(params, "peer_id", required=False) or int_param(params, "user_id", required=False)
+    if single is None:
         raise missing("peer_id")
-    return _send_one(state, peer_id, params, random_id).id
+    return _send_one(state, single, params, random_id).id
 
 
 def _find(state: State, params: Params) -> Message:

@@ -22,43 +22,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from . import api
+from .loop import on_loop
 from .photos import image_dimensions, make_photo
 from .sidedoor import add_side_door
 from .state import ApiCall, Message, State, Upload, VisibleMessage
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def on_loop(fn: Callable[Concatenate[FakeVK, P], R]) -> Callable[Concatenate[FakeVK, P], R]:
-    """Run a side-door method on the fake's loop: directly when called there, else from another
-    thread through call_soon_threadsafe, waiting for the result. The state has one owner."""
-
-    @functools.wraps(fn)
-    def wrapper(self: FakeVK, *args: P.args, **kwargs: P.kwargs) -> R:
-        loop = self._loop
-        if loop is None:
-            return fn(self, *args, **kwargs)  # not serving: nothing runs concurrently
-        with contextlib.suppress(RuntimeError):
-            if asyncio.get_running_loop() is loop:
-                return fn(self, *args, **kwargs)
-        future: concurrent.futures.Future[R] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn(self, *args, **kwargs))
-            except BaseException as error:
-                future.set_exception(error)
-
-        loop.call_soon_threadsafe(run)
-        return future.result(timeout=30)
-
-    return wrapper
 
 
 async def _params(request: web.Request) -> dict[str, str]:
@@ -86,6 +58,7 @@ class FakeVK:
         self._initial_rate_limit = rate_limit
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        self._closing = False
 
     @property
     def base_url(self) -> str:
@@ -116,9 +89,12 @@ class FakeVK:
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         self._loop = asyncio.get_running_loop()
+        self._closing = False
         return self
 
     async def stop(self) -> None:
+        self._closing = True
+        self.state.changed()  # held long polls answer now instead of holding the shutdown up
         if self._runner is not None:
             await self._runner.cleanup()
         self._runner = None
@@ -219,7 +195,7 @@ class FakeVK:
             if events:
                 return {"ts": str(state.head_ts), "updates": events}
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._closing:
                 return {"ts": str(ts), "updates": []}
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.change_event().wait(), remaining)
@@ -397,5 +373,8 @@ class FakeVK:
             if remaining <= 0:
                 raise TimeoutError(f"fake VK: condition not met within {timeout} s")
             with condition:
-                condition.wait_for(lambda v=version: self.state.version != v, min(remaining, 0.5))
+                condition.wait_for(functools.partial(self._changed_since, version), min(remaining, 0.5))
+
+    def _changed_since(self, version: int) -> bool:
+        return self.state.version != version
 
