@@ -253,7 +253,8 @@ class FakeTelegram:
     def update(self, update_id: int) -> dict[str, Any]:
         """The Update object as it was queued."""
         with self.state.lock:
-            return json.loads(json.dumps(self.state.all_updates[update_id]))
+            copy: dict[str, Any] = json.loads(json.dumps(self.state.all_updates[update_id]))
+        return copy
 
     def callback_answer(self, query_id: str) -> dict[str, Any] | None:
         """How the bot answered a callback query (text, show_alert, ...), None while unanswered."""

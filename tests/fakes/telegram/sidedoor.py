@@ -67,8 +67,8 @@ def add_side_door(app: web.Application, fake: FakeTelegram) -> None:
     async def document(data: dict[str, Any], _: web.Request) -> Any:
         blob = _b64(data.get("data_b64"), "data_b64")
         update_id = fake.inject_document(
-            int(data["user_id"]), blob, str(data["file_name"]), data.get("mime_type"), data.get("caption"),
-            **common(data),
+            int(data["user_id"]), blob, str(data["file_name"]), data.get("mime_type"),
+            caption=data.get("caption"), **common(data),
         )
         return {"update_id": update_id}
 
