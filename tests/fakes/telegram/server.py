@@ -187,7 +187,7 @@ class FakeTelegram:
 
     # --- side door: users ------------------------------------------------------------------------
 
-    def inject_text(self, user_id: int, text: str, *, chat_id: int | None = None, language_code: str = "en",
+    def inject_text(self, user_id: int, text: str, chat_id: int | None = None, *, language_code: str = "en",
                     chat_type: str = "private", first_name: str | None = None) -> int:
         """A user writes ``text``; returns the update_id."""
         return inject.text(self.state, user_id, text, chat_id=chat_id, language_code=language_code,
