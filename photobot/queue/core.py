@@ -10,8 +10,8 @@ import asyncio
 import json
 import random
 import secrets
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -162,7 +162,12 @@ class JobQueue(QueueViews):
             await self.fail(lease, error)
 
     # --- Leases ----------------------------------------------------------------------------------
-    async def lease(self, worker_id: str, count: int = 1, timeout: float = 0.0) -> list[Lease]:
+    async def lease(
+        self,
+        worker_id: str,
+        count: int = 1,
+        timeout: float = 0.0,  # noqa: ASYNC109 - the wait is a server-side BLPOP
+    ) -> list[Lease]:
         """Lease up to `count` jobs at once. With timeout > 0 an idle caller blocks on the wake
         list (BLPOP) until an enqueue pushes to it, so pickup takes milliseconds, not a poll."""
         leases = await self._lease_now(worker_id, count)
@@ -171,7 +176,8 @@ class JobQueue(QueueViews):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while (remaining := deadline - loop.time()) > 0:
-            await self.redis.blpop([self.keys.wake], timeout=max(0.01, min(remaining, 1.0)))
+            wait = max(0.01, min(remaining, 1.0))  # BLPOP takes fractions of a second since Redis 6
+            await cast(Awaitable[Any], self.redis.blpop([self.keys.wake], timeout=wait))  # type: ignore[arg-type]
             leases = await self._lease_now(worker_id, count)
             if leases:
                 return leases
@@ -349,10 +355,11 @@ class JobQueue(QueueViews):
         en = json.dumps({"code": "lease_expired", "message": LEASE_EXPIRED["en"]}, ensure_ascii=False)
         ru = json.dumps({"code": "lease_expired", "message": LEASE_EXPIRED["ru"]}, ensure_ascii=False)
         while True:
-            retrying, failed = await self._run("reap", [
+            reply = await self._run("reap", [
                 SWEEP_LIMIT, int(self.settings.retry_base_seconds * 1000),
                 int(self.settings.retry_max_seconds * 1000), random.random(), self._retention_ms, en, ru,
             ])
+            retrying, failed = int(reply[0]), int(reply[1])
             total += retrying + failed
             if self.metrics is not None and retrying + failed:
                 self.metrics.job_retries.labels("lease_expired").inc(retrying)

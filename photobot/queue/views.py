@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -52,7 +52,7 @@ class QueueViews:
     async def get(self, job_id: str) -> Job | None:
         if not JOB_ID.match(job_id):
             return None
-        raw = await self.redis.hgetall(self.keys.job(job_id))
+        raw = await cast(Awaitable[dict[str, str]], self.redis.hgetall(self.keys.job(job_id)))
         return Job.from_redis(raw) if raw else None
 
     async def position(self, job_id: str) -> int | None:
@@ -64,7 +64,7 @@ class QueueViews:
 
     async def pending_count(self, user_key: str) -> int:
         """The user's unfinished jobs (pending, processing, retrying): what the cap counts."""
-        return int(await self.redis.scard(self.keys.active(user_key)))
+        return int(await cast(Awaitable[int], self.redis.scard(self.keys.active(user_key))))
 
     async def user_jobs(
         self, user_key: str, status: JobStatus | None = None, limit: int = 10, offset: int = 0
@@ -95,7 +95,7 @@ class QueueViews:
             "stats", [self.settings.job_retention_seconds * 1000, alive_ms]
         )
         names = {str(priority): name for name, priority in self.settings.tiers.items()}
-        depth = {name: 0 for name in self.settings.tiers}
+        depth = dict.fromkeys(self.settings.tiers, 0)
         oldest: int | None = None
         for priority, count, since in tiers:
             depth[names.get(priority, f"priority {priority}")] = int(count)

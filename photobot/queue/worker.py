@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import socket
@@ -145,9 +146,9 @@ class Worker:
                 self._held_until[lease.job.job_id] = time.monotonic() + self._lease_seconds
                 task = asyncio.create_task(self._process(lease))
                 self._inflight[lease.job.job_id] = (lease, task)
-                task.add_done_callback(lambda _t, job_id=lease.job.job_id: self._finished(job_id))
+                task.add_done_callback(functools.partial(self._finished, lease.job.job_id))
 
-    def _finished(self, job_id: str) -> None:
+    def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._inflight.pop(job_id, None)
         self._lost.discard(job_id)
         self._held_until.pop(job_id, None)
