@@ -129,8 +129,7 @@ class JobQueue(QueueViews):
                            self._retention_ms, len(jobs)]
         for job in jobs:
             fields = job.to_redis()
-            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", job.created_at,
-                     len(fields)]
+            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", len(fields)]
             for name, value in fields.items():
                 args += [name, value]
         return args

@@ -1,6 +1,8 @@
 -- Enqueue a batch of jobs, all or nothing on the pending cap.
+-- Histories ({prefix}:all, user:<u>:jobs) are scored now * 1000 + a sequence number modulo 1000, so
+-- jobs of one millisecond keep their enqueue order and trimming by time still works.
 -- ARGV: max_pending (0: none), dedup_ttl_s, retention_ms, n, then per job:
---   job_id, user_key, priority, dedup_key ('' for none), created_ms, nfields, field, value, ...
+--   job_id, user_key, priority, dedup_key ('' for none), nfields, field, value, ...
 -- Returns {now, {flag, job_id, hash}...} where flag 1 = created, 0 = existing (dedup or same id,
 -- hash is the existing job); or {-1, user_key} when a user's cap would be passed (nothing written).
 local max_pending = tonumber(ARGV[1])
@@ -14,8 +16,8 @@ local new_per_user = {}
 local pos = 5
 for i = 1, n do
   local j = {jid = ARGV[pos], uk = ARGV[pos + 1], prio = ARGV[pos + 2], dedup = ARGV[pos + 3],
-             created = ARGV[pos + 4], nf = tonumber(ARGV[pos + 5]), fstart = pos + 6}
-  pos = pos + 6 + 2 * j.nf
+             nf = tonumber(ARGV[pos + 4]), fstart = pos + 5}
+  pos = pos + 5 + 2 * j.nf
   local existing = nil
   if j.dedup ~= '' then
     existing = seen['d:' .. j.dedup]
@@ -55,14 +57,15 @@ for i = 1, n do
     redis.call('HSET', jk, 'status', 'pending', 'enqueued_at', now, 'user_key', j.uk)
     add_pending(j.jid, j.uk, j.prio, now, false)
     redis.call('SADD', key('user', j.uk, 'active'), j.jid)
-    redis.call('ZADD', key('user', j.uk, 'jobs'), j.created, j.jid)
-    redis.call('ZREMRANGEBYSCORE', key('user', j.uk, 'jobs'), '-inf', now - retention)
-    redis.call('ZADD', key('all'), j.created, j.jid)
+    local order = now * 1000 + redis.call('INCR', key('seq')) % 1000
+    redis.call('ZADD', key('user', j.uk, 'jobs'), order, j.jid)
+    redis.call('ZREMRANGEBYSCORE', key('user', j.uk, 'jobs'), '-inf', (now - retention) * 1000)
+    redis.call('ZADD', key('all'), order, j.jid)
     if j.dedup ~= '' then redis.call('SET', key('dedup', j.dedup), j.jid, 'EX', dedup_ttl) end
     created = created + 1
   end
 end
-if created > 0 then redis.call('ZREMRANGEBYSCORE', key('all'), '-inf', now - retention) end
+if created > 0 then redis.call('ZREMRANGEBYSCORE', key('all'), '-inf', (now - retention) * 1000) end
 wake(created)
 
 local out = {now}
