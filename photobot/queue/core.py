@@ -175,12 +175,19 @@ class JobQueue(QueueViews):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while (remaining := deadline - loop.time()) > 0:
-            wait = max(0.01, min(remaining, 1.0))  # BLPOP takes fractions of a second since Redis 6
-            await cast(Awaitable[Any], self.redis.blpop([self.keys.wake], timeout=wait))  # type: ignore[arg-type]
+            await self.wait_for_work(min(remaining, 1.0))
             leases = await self._lease_now(worker_id, count)
             if leases:
                 return leases
         return []
+
+    async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - a server-side BLPOP
+        """Block until an enqueue (or a retry, requeue or lease given back) signals work, or the
+        timeout passes. Safe to cancel: at worst one wake signal is used up, and the next lease
+        call finds the work anyway."""
+        wait = max(0.01, timeout)  # BLPOP takes fractions of a second since Redis 6
+        got = await cast(Awaitable[Any], self.redis.blpop([self.keys.wake], timeout=wait))  # type: ignore[arg-type]
+        return got is not None
 
     async def _lease_now(self, worker_id: str, count: int) -> list[Lease]:
         reply = await self._run(

@@ -137,7 +137,10 @@ class Worker:
                 await _first(self._slot_free.wait(), self._stop.wait())
                 continue
             try:
-                leases = await self.queue.lease(self.worker_id, free, timeout=self.idle_wait)
+                leases = await self.queue.lease(self.worker_id, free)
+                if not leases:
+                    await _first(self.queue.wait_for_work(self.idle_wait), self._stop.wait())
+                    continue
             except REDIS_DOWN as error:
                 await outage.failed(error)
                 continue
@@ -282,9 +285,11 @@ async def _first(*waits: Awaitable[Any]) -> None:
     """Wait until the first of several awaitables finishes; cancel the rest."""
     tasks = [asyncio.ensure_future(wait) for wait in waits]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()  # an error of the first to finish (Redis down) reaches the caller
