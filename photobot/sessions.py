@@ -79,7 +79,9 @@ def token_digest(token: str) -> str:
 class SessionStore:
     """Issues, checks and revokes session tokens; safe to share between tasks."""
 
-    def __init__(self, redis: Redis, key_prefix: str, default_ttl: int, *, max_ttl: int | None = None) -> None:
+    def __init__(
+        self, redis: Redis, key_prefix: str, default_ttl: int, *, max_ttl: int | None = None
+    ) -> None:
         self.redis = redis
         self.key_prefix = key_prefix
         self.default_ttl = default_ttl
