@@ -142,7 +142,7 @@ async def test_jobs_lists_own_jobs_with_filter_and_paging(world: World) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["status=done", "status=", "limit=0", "limit=101", "limit=ten", "limit=1.5", "offset=-1",
+    ["status=done", "status=", "stauts=failed", "limit=0", "limit=101", "limit=ten", "limit=1.5", "offset=-1",
      "offset=x", "offset=100001", "limit=99999999999999999999999"],
 )
 async def test_jobs_rejects_bad_parameters_with_422(world: World, query: str) -> None:

@@ -13,6 +13,7 @@ import json
 import re
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 
 from photobot.jobs import Job, JobStatus
@@ -224,6 +225,22 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
+def _strict_query(operation: Operation) -> Handler:
+    """The handler, refusing query parameters the document does not name (a typo such as
+    ?stauts=failed would otherwise be ignored and answer with every job)."""
+    known = {param.name for param in operation.params if param.location == "query"}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        unknown = sorted(set(request.query) - known)
+        if unknown:
+            raise ApiError(422, "invalid_parameter", f"Unknown query parameter {unknown[0][:40]!r}.")
+        return await operation.handler(request)
+
+    return handler
+
+
 def register(app: web.Application) -> None:
     for operation in OPERATIONS:
-        app.router.add_route(operation.method, operation.path, operation.handler, name=operation.operation_id)
+        app.router.add_route(
+            operation.method, operation.path, _strict_query(operation), name=operation.operation_id
+        )

@@ -24,7 +24,7 @@ API_PREFIX = "/api/v1"
 DOCUMENT_KEY: web.AppKey[dict[str, Any]] = web.AppKey("photobot_openapi", dict)
 
 
-def _version() -> str:
+def api_version() -> str:
     try:
         return version("photobot")
     except PackageNotFoundError:
@@ -41,7 +41,7 @@ def build_api_app(deps: WebDeps) -> web.Application:
     app = web.Application(middlewares=[json_errors, require_session], client_max_size=64 * 1024)
     app[DEPS_KEY] = deps
     app[SESSION_KEY] = deps.sessions
-    app[DOCUMENT_KEY] = build_document(api.OPERATIONS, _version())
+    app[DOCUMENT_KEY] = build_document(api.OPERATIONS, api_version())
     app.router.add_get("/openapi.json", openapi_document)
     api.register(app)
     return app

@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from photobot.logs import get_logger
 from photobot.web.deps import DEPS_KEY, WebDeps
@@ -82,10 +82,13 @@ async def metrics(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
     started = time.perf_counter()
     await refresh_queue_gauges(deps)
-    body = generate_latest(deps.metrics.registry)
+    # Content negotiation as prometheus_client's own server does it: OpenMetrics when the scraper
+    # asks for it, the classic text format (0.0.4) otherwise.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    body = encode(deps.metrics.registry)
     log.debug("metrics.scraped", seconds=round(time.perf_counter() - started, 4))
     response = web.Response(body=body)
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    response.headers["Content-Type"] = content_type
     return response
 
 
