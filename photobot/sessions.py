@@ -5,6 +5,11 @@ of the database opens nothing. Each record carries the user key, the scope and t
 under a Redis TTL, so expired sessions vanish without a sweeper. A per-user set of hashes lets
 /logout revoke every token of a user at once, atomically.
 
+The chat side calls it in two places: /token in a private chat does
+`await sessions.issue(user_key, Scope.ADMIN if settings.is_admin(platform, user_id) else Scope.USER)`
+and sends the token back in that chat only; /logout does `await sessions.revoke_all(user_key)`.
+`python -m photobot token issue|revoke` does the same for operators.
+
 Keys (one cluster hash tag with the rest of photobot):
     {photobot}:session:<sha256 hex>   hash  user, scope, issued_at, expires_at, digest
     {photobot}:sessions:<user key>    set   the sha256 hex of the user's tokens

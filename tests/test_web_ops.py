@@ -125,3 +125,26 @@ async def test_no_token_reaches_the_logs_through_http(settings: Settings, tmp_pa
         assert token not in text
     finally:
         configure_logging("INFO", "json", None, to_stderr=False)
+
+
+def test_dashboard_uses_only_exposed_metrics() -> None:
+    """Every photobot_ series the Grafana dashboard queries is one /metrics can serve."""
+    import json
+    import re
+
+    from prometheus_client import generate_latest
+
+    from photobot.metrics import Metrics
+
+    exposed = {family.name for family in text_string_to_metric_families(generate_latest(Metrics().registry)
+                                                                        .decode())}
+    dashboard = json.loads((Path(__file__).parent.parent / "deploy/grafana/photobot.json").read_text())
+    exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", []))
+    used = set(re.findall(r"photobot_[a-z_]+", exprs))
+    assert used
+    for name in used:
+        family = re.sub(r"_(total|bucket|count|sum)$", "", name)
+        assert family in exposed, f"the dashboard queries {name}, which /metrics does not expose"
+    # Queue-wide gauges are reported alike by every replica: summing them would multiply.
+    summed = r"sum\s*(by\s*\([^)]*\))?\s*\(\s*(photobot_queue_depth|photobot_workers_alive)"
+    assert not re.search(summed, exprs)
