@@ -190,7 +190,7 @@ async def test_owner_errors(world: World, path: str, status: int, code: str) -> 
 async def test_a_result_gone_from_storage_is_404(world: World) -> None:
     job = await world.stack.queue.get(world.completed)
     assert job is not None
-    (world.stack.storage.root / job.result_ids[0]).unlink()
+    await world.stack.storage.delete(job.result_ids[0])
     token = await world.stack.token(OWNER)
     status, answer = await world.stack.call("GET", f"/api/v1/jobs/{world.completed}/result", token)
     assert (status, answer["error"]["code"]) == (404, "result_missing")

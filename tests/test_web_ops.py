@@ -66,9 +66,10 @@ async def test_readyz_reports_dead_workers_and_broken_storage(settings: Settings
         assert status == 503 and body["reasons"] == ["workers: none alive"]
         stack.workers[0] = True
         stack.storage.root.rmdir()
+        stack.storage.root.write_bytes(b"a file where the folder should be")
         status, body = await stack.call("GET", "/readyz")
         assert status == 503 and body["checks"]["storage"] == "fail"
-        assert "is missing" in body["reasons"][0]
+        assert body["reasons"][0].startswith("storage: STORAGE_DIR:")
 
 
 async def test_readyz_times_out_a_hung_check(settings: Settings, tmp_path: Path) -> None:

@@ -1,9 +1,8 @@
-"""Test parts for the HTTP side: a Redis-backed user directory, a folder-backed result store, and
-a whole web stack (real JobQueue, SessionStore and redis-server) served on 127.0.0.1."""
+"""Test parts for the HTTP side: a Redis-backed user directory, and a whole web
+stack (real JobQueue, SessionStore, LocalStorage and redis-server) served on 127.0.0.1."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from photobot.config import Settings
+from photobot.gdrive import LocalStorage
 from photobot.jobs import Job, PermanentJobError, Platform
 from photobot.metrics import Metrics
 from photobot.queue import JobQueue
@@ -40,32 +40,13 @@ class RedisUsers:
         await self.redis.hset(self.key, user_key, tier)  # type: ignore[misc]
 
 
-class FolderStorage:
-    """Results as files in a folder; `check` reports a missing folder as a problem."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
-
-    async def put(self, data: bytes) -> str:
-        file_id = hashlib.sha256(data).hexdigest()[:32]
-        (self.root / file_id).write_bytes(data)
-        return file_id
-
-    async def get(self, file_id: str) -> bytes:
-        return (self.root / file_id).read_bytes()
-
-    async def check(self) -> list[str]:
-        return [] if self.root.is_dir() else [f"{self.root} is missing"]
-
-
 @dataclass
 class Stack:
     settings: Settings
     queue: JobQueue
     sessions: SessionStore
     users: RedisUsers
-    storage: FolderStorage
+    storage: LocalStorage
     metrics: Metrics
     http: aiohttp.ClientSession
     base: str
@@ -98,7 +79,9 @@ class Stack:
         if fail:
             await self.queue.fail(lease, PermanentJobError("bad image"))
         else:
-            await self.queue.complete(lease, result_ids=[await self.storage.put(result)])
+            meta = {"job_id": lease.job.job_id, "user_id": lease.job.user_id, "kind": "result"}
+            file_id = await self.storage.put(result, "result.jpg", "image/jpeg", meta)
+            await self.queue.complete(lease, result_ids=[file_id])
         job = await self.queue.get(lease.job.job_id)
         assert job is not None
         return job
@@ -110,7 +93,7 @@ async def web_stack(settings: Settings, tmp_path: Path, **deps: Any) -> AsyncIte
     queue = JobQueue.from_settings(settings, metrics=metrics)
     sessions = SessionStore.from_settings(settings)
     users = RedisUsers(sessions.redis, settings.default_tier)
-    storage = FolderStorage(tmp_path / "results")
+    storage = LocalStorage(tmp_path / "results", metrics)
     workers = [True]
 
     async def workers_alive() -> bool:

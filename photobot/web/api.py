@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 
+from photobot.gdrive import StorageError
 from photobot.jobs import Job, JobStatus
 from photobot.web.auth import current_session, require_admin
 from photobot.web.deps import DEPS_KEY
@@ -129,6 +130,8 @@ async def job_result(request: web.Request) -> web.StreamResponse:
         data = await deps.storage.get(job.result_ids[index])
     except deps.missing_errors:
         raise ApiError(404, "result_missing", "The result file is no longer in storage.") from None
+    except StorageError as error:
+        raise ApiError(503, "storage_unavailable", error.user_message("en")) from None
     mime, extension = _sniff(data)
     response = web.StreamResponse(
         headers={

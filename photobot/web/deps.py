@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from photobot.config import Settings
+from photobot.gdrive import FileMissing, InvalidFileId
 from photobot.jobs import Job, JobStatus
 from photobot.metrics import Metrics
 from photobot.sessions import SessionStore
@@ -65,7 +66,7 @@ class WebDeps:
     workers_alive: readiness of the job workers (None: this process runs none, so not checked).
     add_routes: called with the root application to add more routes, e.g. the Telegram webhook
         (aiogram's SimpleRequestHandler, which checks X-Telegram-Bot-Api-Secret-Token itself).
-    missing_errors: what storage.get raises for a file that is gone (gdrive.FileMissing), so a
+    missing_errors: what storage.get raises for a file that is gone or an id it cannot hold, so a
         lost result is a 404 and not a 500.
     check_timeout: seconds each readiness probe may take before it counts as down.
     """
@@ -78,7 +79,7 @@ class WebDeps:
     metrics: Metrics
     workers_alive: WorkersAlive | None = None
     add_routes: RouteHook | None = None
-    missing_errors: tuple[type[BaseException], ...] = (FileNotFoundError,)
+    missing_errors: tuple[type[BaseException], ...] = (FileMissing, InvalidFileId)
     check_timeout: float = 2.0
 
 

@@ -22,7 +22,7 @@ _STATUS_TEXT = {
     404: "Unknown job or result (codes job_not_found, result_not_found, result_missing).",
     409: "The job is not in a state that allows this (codes not_cancellable, not_requeueable, no_result).",
     422: "A bad parameter or body (codes invalid_parameter, invalid_body, unknown_tier).",
-    503: "Redis is unreachable (code unavailable).",
+    503: "Redis or the storage backend is unreachable (codes unavailable, storage_unavailable).",
 }
 
 
