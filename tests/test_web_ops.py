@@ -149,3 +149,24 @@ def test_dashboard_uses_only_exposed_metrics() -> None:
     # Queue-wide gauges are reported alike by every replica: summing them would multiply.
     summed = r"sum\s*(by\s*\([^)]*\))?\s*\(\s*(photobot_queue_depth|photobot_workers_alive)"
     assert not re.search(summed, exprs)
+
+
+async def test_add_routes_hook_mounts_the_webhook_outside_the_api(settings: Settings, tmp_path: Path) -> None:
+    """The Telegram webhook route comes in through add_routes and needs no Bearer token (aiogram's
+    handler checks X-Telegram-Bot-Api-Secret-Token itself)."""
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""))
+        return web.json_response({"ok": True})
+
+    def add_routes(app: web.Application) -> None:
+        app.router.add_post(settings.webhook_path, webhook)
+
+    async with web_stack(settings, tmp_path, add_routes=add_routes) as stack:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-value"}
+        status, body = await stack.call("POST", settings.webhook_path, json={"update_id": 1}, headers=headers)
+        assert (status, body, seen) == (200, {"ok": True}, ["s3cret-value"])
+        assert (await stack.call("GET", "/api/v1/me"))[0] == 401
