@@ -19,6 +19,7 @@ from photobot.config import Settings
 from photobot.jobs import Job, JobError, JobStatus, now_ms
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
+from photobot.queue.codec import job_from_flat
 from photobot.queue.errors import (
     InvalidJob,
     JobNotFound,
@@ -44,10 +45,6 @@ LEASE_EXPIRED = {
 }
 
 log = get_logger(__name__)
-
-
-def decode_hash(flat: Sequence[str]) -> dict[str, str]:
-    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 class JobQueue(QueueViews):
@@ -121,17 +118,15 @@ class JobQueue(QueueViews):
                     if self.metrics is not None:
                         self.metrics.jobs_enqueued.labels(job.tier, job.operation).inc()
                 else:
-                    results.append(EnqueueResult(Job.from_redis(decode_hash(existing)), False))
+                    results.append(EnqueueResult(job_from_flat(existing), False))
         return results
 
     def _enqueue_args(self, jobs: Sequence[Job]) -> list[Any]:
         args: list[Any] = [self.settings.max_pending_per_user, self.settings.dedup_ttl_seconds,
                            self._retention_ms, len(jobs)]
         for job in jobs:
-            fields = job.to_redis()
-            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", len(fields)]
-            for name, value in fields.items():
-                args += [name, value]
+            payload = json.dumps(job.to_redis(), separators=(",", ":"), ensure_ascii=False)
+            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", payload]
         return args
 
     async def enqueue_task(self, task: dict[str, Any]) -> str:
@@ -197,7 +192,7 @@ class JobQueue(QueueViews):
         )
         leases = []
         for token, deadline, flat in reply[1:]:
-            job = Job.from_redis(decode_hash(flat))
+            job = job_from_flat(flat)
             leases.append(Lease(job, token, int(deadline)))
             if self.metrics is not None and job.enqueued_at is not None:
                 wait = max(0.0, (int(reply[0]) - job.enqueued_at) / 1000)
@@ -239,7 +234,7 @@ class JobQueue(QueueViews):
         flat = await self._run("update", [lease.job.job_id, lease.token, *self._encode_fields(fields)])
         if not flat:
             raise LeaseLost(lease.job.job_id)
-        return Job.from_redis(decode_hash(flat))
+        return job_from_flat(flat)
 
     async def set_fields(self, job_id: str, **fields: Any) -> Job:
         """Set non-state fields (status_message_id, language, metadata) of any job."""
@@ -249,7 +244,7 @@ class JobQueue(QueueViews):
         flat = await self._run("update", [job_id, "", *self._encode_fields(fields)])
         if not flat:
             raise JobNotFound(job_id)
-        return Job.from_redis(decode_hash(flat))
+        return job_from_flat(flat)
 
     def _encode_fields(self, fields: dict[str, Any]) -> list[str]:
         """Validate values through the Job model and encode them exactly as to_redis does."""
@@ -352,7 +347,7 @@ class JobQueue(QueueViews):
             raise JobNotFound(job_id)
         if reply[0] == "state":
             raise refused(job_id, reply[1])
-        return Job.from_redis(decode_hash(reply[1]))
+        return job_from_flat(reply[1])
 
     # --- Maintenance -----------------------------------------------------------------------------
     async def reap_expired(self) -> int:
