@@ -4,7 +4,9 @@
 
 All on one redis-server started here on a free port (never 6379), in one run:
 - photobot: enqueue -> lease -> complete of no-op jobs from one process (enqueue alone, drain of a
-  full queue alone, and both at once), with batched leases and pipelined acks;
+  full queue alone, and both at once), drained two ways: `worker --noop`'s NoopDrainer (batched
+  leases and acks, one round trip per batch) and the Worker class with a no-op handler (a task
+  per job, heartbeats, acks batched by its ack task);
 - arq on the same server: tuned (poll_delay 0.01, max_jobs 50) and at its defaults (poll_delay 0.5,
   max_jobs 10; on fewer jobs, since it is slow);
 - redis-benchmark ZADD and ZPOPMIN on the same server, as the bound of any sorted-set queue;
@@ -35,9 +37,10 @@ sys.path.insert(0, str(ROOT))
 from photobot.config import Settings  # noqa: E402
 from photobot.jobs import Job  # noqa: E402
 from photobot.queue import JobContext, JobQueue, Worker  # noqa: E402
+from photobot.queue.drain import NoopDrainer  # noqa: E402
 from tests.fixtures.redis_server import RedisServer  # noqa: E402
 
-CLIENT_CALLS = ("evalsha", "eval", "blpop", "script", "hgetall", "scard")
+CLIENT_CALLS = ("evalsha", "eval", "blpop", "script")  # what the client sends; Lua calls are not round trips
 
 
 def commandstats(url: str) -> dict[str, int]:
@@ -73,52 +76,57 @@ async def _noop(ctx: JobContext) -> None:
     return None
 
 
-async def drain(queue: JobQueue, n: int, concurrency: int) -> float:
-    """Run a worker until n jobs are done; returns the seconds it took."""
-    worker = Worker(queue, _noop, concurrency=concurrency, idle_wait=0.05)
+async def drain(queue: JobQueue, n: int, kind: str, concurrency: int, batch: int) -> float:
+    """Drain n jobs with `worker --noop`'s drainer or with the Worker class and a no-op handler;
+    returns the seconds it took."""
+    runner: NoopDrainer | Worker
+    if kind == "noop_drainer":
+        runner = NoopDrainer(queue, batch=batch, idle_wait=0.05)
+    else:
+        runner = Worker(queue, _noop, concurrency=concurrency, idle_wait=0.05)
     started = time.perf_counter()
-    task = asyncio.create_task(worker.run())
-    while worker.processed < n:
+    task = asyncio.create_task(runner.run())
+    while runner.processed < n:  # noqa: ASYNC110 - polls the runner's counter every millisecond
         await asyncio.sleep(0.001)
     elapsed = time.perf_counter() - started
-    worker.stop()
+    runner.stop()
     await task
     return elapsed
 
 
 async def photobot_throughput(url: str, n: int, concurrency: int, batch: int) -> dict[str, Any]:
     queue = JobQueue.from_settings(settings_for(url))
-    out: dict[str, Any] = {"jobs": n, "worker_concurrency": concurrency, "enqueue_batch": batch}
+    out: dict[str, Any] = {"jobs": n, "batch": batch, "worker_class_concurrency": concurrency}
 
-    flush(url)
-    jobs = make_jobs(n)
-    started = time.perf_counter()
-    for i in range(0, n, batch):
-        await queue.enqueue_many(jobs[i : i + batch])
-    enqueue_s = time.perf_counter() - started
-    drain_s = await drain(queue, n, concurrency)
-    out["enqueue_only_jobs_per_s"] = round(n / enqueue_s)
-    out["drain_only_jobs_per_s"] = round(n / drain_s)
-
-    flush(url)
-    before = commandstats(url)
-    jobs = make_jobs(n)
-    started = time.perf_counter()
-
-    async def produce() -> None:
+    async def produce(jobs: list[Job]) -> None:
         for i in range(0, n, batch):
             await queue.enqueue_many(jobs[i : i + batch])
             await asyncio.sleep(0)
 
-    producer = asyncio.create_task(produce())
-    await drain(queue, n, concurrency)
-    await producer
-    both_s = time.perf_counter() - started
-    after = commandstats(url)
-    out["enqueue_lease_complete_jobs_per_s"] = round(n / both_s)
-    out["enqueue_lease_complete_seconds"] = round(both_s, 3)
-    out["client_calls_per_job"] = round(delta(before, after, CLIENT_CALLS) / n, 4)
-    out["server_commands_per_job_incl_lua"] = round(delta(before, after) / n, 2)
+    flush(url)
+    jobs = make_jobs(n)
+    started = time.perf_counter()
+    await produce(jobs)
+    out["enqueue_only_jobs_per_s"] = round(n / (time.perf_counter() - started))
+    for kind in ("noop_drainer", "worker_class"):
+        if kind == "worker_class":
+            flush(url)
+            await produce(make_jobs(n))
+        out[f"drain_only_{kind}_jobs_per_s"] = round(n / await drain(queue, n, kind, concurrency, batch))
+
+    for kind in ("noop_drainer", "worker_class"):
+        flush(url)
+        before = commandstats(url)
+        jobs = make_jobs(n)
+        started = time.perf_counter()
+        producer = asyncio.create_task(produce(jobs))
+        await drain(queue, n, kind, concurrency, batch)
+        await producer
+        both_s = time.perf_counter() - started
+        after = commandstats(url)
+        out[f"enqueue_lease_complete_{kind}_jobs_per_s"] = round(n / both_s)
+        out[f"client_calls_per_job_{kind}"] = round(delta(before, after, CLIENT_CALLS) / n, 4)
+        out[f"server_commands_per_job_incl_lua_{kind}"] = round(delta(before, after) / n, 2)
     await queue.close()
     return out
 
@@ -233,12 +241,11 @@ async def main() -> None:
             report["redis_benchmark"] = redis_benchmark(server.port)
         finally:
             server.stop()
-    ours = report["photobot"]["enqueue_lease_complete_jobs_per_s"]
-    theirs = report["arq_tuned"]["enqueue_then_drain_jobs_per_s"]
+    ours, arq = report["photobot"], report["arq_tuned"]
     report["ratio_vs_arq_tuned"] = {
-        "enqueue_lease_complete": round(ours / theirs, 1),
-        "drain_only": round(report["photobot"]["drain_only_jobs_per_s"]
-                            / report["arq_tuned"]["drain_only_jobs_per_s"], 1),
+        f"{what}_{kind}": round(ours[f"{what}_{kind}_jobs_per_s"] / arq[f"{theirs}_jobs_per_s"], 1)
+        for kind in ("noop_drainer", "worker_class")
+        for what, theirs in (("enqueue_lease_complete", "enqueue_then_drain"), ("drain_only", "drain_only"))
     }
     report["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))

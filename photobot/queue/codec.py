@@ -52,3 +52,35 @@ def _json(text: str) -> Any:
     if text in ("", "null"):
         return None
     return json.loads(text)
+
+
+def job_to_hash(job: Job) -> dict[str, str]:
+    """Exactly Job.to_redis, with the JSON encoder skipped for empty values (most jobs have no
+    metadata, results or error), since every enqueue encodes a whole job."""
+    _, json_names = _fields()
+    out: dict[str, str] = {}
+    for name, value in job.model_dump(mode="json").items():
+        if name in json_names:
+            out[name] = _EMPTY_JSON.get(_kind(value)) or json.dumps(
+                value, separators=(",", ":"), ensure_ascii=False
+            )
+        elif value is None:
+            out[name] = ""
+        elif isinstance(value, bool):
+            out[name] = "1" if value else "0"
+        else:
+            out[name] = str(value)
+    return out
+
+
+_EMPTY_JSON = {"empty-dict": "{}", "empty-list": "[]", "none": "null"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "none"
+    if value == {} and isinstance(value, dict):
+        return "empty-dict"
+    if value == [] and isinstance(value, list):
+        return "empty-list"
+    return "other"
