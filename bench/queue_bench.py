@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from photobot.config import Settings  # noqa: E402
 from photobot.jobs import Job  # noqa: E402
+from photobot.logs import configure_logging  # noqa: E402
 from photobot.queue import JobContext, JobQueue, Worker  # noqa: E402
 from photobot.queue.drain import NoopDrainer  # noqa: E402
 from tests.fixtures.redis_server import RedisServer  # noqa: E402
@@ -223,6 +224,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
+    configure_logging("WARNING", "console", None)  # logs to stderr: stdout is the JSON alone
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(Path(tmp)).start()
