@@ -19,6 +19,7 @@ from photobot.config import Settings
 from photobot.jobs import Job, JobError, JobStatus, now_ms
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
+from photobot.queue.codec import job_from_flat, job_to_hash
 from photobot.queue.errors import (
     InvalidJob,
     JobNotFound,
@@ -44,10 +45,6 @@ LEASE_EXPIRED = {
 }
 
 log = get_logger(__name__)
-
-
-def decode_hash(flat: Sequence[str]) -> dict[str, str]:
-    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 class JobQueue(QueueViews):
@@ -121,17 +118,15 @@ class JobQueue(QueueViews):
                     if self.metrics is not None:
                         self.metrics.jobs_enqueued.labels(job.tier, job.operation).inc()
                 else:
-                    results.append(EnqueueResult(Job.from_redis(decode_hash(existing)), False))
+                    results.append(EnqueueResult(job_from_flat(existing), False))
         return results
 
     def _enqueue_args(self, jobs: Sequence[Job]) -> list[Any]:
         args: list[Any] = [self.settings.max_pending_per_user, self.settings.dedup_ttl_seconds,
                            self._retention_ms, len(jobs)]
         for job in jobs:
-            fields = job.to_redis()
-            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", len(fields)]
-            for name, value in fields.items():
-                args += [name, value]
+            payload = json.dumps(job_to_hash(job), separators=(",", ":"), ensure_ascii=False)
+            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", payload]
         return args
 
     async def enqueue_task(self, task: dict[str, Any]) -> str:
@@ -190,14 +185,30 @@ class JobQueue(QueueViews):
         return got is not None
 
     async def _lease_now(self, worker_id: str, count: int) -> list[Lease]:
-        reply = await self._run(
-            "lease",
-            [count, self._lease_ms, int(self.settings.aging_seconds * 1000), worker_id,
-             secrets.token_hex(8)],
-        )
+        return self._leases_from(await self._run("lease", self._lease_args(worker_id, count)))
+
+    def _lease_args(self, worker_id: str, count: int) -> list[Any]:
+        return [count, self._lease_ms, int(self.settings.aging_seconds * 1000), worker_id,
+                secrets.token_hex(8)]
+
+    async def complete_and_lease(
+        self, done: Sequence[Lease], worker_id: str, count: int
+    ) -> tuple[list[bool], list[Lease]]:
+        """Complete `done` and lease up to `count` more in one round trip (two pipelined calls,
+        each atomic): a draining loop then costs one round trip per batch."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if done:
+                await self.scripts.run("complete", self.keys.tiers, self._complete_args(done, None), pipe)
+            await self.scripts.run("lease", self.keys.tiers, self._lease_args(worker_id, count), pipe)
+            replies = await pipe.execute()
+        flags = [flag == 1 for flag in replies[0]] if done else []
+        self._record_completions(done, flags)
+        return flags, self._leases_from(replies[-1])
+
+    def _leases_from(self, reply: list[Any]) -> list[Lease]:
         leases = []
         for token, deadline, flat in reply[1:]:
-            job = Job.from_redis(decode_hash(flat))
+            job = job_from_flat(flat)
             leases.append(Lease(job, token, int(deadline)))
             if self.metrics is not None and job.enqueued_at is not None:
                 wait = max(0.0, (int(reply[0]) - job.enqueued_at) / 1000)
@@ -239,7 +250,7 @@ class JobQueue(QueueViews):
         flat = await self._run("update", [lease.job.job_id, lease.token, *self._encode_fields(fields)])
         if not flat:
             raise LeaseLost(lease.job.job_id)
-        return Job.from_redis(decode_hash(flat))
+        return job_from_flat(flat)
 
     async def set_fields(self, job_id: str, **fields: Any) -> Job:
         """Set non-state fields (status_message_id, language, metadata) of any job."""
@@ -249,7 +260,7 @@ class JobQueue(QueueViews):
         flat = await self._run("update", [job_id, "", *self._encode_fields(fields)])
         if not flat:
             raise JobNotFound(job_id)
-        return Job.from_redis(decode_hash(flat))
+        return job_from_flat(flat)
 
     def _encode_fields(self, fields: dict[str, Any]) -> list[str]:
         """Validate values through the Job model and encode them exactly as to_redis does."""
@@ -289,22 +300,31 @@ class JobQueue(QueueViews):
         result_ids, when given, runs parallel to leases (None: keep what save_progress stored)."""
         if not leases:
             return []
+        flags = [flag == 1 for flag in await self._run("complete", self._complete_args(leases, result_ids))]
+        self._record_completions(leases, flags)
+        return flags
+
+    def _complete_args(
+        self, leases: Sequence[Lease], result_ids: Sequence[list[str] | None] | None
+    ) -> list[Any]:
         per_job = result_ids if result_ids is not None else [None] * len(leases)
         args: list[Any] = [self._retention_ms, DURATIONS_KEPT]
         for lease, results in zip(leases, per_job, strict=True):
             encoded = "" if results is None else json.dumps(results, separators=(",", ":"))
             args += [lease.job.job_id, lease.token, encoded]
-        flags = [flag == 1 for flag in await self._run("complete", args)]
-        if self.metrics is not None:
-            now = now_ms()
-            for lease, done in zip(leases, flags, strict=True):
-                if done:
-                    job = lease.job
-                    self.metrics.jobs_finished.labels(job.operation, "completed").inc()
-                    if job.started_at is not None:
-                        seconds = max(0.0, (now - job.started_at) / 1000)
-                        self.metrics.job_duration.labels(job.operation, job.tier).observe(seconds)
-        return flags
+        return args
+
+    def _record_completions(self, leases: Sequence[Lease], flags: Sequence[bool]) -> None:
+        if self.metrics is None:
+            return
+        now = now_ms()
+        for lease, done in zip(leases, flags, strict=True):
+            if done:
+                job = lease.job
+                self.metrics.jobs_finished.labels(job.operation, "completed").inc()
+                if job.started_at is not None:
+                    seconds = max(0.0, (now - job.started_at) / 1000)
+                    self.metrics.job_duration.labels(job.operation, job.tier).observe(seconds)
 
     async def fail(self, lease: Lease, error: BaseException) -> JobStatus:
         """A JobError says whether it is transient; any other exception counts as transient (an
@@ -352,7 +372,7 @@ class JobQueue(QueueViews):
             raise JobNotFound(job_id)
         if reply[0] == "state":
             raise refused(job_id, reply[1])
-        return Job.from_redis(decode_hash(reply[1]))
+        return job_from_flat(reply[1])
 
     # --- Maintenance -----------------------------------------------------------------------------
     async def reap_expired(self) -> int:

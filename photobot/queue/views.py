@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus
+from photobot.queue.codec import job_from_flat
 from photobot.queue.keys import Keys
 from photobot.queue.models import QueueStats
 
@@ -26,10 +27,6 @@ STATUS_INDEX: dict[JobStatus, tuple[str, str]] = {
     JobStatus.CANCELLED: ("cancelled", "desc"),
 }
 MAX_PAGE = 1000
-
-
-def _flat_to_job(flat: Sequence[str]) -> Job:
-    return Job.from_redis(dict(zip(flat[::2], flat[1::2], strict=True)))
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -72,7 +69,7 @@ class QueueViews:
         """A page of the user's jobs, newest first, and how many match in all."""
         limit, offset = _page(limit, offset)
         reply = await self._run("history", ["user", user_key, status.value if status else "", offset, limit])
-        return [_flat_to_job(flat) for flat in reply[1:]], int(reply[0])
+        return [job_from_flat(flat) for flat in reply[1:]], int(reply[0])
 
     async def list_jobs(
         self,
@@ -87,7 +84,7 @@ class QueueViews:
         limit, offset = _page(limit, offset)
         name, order = STATUS_INDEX[status] if status is not None else ("all", "desc")
         reply = await self._run("history", ["index", name, order, offset, limit])
-        return [_flat_to_job(flat) for flat in reply[1:]], int(reply[0])
+        return [job_from_flat(flat) for flat in reply[1:]], int(reply[0])
 
     async def stats(self) -> QueueStats:
         alive_ms = int(max(2 * self.settings.lease_seconds, 10.0) * 1000)

@@ -160,21 +160,22 @@ class Worker:
     async def _process(self, lease: Lease) -> None:
         job = lease.job
         ctx = JobContext(job=job, lease=lease, queue=self.queue)
-        with structlog.contextvars.bound_contextvars(job_id=job.job_id, user_id=job.user_key):
-            try:
-                await self.handler(ctx)
-            except asyncio.CancelledError:
-                if job.job_id in self._lost:
-                    log.warning("lease lost while running; abandoned", attempt=job.attempts)
-                    return
-                raise
-            except LeaseLost:
+        # Each job runs in its own task, hence its own copy of the context: bound once, no reset.
+        structlog.contextvars.bind_contextvars(job_id=job.job_id, user_id=job.user_key)
+        try:
+            await self.handler(ctx)
+        except asyncio.CancelledError:
+            if job.job_id in self._lost:
                 log.warning("lease lost while running; abandoned", attempt=job.attempts)
                 return
-            except Exception as error:
-                await self._fail(ctx, error)
-                return
-            await self._ack(ctx)
+            raise
+        except LeaseLost:
+            log.warning("lease lost while running; abandoned", attempt=job.attempts)
+            return
+        except Exception as error:
+            await self._fail(ctx, error)
+            return
+        await self._ack(ctx)
 
     async def _fail(self, ctx: JobContext, error: Exception) -> None:
         outage = Outage("worker-fail")

@@ -14,13 +14,14 @@ for i = 3, #ARGV, 3 do
     if results ~= '' then redis.call('HSET', jk, 'result_ids', results) end
     redis.call('HSET', jk, 'error', '', 'next_retry_at', '')
     redis.call('ZREM', key('processing'), jid)
-    finish(jid, jk, f[3], 'completed', now, retention)
+    finish(jid, jk, f[3], 'completed', now, retention, true)
     if f[4] then durations[#durations + 1] = now - tonumber(f[4]) end
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
 end
+redis.call('ZREMRANGEBYSCORE', key('completed'), '-inf', now - retention)
 if #durations > 0 then
   redis.call('LPUSH', key('durations'), unpack(durations))
   redis.call('LTRIM', key('durations'), 0, cap - 1)

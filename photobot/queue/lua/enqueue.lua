@@ -2,7 +2,9 @@
 -- Histories ({prefix}:all, user:<u>:jobs) are scored now * 1000 + a sequence number modulo 1000, so
 -- jobs of one millisecond keep their enqueue order and trimming by time still works.
 -- ARGV: max_pending (0: none), dedup_ttl_s, retention_ms, n, then per job:
---   job_id, user_key, priority, dedup_key ('' for none), nfields, field, value, ...
+--   job_id, user_key, priority, dedup_key ('' for none), the hash as a JSON object of strings.
+-- (One JSON argument per job rather than one argument per field: encoding arguments is what
+-- costs most on the client.)
 -- Returns {now, {flag, job_id, hash}...} where flag 1 = created, 0 = existing (dedup or same id,
 -- hash is the existing job); or {-1, user_key} when a user's cap would be passed (nothing written).
 local max_pending = tonumber(ARGV[1])
@@ -16,8 +18,8 @@ local new_per_user = {}
 local pos = 5
 for i = 1, n do
   local j = {jid = ARGV[pos], uk = ARGV[pos + 1], prio = ARGV[pos + 2], dedup = ARGV[pos + 3],
-             nf = tonumber(ARGV[pos + 4]), fstart = pos + 5}
-  pos = pos + 5 + 2 * j.nf
+             payload = ARGV[pos + 4]}
+  pos = pos + 5
   local existing = nil
   if j.dedup ~= '' then
     existing = seen['d:' .. j.dedup]
@@ -44,22 +46,31 @@ for i = 1, n do
 end
 
 local created = 0
+local seq = redis.call('INCRBY', key('seq'), n) - n
+local tiers_seen, users_seen = {}, {}
 for i = 1, n do
   local j = jobs[i]
   if not j.existing then
     local jk = key('job', j.jid)
     local fields = {}
-    for f = 0, j.nf - 1 do
-      fields[#fields + 1] = ARGV[j.fstart + 2 * f]
-      fields[#fields + 1] = ARGV[j.fstart + 2 * f + 1]
+    for name, value in pairs(cjson.decode(j.payload)) do
+      fields[#fields + 1] = name
+      fields[#fields + 1] = value
     end
     redis.call('HSET', jk, unpack(fields))
     redis.call('HSET', jk, 'status', 'pending', 'enqueued_at', now, 'user_key', j.uk)
-    add_pending(j.jid, j.uk, j.prio, now, false)
+    if not tiers_seen[j.prio] then
+      redis.call('ZADD', KEYS[1], tonumber(j.prio), j.prio)
+      tiers_seen[j.prio] = true
+    end
+    add_pending(j.jid, j.uk, j.prio, now, false, true)
     redis.call('SADD', key('user', j.uk, 'active'), j.jid)
-    local order = now * 1000 + redis.call('INCR', key('seq')) % 1000
+    local order = now * 1000 + (seq + i) % 1000
     redis.call('ZADD', key('user', j.uk, 'jobs'), order, j.jid)
-    redis.call('ZREMRANGEBYSCORE', key('user', j.uk, 'jobs'), '-inf', (now - retention) * 1000)
+    if not users_seen[j.uk] then
+      redis.call('ZREMRANGEBYSCORE', key('user', j.uk, 'jobs'), '-inf', (now - retention) * 1000)
+      users_seen[j.uk] = true
+    end
     redis.call('ZADD', key('all'), order, j.jid)
     if j.dedup ~= '' then redis.call('SET', key('dedup', j.dedup), j.jid, 'EX', dedup_ttl) end
     created = created + 1

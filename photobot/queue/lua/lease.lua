@@ -16,24 +16,30 @@ local out = {now}
 local tiers = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local leased = 0
 local guard = 0
-while leased < count and #tiers > 0 and guard < count + 64 do
+-- The oldest enqueue time per tier, false for an empty tier. `now` is fixed during the script,
+-- so only the tier just served needs reading again.
+local oldest = {}
+local function read_oldest(member)
+  local o = redis.call('ZRANGE', key('age', member), 0, 0, 'WITHSCORES')
+  if #o == 0 then return false end
+  return tonumber(o[2])
+end
+local span = 0
+if #tiers > 0 then span = tonumber(tiers[#tiers]) - tonumber(tiers[2]) end
+for i = 1, #tiers, 2 do
+  oldest[tiers[i]] = read_oldest(tiers[i])
+  if not oldest[tiers[i]] then redis.call('ZREM', KEYS[1], tiers[i]) end
+end
+while leased < count and guard < count + 64 do
   guard = guard + 1
-  local span = tonumber(tiers[#tiers]) - tonumber(tiers[2])
   local best, best_eff, best_p = nil, nil, nil
-  local i = 1
-  while i <= #tiers do
+  for i = 1, #tiers, 2 do
     local member, p = tiers[i], tonumber(tiers[i + 1])
-    local oldest = redis.call('ZRANGE', key('age', member), 0, 0, 'WITHSCORES')
-    if #oldest == 0 then
-      redis.call('ZREM', KEYS[1], member)
-      table.remove(tiers, i)
-      table.remove(tiers, i)
-    else
-      local eff = p + math.floor((now - tonumber(oldest[2])) / aging) * (span + 1)
+    if oldest[member] then
+      local eff = p + math.floor((now - oldest[member]) / aging) * (span + 1)
       if best == nil or eff > best_eff or (eff == best_eff and p > best_p) then
         best, best_eff, best_p = member, eff, p
       end
-      i = i + 2
     end
   end
   if best == nil then break end
@@ -48,6 +54,8 @@ while leased < count and #tiers > 0 and guard < count + 64 do
   if jid then
     redis.call('ZREM', key('age', best), jid)
     redis.call('ZREM', key('pending'), jid)
+    oldest[best] = read_oldest(best)
+    if not oldest[best] then redis.call('ZREM', KEYS[1], best) end
     local jk = key('job', jid)
     leased = leased + 1
     local token = base .. '.' .. leased
