@@ -13,8 +13,6 @@ import secrets
 from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from photobot.config import Settings
 from photobot.jobs import Job, JobError, JobStatus, now_ms
 from photobot.logs import get_logger
@@ -34,6 +32,7 @@ from photobot.queue.models import EnqueueResult, Lease
 from photobot.queue.scripts import Scripts
 from photobot.queue.validation import job_from_task, prepare_job
 from photobot.queue.views import QueueViews
+from photobot.redis_client import RedisClient, RedisNotConfigured, connect
 
 ENQUEUE_CHUNK = 1000
 SWEEP_LIMIT = 1000
@@ -50,7 +49,7 @@ log = get_logger(__name__)
 class JobQueue(QueueViews):
     """The Redis priority queue. Safe to share between tasks; one per process is enough."""
 
-    def __init__(self, redis: Redis, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(self, redis: RedisClient, settings: Settings, metrics: Metrics | None = None) -> None:
         self.redis = redis
         self.settings = settings
         self.metrics = metrics
@@ -61,18 +60,14 @@ class JobQueue(QueueViews):
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, redis: Redis | None = None, metrics: Metrics | None = None
+        cls, settings: Settings, *, redis: RedisClient | None = None, metrics: Metrics | None = None
     ) -> JobQueue:
+        """A queue on settings.redis_url: a cluster client when REDIS_CLUSTER is true."""
         if redis is None:
-            if settings.redis_url is None:
-                raise QueueError("REDIS_URL is not set")
-            redis = Redis.from_url(
-                settings.redis_url,
-                decode_responses=True,
-                socket_connect_timeout=5,
-                socket_keepalive=True,
-                health_check_interval=30,
-            )
+            try:
+                redis = connect(settings, decode_responses=True)
+            except RedisNotConfigured as error:
+                raise QueueError(str(error)) from None
         return cls(redis, settings, metrics)
 
     async def close(self) -> None:
@@ -103,9 +98,9 @@ class JobQueue(QueueViews):
             replies = [await self._run("enqueue", self._enqueue_args(chunks[0]))]
         else:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for chunk in chunks:
-                    await self.scripts.run("enqueue", self.keys.tiers, self._enqueue_args(chunk), pipe)
-                replies = await pipe.execute()
+                calls = [self.scripts.pipe(pipe, "enqueue", self.keys.tiers, self._enqueue_args(chunk))
+                         for chunk in chunks]
+                replies = await self.scripts.execute(pipe, calls)
         results: list[EnqueueResult] = []
         for chunk, reply in zip(chunks, replies, strict=True):
             if reply[0] == -1:
@@ -197,10 +192,13 @@ class JobQueue(QueueViews):
         """Complete `done` and lease up to `count` more in one round trip (two pipelined calls,
         each atomic): a draining loop then costs one round trip per batch."""
         async with self.redis.pipeline(transaction=False) as pipe:
+            calls = []
             if done:
-                await self.scripts.run("complete", self.keys.tiers, self._complete_args(done, None), pipe)
-            await self.scripts.run("lease", self.keys.tiers, self._lease_args(worker_id, count), pipe)
-            replies = await pipe.execute()
+                calls.append(self.scripts.pipe(pipe, "complete", self.keys.tiers,
+                                               self._complete_args(done, None)))
+            lease_args = self._lease_args(worker_id, count)
+            calls.append(self.scripts.pipe(pipe, "lease", self.keys.tiers, lease_args))
+            replies = await self.scripts.execute(pipe, calls)
         flags = [flag == 1 for flag in replies[0]] if done else []
         self._record_completions(done, flags)
         return flags, self._leases_from(replies[-1])
