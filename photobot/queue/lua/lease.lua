@@ -10,7 +10,7 @@
 -- and written back once; the age, pending and processing sets change by one variadic command each.
 -- The oldest job of a tier is tracked on its count + 1 oldest entries, read once: with at most
 -- `count` jobs removed, the oldest that remains is always among them.
--- Returns {now, {token, deadline_ms, hash}...}.
+-- Returns {now, {token, deadline_ms, hash, job_id}...}.
 local count = tonumber(ARGV[1])
 local lease_ms = tonumber(ARGV[2])
 local aging = tonumber(ARGV[3])
@@ -130,7 +130,7 @@ while leased < count do
   end
   processing[#processing + 1] = deadline
   processing[#processing + 1] = jid
-  out[#out + 1] = {token, deadline, h}
+  out[#out + 1] = {token, deadline, h, jid}
 end
 
 for _, t in ipairs(tiers) do
