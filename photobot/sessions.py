@@ -27,10 +27,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from photobot.config import Settings
 from photobot.logs import get_logger, register_secret
+from photobot.redis_client import RedisClient, RedisNotConfigured, connect
 
 TOKEN_BYTES = 32
 # token_urlsafe(32) gives 43 characters; anything else is not a photobot token.
@@ -48,6 +47,15 @@ for _, digest in ipairs(hashes) do
     removed = removed + redis.call('DEL', ARGV[1] .. digest)
 end
 redis.call('DEL', KEYS[1])
+return removed
+"""
+
+
+# Deletes one session and, when its user is known (KEYS[2]), its entry in the user's index, in one
+# step (a script rather than MULTI, which a cluster pipeline does not offer).
+_REVOKE_ONE = """
+local removed = redis.call('DEL', KEYS[1])
+if KEYS[2] then redis.call('SREM', KEYS[2], ARGV[1]) end
 return removed
 """
 
@@ -96,7 +104,7 @@ class SessionStore:
     """Issues, checks and revokes session tokens; safe to share between tasks."""
 
     def __init__(
-        self, redis: Redis, key_prefix: str, default_ttl: int, *, max_ttl: int | None = None
+        self, redis: RedisClient, key_prefix: str, default_ttl: int, *, max_ttl: int | None = None
     ) -> None:
         self.redis = redis
         self.key_prefix = key_prefix
@@ -104,11 +112,13 @@ class SessionStore:
         self.max_ttl = max_ttl if max_ttl is not None else max(default_ttl, 30 * 86400)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, redis: Redis | None = None) -> SessionStore:
+    def from_settings(cls, settings: Settings, *, redis: RedisClient | None = None) -> SessionStore:
+        """A store on settings.redis_url: a cluster client when REDIS_CLUSTER is true."""
         if redis is None:
-            if settings.redis_url is None:
-                raise InvalidSessionRequest("REDIS_URL is not set")
-            redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=5)
+            try:
+                redis = connect(settings, decode_responses=True)
+            except RedisNotConfigured as error:
+                raise InvalidSessionRequest(str(error)) from None
         return cls(redis, settings.key_prefix, settings.token_ttl_seconds)
 
     def _session_key(self, digest: str) -> str:
@@ -177,11 +187,10 @@ class SessionStore:
             return False
         digest = token_digest(token)
         session = await self.verify(token)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._session_key(digest))
-            if session is not None:
-                pipe.srem(self._user_key(session.user_key), digest)
-            removed, *_ = await pipe.execute()
+        keys = [self._session_key(digest)]
+        if session is not None:
+            keys.append(self._user_key(session.user_key))
+        removed: Any = await self.redis.eval(_REVOKE_ONE, len(keys), *keys, digest)  # type: ignore[misc]
         return bool(removed)
 
     async def revoke_all(self, user_key: str) -> int:

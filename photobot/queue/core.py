@@ -13,8 +13,6 @@ import secrets
 from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from photobot.config import Settings
 from photobot.jobs import Job, JobError, JobStatus, now_ms
 from photobot.logs import get_logger
@@ -34,6 +32,7 @@ from photobot.queue.models import EnqueueResult, Lease
 from photobot.queue.scripts import Scripts
 from photobot.queue.validation import job_from_task, prepare_job
 from photobot.queue.views import QueueViews
+from photobot.redis_client import RedisClient, RedisNotConfigured, connect
 
 ENQUEUE_CHUNK = 1000
 SWEEP_LIMIT = 1000
@@ -50,7 +49,7 @@ log = get_logger(__name__)
 class JobQueue(QueueViews):
     """The Redis priority queue. Safe to share between tasks; one per process is enough."""
 
-    def __init__(self, redis: Redis, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(self, redis: RedisClient, settings: Settings, metrics: Metrics | None = None) -> None:
         self.redis = redis
         self.settings = settings
         self.metrics = metrics
@@ -61,18 +60,14 @@ class JobQueue(QueueViews):
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, redis: Redis | None = None, metrics: Metrics | None = None
+        cls, settings: Settings, *, redis: RedisClient | None = None, metrics: Metrics | None = None
     ) -> JobQueue:
+        """A queue on settings.redis_url: a cluster client when REDIS_CLUSTER is true."""
         if redis is None:
-            if settings.redis_url is None:
-                raise QueueError("REDIS_URL is not set")
-            redis = Redis.from_url(
-                settings.redis_url,
-                decode_responses=True,
-                socket_connect_timeout=5,
-                socket_keepalive=True,
-                health_check_interval=30,
-            )
+            try:
+                redis = connect(settings, decode_responses=True)
+            except RedisNotConfigured as error:
+                raise QueueError(str(error)) from None
         return cls(redis, settings, metrics)
 
     async def close(self) -> None:
@@ -103,9 +98,9 @@ class JobQueue(QueueViews):
             replies = [await self._run("enqueue", self._enqueue_args(chunks[0]))]
         else:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for chunk in chunks:
-                    await self.scripts.run("enqueue", self.keys.tiers, self._enqueue_args(chunk), pipe)
-                replies = await pipe.execute()
+                calls = [self.scripts.pipe(pipe, "enqueue", self.keys.tiers, self._enqueue_args(chunk))
+                         for chunk in chunks]
+                replies = await self.scripts.execute(pipe, calls)
         results: list[EnqueueResult] = []
         for chunk, reply in zip(chunks, replies, strict=True):
             if reply[0] == -1:
@@ -197,29 +192,33 @@ class JobQueue(QueueViews):
         """Complete `done` and lease up to `count` more in one round trip (two pipelined calls,
         each atomic): a draining loop then costs one round trip per batch."""
         async with self.redis.pipeline(transaction=False) as pipe:
+            calls = []
             if done:
-                await self.scripts.run("complete", self.keys.tiers, self._complete_args(done, None), pipe)
-            await self.scripts.run("lease", self.keys.tiers, self._lease_args(worker_id, count), pipe)
-            replies = await pipe.execute()
+                calls.append(self.scripts.pipe(pipe, "complete", self.keys.tiers,
+                                               self._complete_args(done, None)))
+            lease_args = self._lease_args(worker_id, count)
+            calls.append(self.scripts.pipe(pipe, "lease", self.keys.tiers, lease_args))
+            replies = await self.scripts.execute(pipe, calls)
         flags = [flag == 1 for flag in replies[0]] if done else []
         self._record_completions(done, flags)
         return flags, self._leases_from(replies[-1])
 
     def _leases_from(self, reply: list[Any]) -> list[Lease]:
-        leases = []
-        for token, deadline, flat in reply[1:]:
-            job = job_from_flat(flat)
-            leases.append(Lease(job, token, int(deadline)))
-            if self.metrics is not None and job.enqueued_at is not None:
-                wait = max(0.0, (int(reply[0]) - job.enqueued_at) / 1000)
-                self.metrics.queue_wait.labels(job.operation, job.tier).observe(wait)
+        leases = [Lease.from_hash(job_id, flat, token, int(deadline))
+                  for token, deadline, flat, job_id in reply[1:]]
+        if self.metrics is not None:
+            for lease in leases:
+                job = lease.job
+                if job.enqueued_at is not None:
+                    wait = max(0.0, (int(reply[0]) - job.enqueued_at) / 1000)
+                    self.metrics.queue_wait.labels(job.operation, job.tier).observe(wait)
         return leases
 
     async def heartbeat(self, leases: Sequence[Lease], worker_id: str = "") -> list[bool]:
         """Extend the leases; False where a lease is lost. With worker_id, also mark it alive."""
         args: list[Any] = [self._lease_ms, worker_id]
         for lease in leases:
-            args += [lease.job.job_id, lease.token]
+            args += [lease.job_id, lease.token]
         return [int(deadline) > 0 for deadline in await self._run("heartbeat", args)]
 
     async def release(self, leases: Sequence[Lease]) -> list[bool]:
@@ -228,7 +227,7 @@ class JobQueue(QueueViews):
             return []
         args: list[Any] = []
         for lease in leases:
-            args += [lease.job.job_id, lease.token]
+            args += [lease.job_id, lease.token]
         return [flag == 1 for flag in await self._run("release", args)]
 
     async def save_progress(
@@ -247,9 +246,9 @@ class JobQueue(QueueViews):
             fields["delivered"] = delivered
         if metadata is not None:
             fields["metadata"] = metadata
-        flat = await self._run("update", [lease.job.job_id, lease.token, *self._encode_fields(fields)])
+        flat = await self._run("update", [lease.job_id, lease.token, *self._encode_fields(fields)])
         if not flat:
-            raise LeaseLost(lease.job.job_id)
+            raise LeaseLost(lease.job_id)
         return job_from_flat(flat)
 
     async def set_fields(self, job_id: str, **fields: Any) -> Job:
@@ -284,14 +283,14 @@ class JobQueue(QueueViews):
     # --- Outcomes --------------------------------------------------------------------------------
     async def complete(self, lease: Lease, *, result_ids: list[str] | None = None) -> None:
         if not (await self.complete_each([lease], result_ids=[result_ids]))[0]:
-            raise LeaseLost(lease.job.job_id)
+            raise LeaseLost(lease.job_id)
 
     async def complete_many(self, leases: Sequence[Lease]) -> None:
         """Complete many leases in one round trip; raises LeaseLost for the first lost one after
         completing all the others."""
         for lease, done in zip(leases, await self.complete_each(leases), strict=True):
             if not done:
-                raise LeaseLost(lease.job.job_id)
+                raise LeaseLost(lease.job_id)
 
     async def complete_each(
         self, leases: Sequence[Lease], *, result_ids: Sequence[list[str] | None] | None = None
@@ -311,7 +310,7 @@ class JobQueue(QueueViews):
         args: list[Any] = [self._retention_ms, DURATIONS_KEPT]
         for lease, results in zip(leases, per_job, strict=True):
             encoded = "" if results is None else json.dumps(results, separators=(",", ":"))
-            args += [lease.job.job_id, lease.token, encoded]
+            args += [lease.job_id, lease.token, encoded]
         return args
 
     def _record_completions(self, leases: Sequence[Lease], flags: Sequence[bool]) -> None:
@@ -333,12 +332,12 @@ class JobQueue(QueueViews):
         transient = job_error.transient if isinstance(error, JobError) else True
         info = job_error.info(lease.job.language)
         status = await self._run("fail", [
-            lease.job.job_id, lease.token, "1" if transient else "0", info.model_dump_json(),
+            lease.job_id, lease.token, "1" if transient else "0", info.model_dump_json(),
             int(self.settings.retry_base_seconds * 1000), int(self.settings.retry_max_seconds * 1000),
             random.uniform(0.5, 1.0), self._retention_ms,
         ])
         if status == "lost":
-            raise LeaseLost(lease.job.job_id)
+            raise LeaseLost(lease.job_id)
         if self.metrics is not None:
             if status == JobStatus.RETRYING:
                 self.metrics.job_retries.labels(info.code).inc()

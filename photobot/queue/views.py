@@ -7,13 +7,12 @@ import re
 from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus
 from photobot.queue.codec import job_from_flat
 from photobot.queue.keys import Keys
 from photobot.queue.models import QueueStats
+from photobot.redis_client import RedisClient
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # The set each status lives in, and the order a page shows: work to come oldest first,
@@ -39,7 +38,7 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 
 class QueueViews:
-    redis: Redis
+    redis: RedisClient
     settings: Settings
     keys: Keys
 

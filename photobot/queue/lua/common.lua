@@ -16,6 +16,20 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Run a variadic command (ZADD, RPUSH, SADD, ZREM...) over a long list of arguments in pieces that
+-- stay under Lua's limit on unpack(); `step` keeps pairs (score, member) together.
+local UNPACK_MAX = 4000
+local function call_many(cmd, k, args, step)
+  local n = #args
+  local i = 1
+  while i <= n do
+    local j = math.min(n, i + UNPACK_MAX - 1)
+    j = j - ((j - i + 1) % (step or 1))
+    redis.call(cmd, k, unpack(args, i, j))
+    i = j + 1
+  end
+end
+
 -- Wake up to n idle workers blocked on the wake list; the list is capped so it never grows.
 local function wake(n)
   if n <= 0 then return end
