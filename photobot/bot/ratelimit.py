@@ -103,7 +103,7 @@ class RateLimiter:
         scope, start = "none", now
         for name, bucket in buckets:
             at = bucket.allowed_at(now)
-            if at > start:
+            if at > start + 1e-9:  # float noise must not turn a free slot into a wait
                 scope, start = name, at
         for _, bucket in buckets:
             bucket.take(start)
