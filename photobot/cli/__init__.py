@@ -20,6 +20,7 @@ from photobot.logs import configure_logging
 
 COMMAND_MODULES: tuple[str, ...] = (
     "photobot.cli.queue_commands",
+    "photobot.cli.processing_commands",
     "photobot.cli.run_commands",
 )
 

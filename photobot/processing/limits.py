@@ -1,0 +1,32 @@
+"""The caps one operation runs under, as a small picklable value sent to each pool process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from photobot.config import Settings
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Byte and pixel caps of the input, the result's size and quality, and the face model.
+
+    `face_model_path` is a string (not a Path) so the value pickles cheaply and hashes, which the
+    per-process detector cache relies on.
+    """
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 50_000_000
+    result_max_side: int = 2560
+    jpeg_quality: int = 85
+    face_model_path: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_bytes=settings.max_image_bytes,
+            max_pixels=settings.max_image_pixels,
+            result_max_side=settings.result_max_side,
+            jpeg_quality=settings.jpeg_quality,
+            face_model_path=str(settings.face_model_path) if settings.face_model_path else None,
+        )
