@@ -21,6 +21,7 @@ from photobot.logs import configure_logging
 COMMAND_MODULES: tuple[str, ...] = (
     "photobot.cli.queue_commands",
     "photobot.cli.processing_commands",
+    "photobot.cli.storage_commands",
     "photobot.cli.run_commands",
 )
 
@@ -44,7 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue  # a part that is not installed in this build offers no commands
+        module.register(sub)
     return parser
 
 
