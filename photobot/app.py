@@ -274,18 +274,13 @@ class Runner:
             self.poller.stop()
             await _settle(tasks.get("polling"), grace)
         if self.worker is not None:
-            await _maybe_await(self.worker.stop())
+            self.worker.stop()
             await _settle(tasks.get("worker"), grace + 5)
         if self.maintenance is not None:
-            await _maybe_await(self.maintenance.stop())
+            self.maintenance.stop()
             await _settle(tasks.get("maintenance"), 5)
         if self.web_runner is not None:
             await self.web_runner.cleanup()
-
-
-async def _maybe_await(value: object) -> None:
-    if inspect.isawaitable(value):
-        await value
 
 
 async def _settle(task: asyncio.Task[Any] | None, seconds: float) -> None:

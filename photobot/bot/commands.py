@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass
 
 from photobot.bot.adapter import Button, Keyboard
-from photobot.bot.i18n import t
+from photobot.bot.i18n import status_name, t
 from photobot.bot.service import BotService, operation_title
 from photobot.jobs import Job, JobStatus, Platform, user_key
 from photobot.logs import get_logger
 from photobot.processing import list_operations
+from photobot.queue import JobNotFound, NotCancellable, NotRequeueable
 from photobot.users import UnknownTier, UserRecord, UserStore
 
 log = get_logger(__name__)
@@ -116,11 +117,13 @@ class Commands:
         job = await self._own_job(user, job_id)
         if job is None:
             return Reply(t("job_not_found", lang, job_id=job_id[:64]))
-        if job.status in (JobStatus.PENDING, JobStatus.RETRYING):
-            await self.queue.cancel(job.job_id, None if user.is_admin else user.key)
-        after = await self.queue.get(job.job_id)
-        if after is None or after.status is not JobStatus.CANCELLED:
-            status = after.status if after is not None else job.status
+        try:
+            after = await self.queue.cancel(job.job_id, None if user.is_admin else user.key)
+        except JobNotFound:
+            return Reply(t("job_not_found", lang, job_id=job_id[:64]))
+        except NotCancellable:
+            current = await self.queue.get(job.job_id)
+            status = current.status if current is not None else job.status
             return Reply(t("cannot_cancel", lang, job_id=job.job_id, status=_status(status, lang)))
         await self._show_cancelled(after)
         return Reply(t("cancelled", lang, job_id=job.job_id))
@@ -176,7 +179,7 @@ class Commands:
         if not user.is_admin:
             return Reply(t("admin_only", lang))
         s = await self.queue.stats()
-        depth = ", ".join(f"{tier} {count}" for tier, count in s.depth_by_tier.items()) or "0"
+        depth = ", ".join(f"{tier} {count}" for tier, count in s.tiers.items()) or "0"
         counts = s.counts
         return Reply(
             t(
@@ -189,8 +192,8 @@ class Commands:
                 completed_hour=s.completed_last_hour,
                 failed_hour=s.failed_last_hour,
                 oldest_wait=_num(s.oldest_wait_seconds),
-                p50=_num(s.p50_processing_seconds),
-                p95=_num(s.p95_processing_seconds),
+                p50=_num(s.processing_p50_seconds),
+                p95=_num(s.processing_p95_seconds),
                 workers=s.workers_alive,
             )
         )
@@ -208,11 +211,13 @@ class Commands:
         job = await self._any_job(value)
         if job is None:
             return Reply(t("job_not_found", lang, job_id=value[:64]))
-        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-            return Reply(t("cannot_requeue", lang, job_id=job.job_id, status=_status(job.status, lang)))
-        await self.queue.requeue(job.job_id)
+        try:
+            requeued = await self.queue.requeue(job.job_id)
+        except (NotRequeueable, JobNotFound):
+            current = await self.queue.get(job.job_id) or job
+            return Reply(t("cannot_requeue", lang, job_id=job.job_id, status=_status(current.status, lang)))
         log.info("job requeued", admin=user.key, job_id=job.job_id)
-        await self.service.show_queued(job.model_copy(update={"status": JobStatus.PENDING}))
+        await self.service.show_queued(requeued)
         return Reply(t("requeued", lang, job_id=job.job_id))
 
     async def job(self, user: UserRecord, lang: str, arg: str) -> Reply:
@@ -253,8 +258,6 @@ class Commands:
 
 
 def _status(status: JobStatus | str, lang: str) -> str:
-    from photobot.bot.i18n import status_name
-
     return status_name(str(status), lang)
 
 

@@ -141,8 +141,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ru": "Упавших заданий возвращено в очередь: {count}.",
     },
     "cannot_requeue": {
-        "en": "Job {job_id} is {status}; only failed or cancelled jobs can be requeued.",
-        "ru": "Задание {job_id}: {status}; вернуть можно только упавшее или отменённое.",
+        "en": "Job {job_id} is {status}; only failed jobs can be requeued.",
+        "ru": "Задание {job_id}: {status}; вернуть можно только упавшее.",
     },
     "stats": {
         "en": "Queue\npending by tier: {depth}\nprocessing: {processing}\nretrying: {retrying}\n"

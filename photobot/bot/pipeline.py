@@ -21,7 +21,6 @@ from photobot.bot.adapter import (
     MessageGone,
     OutImage,
     RecipientUnavailable,
-    RemoteFile,
 )
 from photobot.bot.i18n import t
 from photobot.bot.service import operation_title
@@ -29,7 +28,7 @@ from photobot.bot.state import MessageLocks
 from photobot.gdrive import Storage
 from photobot.jobs import Job, JobError, Platform, TransientJobError
 from photobot.logs import get_logger
-from photobot.processing import ImageProcessor, get_operation
+from photobot.processing import ImageProcessor, UnknownOperation, get_operation
 from photobot.queue import JobContext, JobQueue, LeaseLost
 
 log = get_logger(__name__)
@@ -117,6 +116,7 @@ class JobPipeline:
         adapter = self.adapters.get(job.platform)
         if adapter is None or job.chat_id is None:
             raise ChatUnavailable(f"no {job.platform} adapter in this process")
+        chat_id = job.chat_id
         if images is None:
             images = await self._load_results(job)
         status_id = job.status_message_id or await self._wait_status_message(job)
@@ -124,12 +124,12 @@ class JobPipeline:
         try:
             album = images[1:]
             if album and not job.metadata.get("album_ids"):
-                album_ids = await self._send_album(adapter, job.chat_id, album, status_id)
+                album_ids = await self._send_album(adapter, chat_id, album, status_id)
                 job = job.model_copy(update={"metadata": {**job.metadata, "album_ids": album_ids}})
                 await ctx.save_progress(metadata=job.metadata)
             if status_id is None:
                 status_id = await adapter.send_photo(
-                    job.chat_id, images[0], caption=caption, reply_to=job.message_id
+                    chat_id, images[0], caption=caption, reply_to=job.message_id
                 )
                 await self.queue.set_fields(job.job_id, status_message_id=status_id)
             else:
@@ -202,9 +202,12 @@ class JobPipeline:
 
     def _result_caption(self, job: Job) -> str:
         title = operation_title(job.operation, job.language)
-        operation = get_operation(job.operation)
+        try:
+            is_faces = get_operation(job.operation).is_faces
+        except UnknownOperation:
+            is_faces = False
         summary = job.metadata.get("summary") or {}
-        if operation is not None and operation.is_faces and "faces" in summary:
+        if is_faces and "faces" in summary:
             return t("faces_found", job.language, operation=title, count=summary["faces"])
         return t("done", job.language, operation=title)
 
@@ -256,5 +259,3 @@ def _plain(summary: Mapping[str, Any]) -> dict[str, Any]:
             out[str(key)] = value
     return out
 
-
-__all__ = ["JobPipeline", "RemoteFile"]

@@ -20,7 +20,13 @@ from photobot.config import Settings
 from photobot.gdrive import Storage
 from photobot.jobs import Job, JobStatus, Platform, new_job_id
 from photobot.logs import get_logger
-from photobot.processing import get_operation, list_operations, parse_operation
+from photobot.processing import (
+    ProcessingError,
+    UnknownOperation,
+    get_operation,
+    list_operations,
+    parse_operation,
+)
 from photobot.queue import InvalidJob, JobQueue, PendingCapReached
 from photobot.users import UserRecord
 
@@ -91,7 +97,11 @@ class BotService:
         if photo.file_size is not None and photo.file_size > limit:
             await self._refuse(photo, t("too_big", lang, max_mb=limit // (1024 * 1024)))
             return
-        choice = await self._operation_for(photo)
+        try:
+            choice = await self._operation_for(photo)
+        except ProcessingError as error:  # the caption names an operation with a bad value: "blur 500"
+            await self._refuse(photo, t("failed", lang, message=error.user_message(lang)))
+            return
         data = await adapter.download(photo.file_ref)
         if len(data) > limit:
             await self._refuse(photo, t("too_big", lang, max_mb=limit // (1024 * 1024)))
@@ -244,7 +254,9 @@ class BotService:
             return t("choice_expired", language)
         if pending.chosen_job_id is not None:
             return t("already_queued", language, job_id=pending.chosen_job_id)
-        if get_operation(operation) is None:
+        try:
+            get_operation(operation)
+        except UnknownOperation:
             return t("unknown_operation", language)
         job = self._new_job(
             None,
@@ -296,7 +308,7 @@ def queued_caption(job: Job, position: int | None, language: str) -> str:
 
 
 def operation_title(name: str, language: str) -> str:
-    operation = get_operation(name)
-    if operation is None:
+    try:
+        return get_operation(name).title(language)
+    except UnknownOperation:
         return name
-    return operation.titles.get(language) or operation.titles.get("en") or name

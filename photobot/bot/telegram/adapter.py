@@ -8,6 +8,7 @@ an edit that runs again after a crash finds its work already done.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
@@ -173,9 +174,8 @@ class TelegramAdapter:
         file = await _call(self.bot.get_file(file_ref))
         if not file.file_path:
             raise RequestRejected("Telegram gave no file path")
-        buffer = await _call(self.bot.download_file(file.file_path))
-        if buffer is None:
-            raise ChatUnavailable("empty download")
+        buffer = io.BytesIO()
+        await _call(self.bot.download_file(file.file_path, destination=buffer))
         return buffer.getvalue()
 
 
