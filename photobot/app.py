@@ -93,7 +93,13 @@ def check_settings(settings: Settings, mode: Mode) -> None:
 
 def _redis(settings: Settings) -> Redis:
     assert settings.redis_url is not None
-    client: Redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+    client: Redis = Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_connect_timeout=5,
+        socket_keepalive=True,
+        health_check_interval=30,
+    )
     return client
 
 
@@ -102,10 +108,9 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
     """Build every part the mode needs; closes them all on exit, in reverse order."""
     async with AsyncExitStack() as stack:
         metrics = Metrics()
-        redis = _redis(settings)
+        redis = _redis(settings)  # one pool for the queue, the users, the FSM and the locks
         stack.push_async_callback(redis.aclose)
-        queue = JobQueue.from_settings(settings, metrics=metrics)
-        stack.push_async_callback(_close, queue)
+        queue = JobQueue.from_settings(settings, redis=redis, metrics=metrics)
         storage = build_storage(settings, metrics)
         stack.push_async_callback(_close, storage)
         users = UserStore(redis, settings)
