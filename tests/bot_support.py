@@ -58,10 +58,17 @@ class RecordingAdapter:
         return self._new(Sent("text", chat_id, next(self._ids), text=text, keyboard=keyboard))
 
     async def send_photo(
-        self, chat_id: int, photo: OutImage | RemoteFile, *, caption: str | None = None,
-        reply_to: int | None = None, keyboard: Keyboard | None = None,
+        self,
+        chat_id: int,
+        photo: OutImage | RemoteFile,
+        *,
+        caption: str | None = None,
+        reply_to: int | None = None,
+        keyboard: Keyboard | None = None,
     ) -> int:
-        return self._new(Sent("photo", chat_id, next(self._ids), text=caption, image=photo, keyboard=keyboard))
+        return self._new(
+            Sent("photo", chat_id, next(self._ids), text=caption, image=photo, keyboard=keyboard)
+        )
 
     async def send_album(
         self, chat_id: int, images: Sequence[OutImage], *, reply_to: int | None = None
@@ -129,14 +136,22 @@ async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
     processor = ImageProcessor.from_settings(settings)
     adapter = RecordingAdapter()
     prefix = settings.key_prefix
-    fsm = RedisStorage(redis, key_builder=DefaultKeyBuilder(prefix=f"{prefix}:fsm", with_bot_id=True,
-                                                             with_destiny=True), data_ttl=settings.state_ttl_seconds)
+    fsm = RedisStorage(
+        redis,
+        key_builder=DefaultKeyBuilder(prefix=f"{prefix}:fsm", with_bot_id=True, with_destiny=True),
+        data_ttl=settings.state_ttl_seconds,
+    )
     locks = MessageLocks(redis, prefix)
     adapters = {Platform.TELEGRAM: adapter}
     service = BotService(
-        settings=settings, queue=queue, storage=storage, adapters=adapters,  # type: ignore[arg-type]
+        settings=settings,
+        queue=queue,
+        storage=storage,
+        adapters=adapters,  # type: ignore[arg-type]
         choices=PendingChoices(fsm, {Platform.TELEGRAM: 1}),
-        answered=AnsweredMessages(redis, prefix, 3600), albums=AlbumChoices(redis, prefix), locks=locks,
+        answered=AnsweredMessages(redis, prefix, 3600),
+        albums=AlbumChoices(redis, prefix),
+        locks=locks,
     )
     users = UserStore(redis, settings)
     pipeline = JobPipeline(queue, storage, processor, adapters, locks, status_wait_seconds=0.5)  # type: ignore[arg-type]

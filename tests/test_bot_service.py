@@ -29,12 +29,27 @@ async def side(make_settings: Callable[..., Settings]) -> AsyncIterator[ChatSide
         yield built
 
 
-async def photo(side: ChatSide, message_id: int, caption: str | None = None, ref: str = "astro",
-                lang: str = "en", **kw: object) -> IncomingPhoto:
+async def photo(
+    side: ChatSide,
+    message_id: int,
+    caption: str | None = None,
+    ref: str = "astro",
+    lang: str = "en",
+    **kw: object,
+) -> IncomingPhoto:
     user = await side.users.get("tg:42")
     return IncomingPhoto(
-        platform=Platform.TELEGRAM, chat_id=42, message_id=message_id, user=user, language=lang,
-        file_ref=ref, filename="a.png", mime="image/png", caption=caption, resend_ref=ref, **kw,  # type: ignore[arg-type]
+        platform=Platform.TELEGRAM,
+        chat_id=42,
+        message_id=message_id,
+        user=user,
+        language=lang,
+        file_ref=ref,
+        filename="a.png",
+        mime="image/png",
+        caption=caption,
+        resend_ref=ref,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -46,7 +61,9 @@ def decoded(image: object) -> Image.Image:
 async def test_caption_sepia_becomes_the_result_in_place(side: ChatSide) -> None:
     await side.service.accept_photo(await photo(side, 1, "sepia"))
     [status] = side.adapter.log
-    assert status.kind == "photo" and status.text is not None and status.text.startswith("⏳ Queued, position 1")
+    assert (
+        status.kind == "photo" and status.text is not None and status.text.startswith("⏳ Queued, position 1")
+    )
     ctx = await side.run_one()
     assert side.adapter.kinds() == ["photo", "edit_caption", "edit_media"]
     result = side.adapter.messages[status.message_id]
@@ -61,7 +78,7 @@ async def test_a_repeated_update_is_answered_once(side: ChatSide) -> None:
     for _ in range(3):
         await side.service.accept_photo(await photo(side, 1, "sepia"))
     assert side.adapter.kinds() == ["photo"]
-    jobs, total = await side.queue.user_jobs("tg:42")
+    _, total = await side.queue.user_jobs("tg:42")
     assert total == 1
 
 
@@ -71,15 +88,28 @@ async def test_keyboard_choice_enqueues_once(side: ChatSide) -> None:
     assert offer.keyboard is not None and offer.text == "What should I do with this photo?"
     user = await side.users.get("tg:42")
     choose = side.service.choose_operation
-    notice = await choose(Platform.TELEGRAM, chat_id=42, status_message_id=offer.message_id, user=user,
-                          language="en", operation="grayscale")
+    notice = await choose(
+        Platform.TELEGRAM,
+        chat_id=42,
+        status_message_id=offer.message_id,
+        user=user,
+        language="en",
+        operation="grayscale",
+    )
     assert notice.startswith("⏳ Queued, position 1")
     assert side.adapter.messages[offer.message_id].keyboard is None
-    again = await choose(Platform.TELEGRAM, chat_id=42, status_message_id=offer.message_id, user=user,
-                         language="en", operation="sepia")
+    again = await choose(
+        Platform.TELEGRAM,
+        chat_id=42,
+        status_message_id=offer.message_id,
+        user=user,
+        language="en",
+        operation="sepia",
+    )
     assert again.startswith("Already chosen")
-    expired = await choose(Platform.TELEGRAM, chat_id=42, status_message_id=999_999, user=user,
-                           language="ru", operation="sepia")
+    expired = await choose(
+        Platform.TELEGRAM, chat_id=42, status_message_id=999_999, user=user, language="ru", operation="sepia"
+    )
     assert expired == "Это фото ждало слишком долго; пришлите его ещё раз."
     await side.run_one()
     assert side.adapter.log[-1].kind == "edit_media" and side.adapter.log[-1].message_id == offer.message_id
@@ -136,10 +166,18 @@ async def test_a_rerun_after_the_result_was_stored_does_not_process_again(side: 
     from photobot.queue import JobContext
 
     ctx = JobContext(job=leases[0].job, lease=leases[0], queue=side.queue)
-    await side.queue.save_progress(ctx.lease, result_ids=[await side.pipeline.storage.put(
-        b"not an image; must not be processed again", "r.jpg", "image/jpeg",
-        {"job_id": ctx.job.job_id, "user_id": "tg:42", "kind": "result"})],
-        metadata={"results": [{"name": "r.jpg", "mime": "image/jpeg", "document": False}]})
+    await side.queue.save_progress(
+        ctx.lease,
+        result_ids=[
+            await side.pipeline.storage.put(
+                b"not an image; must not be processed again",
+                "r.jpg",
+                "image/jpeg",
+                {"job_id": ctx.job.job_id, "user_id": "tg:42", "kind": "result"},
+            )
+        ],
+        metadata={"results": [{"name": "r.jpg", "mime": "image/jpeg", "document": False}]},
+    )
     job = await side.queue.get(ctx.job.job_id)
     assert job is not None
     ctx.job = job

@@ -109,7 +109,8 @@ async def test_retry_after_is_obeyed(bot: Bot, monkeypatch: pytest.MonkeyPatch) 
     assert requests.calls == 3
     assert 3 in clock.slept and 2 in clock.slept
     sample = metrics.registry.get_sample_value(
-        "photobot_chat_api_calls_total", {"platform": "telegram", "method": "sendMessage", "outcome": "retry_after"}
+        "photobot_chat_api_calls_total",
+        {"platform": "telegram", "method": "sendMessage", "outcome": "retry_after"},
     )
     assert sample == 2
 

@@ -25,7 +25,12 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 async def test_defaults_and_admin_ids(redis: Redis, make_settings: Callable[..., Settings]) -> None:
     users = UserStore(redis, make_settings(admin_ids="7"))
     plain = await users.get("tg:1")
-    assert (plain.tier, plain.banned, plain.is_admin, plain.platform) == ("free", False, False, Platform.TELEGRAM)
+    assert (plain.tier, plain.banned, plain.is_admin, plain.platform) == (
+        "free",
+        False,
+        False,
+        Platform.TELEGRAM,
+    )
     admin = await users.get("tg:7")
     assert admin.is_admin and admin.tier == "admin"
     # The same number on VK is another person.
@@ -60,7 +65,11 @@ async def test_unknown_tier_is_refused(redis: Redis, settings: Settings) -> None
 async def test_flood_warns_once_per_window(redis: Redis, make_settings: Callable[..., Settings]) -> None:
     users = UserStore(redis, make_settings(flood_limit=3, flood_window_seconds=60))
     verdicts = [await users.check_flood("tg:1", f"m{i}") for i in range(6)]
-    assert verdicts == [FloodVerdict.ALLOWED] * 3 + [FloodVerdict.WARN, FloodVerdict.SILENT, FloodVerdict.SILENT]
+    assert verdicts == [FloodVerdict.ALLOWED] * 3 + [
+        FloodVerdict.WARN,
+        FloodVerdict.SILENT,
+        FloodVerdict.SILENT,
+    ]
     # Another user has a window of their own.
     assert await users.check_flood("tg:2", "m0") is FloodVerdict.ALLOWED
 
