@@ -34,6 +34,7 @@ class Operation:
     aliases: tuple[str, ...]
     apply: Apply = field(repr=False, compare=False)
     positional: str | None = None  # the parameter a bare value in a caption sets: "blur 5"
+    multiple: bool = False  # may return several images (faces_crop)
 
     def title(self, language: str = "en") -> str:
         return self.titles.get(language) or self.titles["en"]
@@ -63,7 +64,9 @@ def _op(  # noqa: PLR0917
     positional: str | None = None, is_faces: bool = False,
 ) -> Operation:
     words = tuple(dict.fromkeys([name, en.lower(), ru.lower(), *aliases.split(",")]))
-    return Operation(name, {"en": en, "ru": ru}, model, is_faces, words, apply, positional)
+    return Operation(
+        name, {"en": en, "ru": ru}, model, is_faces, words, apply, positional, multiple=name == "faces_crop"
+    )
 
 
 _OPERATIONS: tuple[Operation, ...] = (
