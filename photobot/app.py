@@ -93,12 +93,14 @@ def check_settings(settings: Settings, mode: Mode) -> None:
 
 def _redis(settings: Settings) -> Redis:
     assert settings.redis_url is not None
+    tcp = not settings.redis_url.startswith("unix://")  # keepalive is a TCP option
+    options: dict[str, Any] = {"socket_keepalive": True} if tcp else {}
     client: Redis = Redis.from_url(
         settings.redis_url,
         decode_responses=True,
         socket_connect_timeout=5,
-        socket_keepalive=True,
         health_check_interval=30,
+        **options,
     )
     return client
 
@@ -206,8 +208,15 @@ class Runner:
             loop.add_signal_handler(sig, self.stopping.set)
         tasks: dict[str, asyncio.Task[Any]] = {}
         try:
-            await self._start(tasks)
             stop_task = asyncio.ensure_future(self.stopping.wait())
+            starting = asyncio.ensure_future(self._start(tasks))
+            await asyncio.wait([stop_task, starting], return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():  # a signal during start-up (Telegram unreachable, say)
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            if not starting.cancelled():
+                starting.result()  # a start-up error (a rejected token) ends the run here
             done, _ = await asyncio.wait([stop_task, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
             stop_task.cancel()
             crashed = [task for task in done if task is not stop_task]

@@ -47,7 +47,7 @@ class EmbeddedRedis:
     """`async with EmbeddedRedis(dir) as redis: redis.url` -> unix:///.../redis.sock"""
 
     def __init__(self, directory: Path, binary: str | None = None, start_timeout: float = 10.0) -> None:
-        self.directory = directory
+        self.directory = directory.absolute()  # redis-server changes into --dir; paths must not be relative
         self.binary = binary
         self.start_timeout = start_timeout
         self.process: asyncio.subprocess.Process | None = None
