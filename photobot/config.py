@@ -185,7 +185,9 @@ class Settings(BaseSettings):
     # --- VK --------------------------------------------------------------------------------------
     vk_token: SecretStr | None = Field(None, description="VK community access token.")
     vk_group_id: int | None = Field(None, description="VK community id.")
-    vk_api_url: str = Field("https://api.vk.com/method", description="VK API base URL.")
+    vk_api_url: str = Field(
+        "https://api.vk.com/method/", description="VK API base URL, ending in /method/ (a compatible server)."
+    )
     vk_admin_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="VK user ids of admins, comma-separated."
     )
@@ -284,6 +286,20 @@ class Settings(BaseSettings):
         if self.bot_token is None or not self.bot_token.get_secret_value().strip():
             raise SettingsError("BOT_TOKEN: is not set; get one from @BotFather and put it in .env")
         return self.bot_token.get_secret_value().strip()
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.bot_token is not None and bool(self.bot_token.get_secret_value().strip())
+
+    @property
+    def vk_enabled(self) -> bool:
+        return self.vk_token is not None and bool(self.vk_token.get_secret_value().strip())
+
+    def require_vk_token(self) -> str:
+        if not self.vk_enabled:
+            raise SettingsError("VK_TOKEN: is not set; create a community token and put it in .env")
+        assert self.vk_token is not None
+        return self.vk_token.get_secret_value().strip()
 
 
 def _describe(error: ValidationError) -> str:
