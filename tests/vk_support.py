@@ -119,7 +119,9 @@ def wait_results(
     return results(vk, peer_id)
 
 
-def wait_text(vk: FakeVK, peer_id: int, start: str, timeout: float = 30.0, bot: PhotobotProcess | None = None) -> str:
+def wait_text(
+    vk: FakeVK, peer_id: int, start: str, timeout: float = 30.0, bot: PhotobotProcess | None = None
+) -> str:
     def found() -> bool:
         return any(text.startswith(start) for text in texts(vk, peer_id))
 
@@ -127,7 +129,8 @@ def wait_text(vk: FakeVK, peer_id: int, start: str, timeout: float = 30.0, bot: 
         vk.wait_for_sync(found, timeout)
     except TimeoutError:
         tail = bot.log_tail() if bot is not None else ""
-        raise AssertionError(f"no text starting {start!r} for {peer_id}: {texts(vk, peer_id)}\n{tail}") from None
+        seen = texts(vk, peer_id)
+        raise AssertionError(f"no text starting {start!r} for {peer_id}: {seen}\n{tail}") from None
     return next(text for text in reversed(texts(vk, peer_id)) if text.startswith(start))
 
 

@@ -22,7 +22,7 @@ from vkbottle.http import AiohttpClient
 
 from photobot.bot.ratelimit import RateLimiter
 from photobot.config import Settings
-from photobot.logs import get_logger, register_secret
+from photobot.logs import adopt_library_logger, get_logger, register_secret
 from photobot.metrics import Metrics
 
 log = get_logger(__name__)
@@ -121,6 +121,7 @@ def build_api(settings: Settings, metrics: Metrics | None = None) -> PoliteAPI:
     """The community's API client from VK_TOKEN, VK_API_URL and VK_RATE; the token is redacted."""
     token = settings.require_vk_token()
     register_secret(token)
+    adopt_library_logger("vkbottle", settings.log_level)  # vkbottle added a console handler at import
     # VK counts requests in any one-second window: a steady pace a little under the rate, with no
     # burst, never puts more than VK_RATE calls in one second.
     limiter = RateLimiter(global_rate=settings.vk_rate * 0.9, global_burst=1)
