@@ -185,9 +185,7 @@ class Settings(BaseSettings):
     # --- VK --------------------------------------------------------------------------------------
     vk_token: SecretStr | None = Field(None, description="VK community access token.")
     vk_group_id: int | None = Field(None, description="VK community id.")
-    vk_api_url: str = Field(
-        "https://api.vk.com/method/", description="VK API base URL, ending in /method/ (a compatible server)."
-    )
+    vk_api_url: str = Field("https://api.vk.com/method", description="VK API base URL.")
     vk_admin_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="VK user ids of admins, comma-separated."
     )
