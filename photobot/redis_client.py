@@ -30,11 +30,9 @@ def connect(settings: Settings, *, decode_responses: bool = True) -> RedisClient
     """
     if settings.redis_url is None:
         raise RedisNotConfigured("REDIS_URL is not set")
-    options: dict[str, Any] = {
-        "decode_responses": decode_responses,
-        "socket_connect_timeout": 5,
-        "socket_keepalive": True,
-    }
+    options: dict[str, Any] = {"decode_responses": decode_responses, "socket_connect_timeout": 5}
+    if not settings.redis_url.startswith("unix://"):
+        options["socket_keepalive"] = True  # a TCP option; the embedded Redis listens on a socket file
     if settings.redis_cluster:
         return cast(RedisCluster, RedisCluster.from_url(settings.redis_url, **options))
     return cast(Redis, Redis.from_url(settings.redis_url, health_check_interval=30, **options))

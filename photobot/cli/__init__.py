@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "photobot.cli.processing_commands",
     "photobot.cli.storage_commands",
     "photobot.cli.web_commands",
+    "photobot.cli.run_commands",
 )
 
 EXIT_USAGE = 2

@@ -1,0 +1,1 @@
+"""The chat side: the platform-neutral service, commands and job pipeline, and one package per platform."""

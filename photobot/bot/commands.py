@@ -1,0 +1,265 @@
+"""What every chat command answers, written once for all platforms.
+
+Each method takes the caller (`UserRecord`), their language and the command's argument text, and
+returns a `Reply`; the platform's router only parses the command and sends the reply. Admin
+commands check the caller first and run nothing for anyone else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from photobot.bot.adapter import Button, Keyboard
+from photobot.bot.i18n import status_name, t
+from photobot.bot.service import BotService, operation_title
+from photobot.jobs import Job, JobStatus, Platform, user_key
+from photobot.logs import get_logger
+from photobot.processing import list_operations
+from photobot.queue import JobNotFound, NotCancellable, NotRequeueable
+from photobot.users import UnknownTier, UserRecord, UserStore
+
+log = get_logger(__name__)
+
+JOBS_PAGE = 5
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    keyboard: Keyboard | None = None
+
+
+class Commands:
+    """User and admin commands over the queue and the user store."""
+
+    def __init__(self, service: BotService, users: UserStore) -> None:
+        self.service = service
+        self.queue = service.queue
+        self.settings = service.settings
+        self.users = users
+
+    # --- everyone ------------------------------------------------------------------------------------
+    def start(self, lang: str) -> Reply:
+        return Reply(t("start", lang))
+
+    def help(self, user: UserRecord, lang: str) -> Reply:
+        s = self.settings
+        text = t(
+            "help",
+            lang,
+            max_mb=s.max_download_bytes // (1024 * 1024),
+            flood_limit=s.flood_limit,
+            flood_window=int(s.flood_window_seconds),
+            pending_cap=s.max_pending_per_user,
+        )
+        if user.is_admin:
+            text += "\n\n" + t("admin_help", lang)
+        return Reply(text)
+
+    def ops(self, lang: str) -> Reply:
+        lines = [t("ops_header", lang)]
+        for op in list_operations():
+            aliases = ", ".join(a for a in op.aliases if a != op.name)
+            title = op.titles.get(lang) or op.titles["en"]
+            lines.append(f"• {op.name}: {title}" + (f" ({aliases})" if aliases else ""))
+        return Reply("\n".join(lines))
+
+    async def jobs(self, user: UserRecord, lang: str, offset: int = 0) -> Reply:
+        offset = max(0, offset)
+        jobs, total = await self.queue.user_jobs(user.key, limit=JOBS_PAGE, offset=offset)
+        if total == 0:
+            return Reply(t("jobs_empty", lang))
+        if not jobs and offset > 0:
+            return await self.jobs(user, lang, 0)
+        lines = [t("jobs_header", lang, first=offset + 1, last=offset + len(jobs), total=total)]
+        lines += [self._job_line(job, lang) for job in jobs]
+        buttons = []
+        if offset > 0:
+            buttons.append(Button(t("prev", lang), "jobs", str(max(0, offset - JOBS_PAGE))))
+        if offset + len(jobs) < total:
+            buttons.append(Button(t("next", lang), "jobs", str(offset + JOBS_PAGE)))
+        return Reply("\n".join(lines), Keyboard(rows=[buttons]) if buttons else None)
+
+    def _job_line(self, job: Job, lang: str) -> str:
+        return f"• {job.job_id} · {operation_title(job.operation, lang)} · {_status(job.status, lang)}"
+
+    async def status(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        job_id = arg.strip()
+        if not job_id:
+            return Reply(t("usage", lang, usage="/status JOB_ID"))
+        job = await self._own_job(user, job_id)
+        if job is None:
+            return Reply(t("job_not_found", lang, job_id=job_id[:64]))
+        lines = [
+            t(
+                "status_line",
+                lang,
+                job_id=job.job_id,
+                operation=operation_title(job.operation, lang),
+                status=_status(job.status, lang),
+            )
+        ]
+        if job.status is JobStatus.PENDING:
+            position = await self.queue.position(job.job_id)
+            if position is not None:
+                lines.append(t("position_line", lang, position=position))
+        if job.error is not None:
+            lines.append(t("error_line", lang, message=job.error.message))
+        return Reply("\n".join(lines))
+
+    async def cancel(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        job_id = arg.strip()
+        if not job_id:
+            return Reply(t("usage", lang, usage="/cancel JOB_ID"))
+        job = await self._own_job(user, job_id)
+        if job is None:
+            return Reply(t("job_not_found", lang, job_id=job_id[:64]))
+        try:
+            after = await self.queue.cancel(job.job_id, None if user.is_admin else user.key)
+        except JobNotFound:
+            return Reply(t("job_not_found", lang, job_id=job_id[:64]))
+        except NotCancellable:
+            current = await self.queue.get(job.job_id)
+            status = current.status if current is not None else job.status
+            return Reply(t("cannot_cancel", lang, job_id=job.job_id, status=_status(status, lang)))
+        await self._show_cancelled(after)
+        return Reply(t("cancelled", lang, job_id=job.job_id))
+
+    async def _show_cancelled(self, job: Job) -> None:
+        if job.chat_id is None or job.status_message_id is None or job.platform not in self.service.adapters:
+            return
+        try:
+            async with self.service.locks.hold(job.platform, job.chat_id, job.status_message_id):
+                await self.service.adapter(job.platform).edit_caption(
+                    job.chat_id,
+                    job.status_message_id,
+                    t("cancelled_caption", job.language, job_id=job.job_id),
+                )
+        except Exception as error:  # the cancel stands even when its caption cannot be shown
+            log.warning("cancelled caption not shown", job_id=job.job_id, error=repr(error))
+
+    async def tier(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        parts = arg.split()
+        if not parts:
+            return Reply(t("tier_own", lang, tier=user.tier))
+        if not user.is_admin:
+            return Reply(t("admin_only", lang))
+        if len(parts) != 2:
+            return Reply(t("usage", lang, usage="/tier USER_ID TIER"))
+        target = self._user_key(user.platform, parts[0])
+        if target is None:
+            return Reply(t("bad_user_id", lang, value=parts[0][:64]))
+        try:
+            await self.users.set_tier(target, parts[1])
+        except UnknownTier:
+            return Reply(t("unknown_tier", lang, tier=parts[1][:32], tiers=", ".join(self.settings.tiers)))
+        log.info("tier set", admin=user.key, target=target, tier=parts[1].lower())
+        return Reply(t("tier_set", lang, user=target, tier=parts[1].lower()))
+
+    # --- admins ------------------------------------------------------------------------------------
+    async def ban(self, user: UserRecord, lang: str, arg: str, *, banned: bool = True) -> Reply:
+        if not user.is_admin:
+            return Reply(t("admin_only", lang))
+        value = arg.strip()
+        target = self._user_key(user.platform, value) if value else None
+        if target is None:
+            usage = "/ban USER_ID" if banned else "/unban USER_ID"
+            return Reply(t("bad_user_id", lang, value=value[:64]) if value else t("usage", lang, usage=usage))
+        if banned:
+            await self.users.ban(target)
+        else:
+            await self.users.unban(target)
+        log.info("ban changed", admin=user.key, target=target, banned=banned)
+        return Reply(t("user_banned" if banned else "user_unbanned", lang, user=target))
+
+    async def stats(self, user: UserRecord, lang: str) -> Reply:
+        if not user.is_admin:
+            return Reply(t("admin_only", lang))
+        s = await self.queue.stats()
+        depth = ", ".join(f"{tier} {count}" for tier, count in s.tiers.items()) or "0"
+        counts = s.counts
+        return Reply(
+            t(
+                "stats",
+                lang,
+                depth=depth,
+                processing=counts.get("processing", 0),
+                retrying=counts.get("retrying", 0),
+                failed=counts.get("failed", 0),
+                completed_hour=s.completed_last_hour,
+                failed_hour=s.failed_last_hour,
+                oldest_wait=_num(s.oldest_wait_seconds),
+                p50=_num(s.processing_p50_seconds),
+                p95=_num(s.processing_p95_seconds),
+                workers=s.workers_alive,
+            )
+        )
+
+    async def requeue(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        if not user.is_admin:
+            return Reply(t("admin_only", lang))
+        value = arg.strip()
+        if not value:
+            return Reply(t("usage", lang, usage="/requeue JOB_ID | failed"))
+        if value.lower() == "failed":
+            count = await self.queue.requeue_all_failed()
+            log.info("failed jobs requeued", admin=user.key, count=count)
+            return Reply(t("requeued_failed", lang, count=count))
+        job = await self._any_job(value)
+        if job is None:
+            return Reply(t("job_not_found", lang, job_id=value[:64]))
+        try:
+            requeued = await self.queue.requeue(job.job_id)
+        except (NotRequeueable, JobNotFound):
+            current = await self.queue.get(job.job_id) or job
+            return Reply(t("cannot_requeue", lang, job_id=job.job_id, status=_status(current.status, lang)))
+        log.info("job requeued", admin=user.key, job_id=job.job_id)
+        await self.service.show_queued(requeued)
+        return Reply(t("requeued", lang, job_id=job.job_id))
+
+    async def job(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        if not user.is_admin:
+            return Reply(t("admin_only", lang))
+        value = arg.strip()
+        if not value:
+            return Reply(t("usage", lang, usage="/job JOB_ID"))
+        job = await self._any_job(value)
+        if job is None:
+            return Reply(t("job_not_found", lang, job_id=value[:64]))
+        text = json.dumps(job.model_dump(mode="json"), ensure_ascii=False, indent=1)
+        return Reply(text[:3900])
+
+    # --- helpers -----------------------------------------------------------------------------------
+    async def _any_job(self, job_id: str) -> Job | None:
+        if not _JOB_ID.match(job_id):
+            return None
+        job: Job | None = await self.queue.get(job_id)
+        return job
+
+    async def _own_job(self, user: UserRecord, job_id: str) -> Job | None:
+        job = await self._any_job(job_id)
+        if job is None or (job.user_key != user.key and not user.is_admin):
+            return None
+        return job
+
+    @staticmethod
+    def _user_key(platform: Platform, value: str) -> str | None:
+        """`123` -> the caller's platform's user; `tg:123` / `vk:123` name a platform explicitly."""
+        value = value.strip()
+        if value.isdigit() and len(value) <= 20:
+            return user_key(platform, value)
+        short, _, rest = value.partition(":")
+        if short in {p.short for p in Platform} and rest.isdigit() and len(rest) <= 20:
+            return value
+        return None
+
+
+def _status(status: JobStatus | str, lang: str) -> str:
+    return status_name(str(status), lang)
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"

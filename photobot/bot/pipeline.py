@@ -1,0 +1,261 @@
+"""The worker's job handler: fetch the original, process, store the result, deliver it.
+
+Each step records its outcome on the job before the next one starts (`save_progress`), so a job
+that runs again after a crash or an expired lease resumes after its last finished step: a result
+already stored is not made again, a result already delivered is not sent again. Delivery edits the
+status message the user already sees, which is idempotent; only an album of faces is a new message,
+and its only window for a duplicate is between the platform's answer and `save_progress`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from photobot.bot.adapter import (
+    ChatAdapter,
+    ChatUnavailable,
+    MessageGone,
+    OutImage,
+    RecipientUnavailable,
+)
+from photobot.bot.i18n import t
+from photobot.bot.service import operation_title
+from photobot.bot.state import MessageLocks
+from photobot.gdrive import Storage
+from photobot.jobs import Job, JobError, Platform, TransientJobError
+from photobot.logs import get_logger
+from photobot.processing import ImageProcessor, UnknownOperation, get_operation
+from photobot.queue import JobContext, JobQueue, LeaseLost
+
+log = get_logger(__name__)
+
+# Telegram sends a photo only up to 10 MB and 10000 px of width + height; larger goes as a file.
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+PHOTO_MAX_SIDES = 10_000
+ALBUM_MAX = 10
+
+
+class StatusNotReady(TransientJobError):
+    code = "status_not_ready"
+
+
+class JobPipeline:
+    """`await pipeline(ctx)` runs one leased job through its steps."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        storage: Storage,
+        processor: ImageProcessor,
+        adapters: Mapping[Platform, ChatAdapter],
+        locks: MessageLocks,
+        *,
+        status_wait_seconds: float = 5.0,
+    ) -> None:
+        self.queue = queue
+        self.storage = storage
+        self.processor = processor
+        self.adapters = adapters
+        self.locks = locks
+        self.status_wait_seconds = status_wait_seconds
+
+    async def __call__(self, ctx: JobContext) -> None:
+        job = ctx.job
+        with structlog.contextvars.bound_contextvars(job_id=job.job_id, user_id=job.user_key):
+            try:
+                await self._run(ctx)
+            except (LeaseLost, asyncio.CancelledError):
+                raise
+            except JobError as error:
+                if not error.transient or _last_attempt(job):
+                    await self._tell(job, t("failed", job.language, message=error.user_message(job.language)))
+                raise
+            except Exception:
+                if _last_attempt(job):
+                    await self._tell(job, t("internal_error", job.language, job_id=job.job_id))
+                raise
+
+    async def _run(self, ctx: JobContext) -> None:
+        job = ctx.job
+        if job.delivered:
+            return
+        images: list[OutImage] | None = None
+        if not job.result_ids:
+            await self._notice_processing(job)
+            original = await self.storage.get(job.photo_id)
+            outcome = await self.processor.run(original, job.operation, job.params)
+            as_document = bool(job.metadata.get("as_document"))
+            results: list[dict[str, Any]] = []
+            ids: list[str] = []
+            images = []
+            for index, image in enumerate(outcome.images):
+                name = f"{job.job_id}-{index}.{image.extension}"
+                ids.append(
+                    await self.storage.put(
+                        image.data,
+                        name,
+                        image.mime,
+                        {"job_id": job.job_id, "user_id": job.user_key, "kind": "result"},
+                    )
+                )
+                document = as_document or not _fits_photo(len(image.data), image.width, image.height)
+                results.append({"name": name, "mime": image.mime, "document": document})
+                images.append(OutImage(image.data, name, image.mime, document))
+            metadata = {**job.metadata, "results": results, "summary": _plain(outcome.summary)}
+            await ctx.save_progress(result_ids=ids, metadata=metadata)
+            job = job.model_copy(update={"result_ids": ids, "metadata": metadata})
+        if job.platform not in (Platform.TELEGRAM, Platform.VK):
+            return  # jobs from the command line have no chat to deliver to
+        await self._deliver(ctx, job, images)
+
+    async def _deliver(self, ctx: JobContext, job: Job, images: list[OutImage] | None) -> None:
+        adapter = self.adapters.get(job.platform)
+        if adapter is None or job.chat_id is None:
+            raise ChatUnavailable(f"no {job.platform} adapter in this process")
+        chat_id = job.chat_id
+        if images is None:
+            images = await self._load_results(job)
+        status_id = job.status_message_id or await self._wait_status_message(job)
+        caption = self._result_caption(job)
+        try:
+            album = images[1:]
+            if album and not job.metadata.get("album_ids"):
+                album_ids = await self._send_album(adapter, chat_id, album, status_id)
+                job = job.model_copy(update={"metadata": {**job.metadata, "album_ids": album_ids}})
+                await ctx.save_progress(metadata=job.metadata)
+            if status_id is None:
+                status_id = await adapter.send_photo(
+                    chat_id, images[0], caption=caption, reply_to=job.message_id
+                )
+                await self.queue.set_fields(job.job_id, status_message_id=status_id)
+            else:
+                await self._edit_result(adapter, job, status_id, images[0], caption)
+        except RecipientUnavailable:
+            log.info("recipient unavailable; delivery ends")
+            await ctx.save_progress(metadata={**job.metadata, "undeliverable": True})
+            return
+        await ctx.save_progress(delivered=True)
+        log.info("result delivered", images=len(images))
+
+    async def _edit_result(
+        self, adapter: ChatAdapter, job: Job, status_id: int, image: OutImage, caption: str
+    ) -> None:
+        assert job.chat_id is not None
+        async with self.locks.hold(job.platform, job.chat_id, status_id):
+            try:
+                await adapter.edit_media(job.chat_id, status_id, image, caption=caption)
+            except MessageGone:
+                # The user deleted the status message: the result comes as a new one instead.
+                new_id = await adapter.send_photo(
+                    job.chat_id, image, caption=caption, reply_to=job.message_id
+                )
+                await self.queue.set_fields(job.job_id, status_message_id=new_id)
+
+    async def _send_album(
+        self, adapter: ChatAdapter, chat_id: int, images: Sequence[OutImage], reply_to: int | None
+    ) -> list[int]:
+        ids: list[int] = []
+        for start in range(0, len(images), ALBUM_MAX):
+            chunk = images[start : start + ALBUM_MAX]
+            if len(chunk) == 1:
+                ids.append(await adapter.send_photo(chat_id, chunk[0], reply_to=reply_to))
+            else:
+                ids += await adapter.send_album(chat_id, chunk, reply_to=reply_to)
+        return ids
+
+    async def _load_results(self, job: Job) -> list[OutImage]:
+        described: list[dict[str, Any]] = list(job.metadata.get("results") or [])
+        images = []
+        for index, file_id in enumerate(job.result_ids):
+            info = described[index] if index < len(described) else {}
+            data = await self.storage.get(file_id)
+            images.append(
+                OutImage(
+                    data,
+                    str(info.get("name") or f"{job.job_id}-{index}.jpg"),
+                    str(info.get("mime") or "image/jpeg"),
+                    bool(info.get("document")),
+                )
+            )
+        return images
+
+    async def _wait_status_message(self, job: Job) -> int | None:
+        """The bot records the status message right after enqueue; wait for it briefly.
+
+        On the last attempt the result is sent as a new message rather than lost.
+        """
+        deadline = asyncio.get_running_loop().time() + self.status_wait_seconds
+        while True:
+            current = await self.queue.get(job.job_id)
+            if current is not None and current.status_message_id is not None:
+                return current.status_message_id
+            if asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        if _last_attempt(job):
+            return None
+        raise StatusNotReady("the status message is not recorded yet")
+
+    def _result_caption(self, job: Job) -> str:
+        title = operation_title(job.operation, job.language)
+        try:
+            is_faces = get_operation(job.operation).is_faces
+        except UnknownOperation:
+            is_faces = False
+        summary = job.metadata.get("summary") or {}
+        if is_faces and "faces" in summary:
+            return t("faces_found", job.language, operation=title, count=summary["faces"])
+        return t("done", job.language, operation=title)
+
+    async def _notice_processing(self, job: Job) -> None:
+        """Best effort: the caption says "processing" while the operation runs."""
+        adapter = self.adapters.get(job.platform)
+        if adapter is None or job.chat_id is None or job.status_message_id is None:
+            return
+        text = t("processing", job.language, operation=operation_title(job.operation, job.language))
+        try:
+            async with self.locks.hold(job.platform, job.chat_id, job.status_message_id):
+                await adapter.edit_caption(job.chat_id, job.status_message_id, text)
+        except Exception as error:
+            log.info("processing notice not shown", error=repr(error))
+
+    async def _tell(self, job: Job, text: str) -> None:
+        """The job ends badly: say so in place of the status (details stay in the logs)."""
+        adapter = self.adapters.get(job.platform)
+        if adapter is None or job.chat_id is None:
+            return
+        try:
+            status_id = job.status_message_id
+            if status_id is None:
+                current = await self.queue.get(job.job_id)
+                status_id = current.status_message_id if current is not None else None
+            if status_id is None:
+                await adapter.send_text(job.chat_id, text, reply_to=job.message_id)
+                return
+            async with self.locks.hold(job.platform, job.chat_id, status_id):
+                await adapter.edit_caption(job.chat_id, status_id, text)
+        except Exception as error:
+            log.warning("failure not shown to the user", error=repr(error))
+
+
+def _last_attempt(job: Job) -> bool:
+    return job.attempts >= job.max_attempts
+
+
+def _fits_photo(size: int, width: int, height: int) -> bool:
+    ratio = max(width, height) / max(1, min(width, height))
+    return size <= PHOTO_MAX_BYTES and width + height <= PHOTO_MAX_SIDES and ratio <= 20
+
+
+def _plain(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the summary small and JSON-safe: it is stored on the job."""
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        if isinstance(value, str | int | float | bool) or value is None:
+            out[str(key)] = value
+    return out
+

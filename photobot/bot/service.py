@@ -1,0 +1,327 @@
+"""The platform-neutral heart of the chat side: a photo in, a job in the queue, one answer out.
+
+Chat adapters (Telegram, VK) turn their updates into `IncomingPhoto` and call
+`accept_photo` or `choose_operation`; everything they need to say goes back through the
+`ChatAdapter` of the photo's platform. Each method is safe to run twice for the same update:
+platforms deliver at least once, and an update is confirmed only after its method returned, so a
+crash in the middle means the method runs again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from photobot.bot.adapter import Button, ChatAdapter, Keyboard, OutImage, RecipientUnavailable, RemoteFile
+from photobot.bot.i18n import t
+from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices, PendingPhoto
+from photobot.config import Settings
+from photobot.gdrive import Storage
+from photobot.jobs import Job, JobStatus, Platform, new_job_id
+from photobot.logs import get_logger
+from photobot.processing import (
+    ProcessingError,
+    UnknownOperation,
+    get_operation,
+    list_operations,
+    parse_operation,
+)
+from photobot.queue import InvalidJob, JobNotFound, JobQueue, NotCancellable, PendingCapReached
+from photobot.users import UserRecord
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class IncomingPhoto:
+    """One photo (or image file) a user sent, as any platform describes it."""
+
+    platform: Platform
+    chat_id: int
+    message_id: int
+    user: UserRecord
+    language: str
+    file_ref: str  # what the adapter downloads
+    filename: str
+    mime: str
+    file_size: int | None = None
+    as_document: bool = False
+    caption: str | None = None
+    album_id: str | None = None
+    resend_ref: str | None = None  # the platform's own id to send the photo back without uploading
+
+
+class BotService:
+    """Accepts photos and operation choices; shared by every chat platform."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        queue: JobQueue,
+        storage: Storage,
+        adapters: Mapping[Platform, ChatAdapter],
+        choices: PendingChoices,
+        answered: AnsweredMessages,
+        albums: AlbumChoices,
+        locks: MessageLocks,
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.storage = storage
+        self.adapters = adapters
+        self.choices = choices
+        self.answered = answered
+        self.albums = albums
+        self.locks = locks
+
+    def adapter(self, platform: Platform) -> ChatAdapter:
+        return self.adapters[platform]
+
+    def operations_keyboard(self, language: str) -> Keyboard:
+        buttons = [
+            Button(op.titles.get(language) or op.titles["en"], "op", op.name) for op in list_operations()
+        ]
+        return Keyboard(rows=[buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+
+    # --- a photo arrives ---------------------------------------------------------------------------
+    async def accept_photo(self, photo: IncomingPhoto) -> None:
+        """Store the original and enqueue its job (caption names the operation) or offer the keyboard."""
+        adapter = self.adapter(photo.platform)
+        lang = photo.language
+        if await self.answered.get(photo.platform, photo.chat_id, photo.message_id) is not None:
+            log.info("photo already answered", chat_id=photo.chat_id, message_id=photo.message_id)
+            return
+        limit = self.settings.max_download_bytes
+        if photo.file_size is not None and photo.file_size > limit:
+            await self._refuse(photo, t("too_big", lang, max_mb=limit // (1024 * 1024)))
+            return
+        try:
+            choice = await self._operation_for(photo)
+        except ProcessingError as error:  # the caption names an operation with a bad value: "blur 500"
+            await self._refuse(photo, t("failed", lang, message=error.user_message(lang)))
+            return
+        data = await adapter.download(photo.file_ref)
+        if len(data) > limit:
+            await self._refuse(photo, t("too_big", lang, max_mb=limit // (1024 * 1024)))
+            return
+        job_id = new_job_id()
+        photo_id = await self.storage.put(
+            data,
+            photo.filename,
+            photo.mime,
+            {"job_id": job_id, "user_id": photo.user.key, "kind": "original"},
+        )
+        resend: OutImage | RemoteFile = (
+            RemoteFile(photo.resend_ref, photo.as_document)
+            if photo.resend_ref
+            else OutImage(data, photo.filename, photo.mime, photo.as_document)
+        )
+        if choice is not None:
+            await self._enqueue_and_answer(
+                photo, job_id=job_id, photo_id=photo_id, operation=choice[0], params=choice[1], resend=resend
+            )
+            return
+        status_id = await adapter.send_photo(
+            photo.chat_id,
+            resend,
+            caption=t("choose_op", lang),
+            reply_to=photo.message_id,
+            keyboard=self.operations_keyboard(lang),
+        )
+        pending = PendingPhoto(
+            job_id=job_id,
+            photo_id=photo_id,
+            message_id=photo.message_id,
+            user_key=photo.user.key,
+            as_document=photo.as_document,
+            resend_ref=photo.resend_ref,
+            metadata={"filename": photo.filename},
+        )
+        await self.choices.save(photo.platform, photo.chat_id, photo.user.user_id, status_id, pending)
+        await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
+
+    async def _operation_for(self, photo: IncomingPhoto) -> tuple[str, dict[str, Any]] | None:
+        parsed = parse_operation(photo.caption) if photo.caption else None
+        if photo.album_id is not None:
+            if parsed is not None:
+                await self.albums.set(photo.platform, photo.chat_id, photo.album_id, parsed[0], parsed[1])
+            else:
+                parsed = await self.albums.get(photo.platform, photo.chat_id, photo.album_id)
+        return parsed
+
+    async def _refuse(self, photo: IncomingPhoto, text: str) -> None:
+        adapter = self.adapter(photo.platform)
+        sent = await adapter.send_text(photo.chat_id, text, reply_to=photo.message_id)
+        await self.answered.set(photo.platform, photo.chat_id, photo.message_id, sent)
+
+    def _new_job(
+        self,
+        photo: IncomingPhoto | None,
+        *,
+        platform: Platform,
+        chat_id: int,
+        message_id: int,
+        user: UserRecord,
+        language: str,
+        job_id: str,
+        photo_id: str,
+        operation: str,
+        params: dict[str, Any],
+        as_document: bool,
+        metadata: dict[str, Any] | None = None,
+    ) -> Job:
+        return Job(
+            job_id=job_id,
+            platform=platform,
+            chat_id=chat_id,
+            message_id=message_id,
+            user_id=user.user_id,
+            language=language,
+            tier=user.tier,
+            priority=self.settings.tier_priority(user.tier),
+            operation=operation,
+            params=params,
+            photo_id=photo_id,
+            max_attempts=self.settings.max_attempts,
+            dedup_key=f"{platform.short}:{chat_id}:{message_id}:{operation}",
+            metadata={**(metadata or {}), "as_document": as_document},
+        )
+
+    async def _enqueue_and_answer(
+        self,
+        photo: IncomingPhoto,
+        *,
+        job_id: str,
+        photo_id: str,
+        operation: str,
+        params: dict[str, Any],
+        resend: OutImage | RemoteFile,
+    ) -> None:
+        lang = photo.language
+        job = self._new_job(
+            photo,
+            platform=photo.platform,
+            chat_id=photo.chat_id,
+            message_id=photo.message_id,
+            user=photo.user,
+            language=lang,
+            job_id=job_id,
+            photo_id=photo_id,
+            operation=operation,
+            params=params,
+            as_document=photo.as_document,
+            metadata={"filename": photo.filename},
+        )
+        try:
+            result = await self.queue.enqueue(job)
+        except PendingCapReached:
+            await self._refuse(photo, t("pending_cap", lang, cap=self.settings.max_pending_per_user))
+            return
+        except InvalidJob as error:
+            log.warning("job refused", error=str(error))
+            await self._refuse(photo, t("unknown_operation", lang))
+            return
+        job = result.job
+        if job.status_message_id is None:
+            position = await self.queue.position(job.job_id)
+            try:
+                status_id = await self.adapter(photo.platform).send_photo(
+                    photo.chat_id,
+                    resend,
+                    caption=queued_caption(job, position, lang),
+                    reply_to=photo.message_id,
+                )
+            except RecipientUnavailable:
+                # The user blocked the bot (or does not allow messages) right after sending: the
+                # result could never be delivered, so the job is not worth running.
+                await self._drop_undeliverable(job)
+                raise
+            await self.queue.set_fields(job.job_id, status_message_id=status_id)
+        else:
+            status_id = job.status_message_id
+        await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
+
+    async def _drop_undeliverable(self, job: Job) -> None:
+        try:
+            await self.queue.cancel(job.job_id)
+            log.info("job cancelled: its user cannot be answered", job_id=job.job_id)
+        except (JobNotFound, NotCancellable):
+            pass  # a worker took it already; its delivery ends the same way
+
+    # --- an operation is chosen on the keyboard --------------------------------------------------
+    async def choose_operation(
+        self,
+        platform: Platform,
+        *,
+        chat_id: int,
+        status_message_id: int,
+        user: UserRecord,
+        language: str,
+        operation: str,
+    ) -> str:
+        """Enqueue the pending photo of this status message; returns a short notice for the user."""
+        pending = await self.choices.load(platform, chat_id, user.user_id, status_message_id)
+        if pending is None:
+            return t("choice_expired", language)
+        if pending.chosen_job_id is not None:
+            return t("already_queued", language, job_id=pending.chosen_job_id)
+        try:
+            get_operation(operation)
+        except UnknownOperation:
+            return t("unknown_operation", language)
+        job = self._new_job(
+            None,
+            platform=platform,
+            chat_id=chat_id,
+            message_id=pending.message_id,
+            user=user,
+            language=language,
+            job_id=pending.job_id,
+            photo_id=pending.photo_id,
+            operation=operation,
+            params={},
+            as_document=pending.as_document,
+            metadata=pending.metadata,
+        )
+        job.status_message_id = status_message_id
+        try:
+            result = await self.queue.enqueue(job)
+        except PendingCapReached:
+            return t("pending_cap", language, cap=self.settings.max_pending_per_user)
+        except InvalidJob:
+            return t("unknown_operation", language)
+        pending.chosen_job_id = result.job.job_id
+        await self.choices.save(platform, chat_id, user.user_id, status_message_id, pending)
+        position = await self.show_queued(result.job)
+        return queued_caption(result.job, position, language)
+
+    async def show_queued(self, job: Job) -> int | None:
+        """Turn the status message's caption into "queued, position N" unless the worker moved on."""
+        if job.chat_id is None or job.status_message_id is None or job.platform not in self.adapters:
+            return None
+        async with self.locks.hold(job.platform, job.chat_id, job.status_message_id):
+            current = await self.queue.get(job.job_id)
+            if current is None or current.status not in (JobStatus.PENDING, JobStatus.RETRYING):
+                return None
+            position = await self.queue.position(job.job_id)
+            await self.adapter(job.platform).edit_caption(
+                job.chat_id, job.status_message_id, queued_caption(current, position, job.language)
+            )
+            return position
+
+
+def queued_caption(job: Job, position: int | None, language: str) -> str:
+    if job.status is JobStatus.RETRYING:
+        return t("queued_retry", language, job_id=job.job_id)
+    if job.status is JobStatus.PENDING or position is not None:
+        return t("queued", language, position=position or 1, job_id=job.job_id)
+    return t("processing", language, operation=operation_title(job.operation, language))
+
+
+def operation_title(name: str, language: str) -> str:
+    try:
+        return get_operation(name).title(language)
+    except UnknownOperation:
+        return name

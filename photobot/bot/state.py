@@ -1,0 +1,133 @@
+"""What the chat side keeps in Redis between updates.
+
+- `PendingChoices`: a photo waiting for its operation, in aiogram's RedisStorage (one record per
+  status message, through the storage key's `destiny`, with the state TTL), so it survives restarts
+  and expires on its own.
+- `AnsweredMessages`: which user message got which status message, so an update delivered twice
+  (platforms deliver at least once) is answered once.
+- `AlbumChoices`: the operation named in an album's caption, for the album's other photos.
+- `MessageLocks`: one edit at a time per status message across processes, so "queued, position N"
+  from the bot can never land after the worker's "processing" or its result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+from redis.exceptions import LockError
+
+from photobot.jobs import Platform
+
+
+class PendingPhoto(BaseModel):
+    """A stored original shown back with the operations keyboard, waiting for a choice."""
+
+    job_id: str
+    photo_id: str
+    message_id: int
+    user_key: str
+    as_document: bool = False
+    resend_ref: str | None = None
+    chosen_job_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class PendingChoices:
+    """Pending photos in aiogram's FSM storage, keyed by (chat, user, status message)."""
+
+    def __init__(self, storage: BaseStorage, bot_ids: dict[Platform, int]) -> None:
+        self._storage = storage
+        self._bot_ids = bot_ids
+
+    def _key(self, platform: Platform, chat_id: int, user_id: str, status_message_id: int) -> StorageKey:
+        return StorageKey(
+            bot_id=self._bot_ids.get(platform, 0),
+            chat_id=chat_id,
+            user_id=int(user_id),
+            destiny=f"{platform.short}-photo-{status_message_id}",
+        )
+
+    async def save(
+        self, platform: Platform, chat_id: int, user_id: str, status_message_id: int, pending: PendingPhoto
+    ) -> None:
+        key = self._key(platform, chat_id, user_id, status_message_id)
+        await self._storage.set_data(key, pending.model_dump(mode="json"))
+
+    async def load(
+        self, platform: Platform, chat_id: int, user_id: str, status_message_id: int
+    ) -> PendingPhoto | None:
+        data = await self._storage.get_data(self._key(platform, chat_id, user_id, status_message_id))
+        return PendingPhoto.model_validate(data) if data else None
+
+
+class AnsweredMessages:
+    """user message -> the status message that answers it, kept as long as enqueue dedup lasts."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+
+    def _key(self, platform: Platform, chat_id: int, message_id: int) -> str:
+        return f"{self._prefix}:answered:{platform.short}:{chat_id}:{message_id}"
+
+    async def get(self, platform: Platform, chat_id: int, message_id: int) -> int | None:
+        value = await self._redis.get(self._key(platform, chat_id, message_id))
+        return int(value) if value is not None else None
+
+    async def set(self, platform: Platform, chat_id: int, message_id: int, status_message_id: int) -> None:
+        await self._redis.set(self._key(platform, chat_id, message_id), status_message_id, ex=self._ttl)
+
+
+class AlbumChoices:
+    """An album's operation, named in one photo's caption, applied to its other photos."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int = 3600) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+
+    def _key(self, platform: Platform, chat_id: int, album_id: str) -> str:
+        return f"{self._prefix}:album:{platform.short}:{chat_id}:{album_id}"
+
+    async def get(self, platform: Platform, chat_id: int, album_id: str) -> tuple[str, dict[str, Any]] | None:
+        value = await self._redis.get(self._key(platform, chat_id, album_id))
+        if value is None:
+            return None
+        data = json.loads(value)
+        return str(data["operation"]), dict(data["params"])
+
+    async def set(
+        self, platform: Platform, chat_id: int, album_id: str, operation: str, params: dict[str, Any]
+    ) -> None:
+        value = json.dumps({"operation": operation, "params": params})
+        await self._redis.set(self._key(platform, chat_id, album_id), value, ex=self._ttl)
+
+
+class MessageLocks:
+    """A short Redis lock per status message; whoever edits it holds the lock."""
+
+    def __init__(self, redis: Redis, prefix: str, timeout: float = 30.0) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._timeout = timeout
+
+    @asynccontextmanager
+    async def hold(self, platform: Platform | str, chat_id: int, message_id: int) -> AsyncIterator[None]:
+        name = f"{self._prefix}:msglock:{Platform(platform).short}:{chat_id}:{message_id}"
+        lock = self._redis.lock(name, timeout=self._timeout, blocking_timeout=self._timeout, sleep=0.02)
+        acquired = await lock.acquire()
+        try:
+            yield
+        finally:
+            if acquired:
+                # A lock that outlived its timeout has expired on its own; nothing to release.
+                with contextlib.suppress(LockError):
+                    await lock.release()

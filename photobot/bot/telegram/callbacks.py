@@ -1,0 +1,17 @@
+"""CallbackData factories: the inline buttons' payloads, packed and parsed by aiogram."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class OpChoice(CallbackData, prefix="op"):
+    """An operation picked for the photo of the message the button sits under."""
+
+    op: str
+
+
+class JobsPage(CallbackData, prefix="jobs"):
+    """A page of /jobs, starting at `offset`."""
+
+    offset: int

@@ -1,0 +1,73 @@
+"""Inline buttons: an operation picked for a waiting photo, and the pages of /jobs."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, Message
+
+from photobot.bot.adapter import MessageGone
+from photobot.bot.commands import Commands
+from photobot.bot.i18n import t
+from photobot.bot.service import BotService
+from photobot.bot.telegram.adapter import TelegramAdapter
+from photobot.bot.telegram.callbacks import JobsPage, OpChoice
+from photobot.jobs import Platform
+from photobot.users import UserRecord
+
+
+async def answer(query: CallbackQuery, text: str | None = None) -> None:
+    """Stop the button's spinner; a query too old to answer is no reason to fail the update."""
+    with contextlib.suppress(TelegramBadRequest):
+        await query.answer(text[:200] if text else None)
+
+
+def build() -> Router:
+    router = Router(name="choices")
+
+    @router.callback_query(OpChoice.filter())
+    async def on_operation(
+        query: CallbackQuery, *, callback_data: OpChoice, service: BotService, user: UserRecord, lang: str
+    ) -> None:
+        message = query.message
+        if not isinstance(message, Message):
+            await answer(query, t("choice_expired", lang))
+            return
+        notice = await service.choose_operation(
+            Platform.TELEGRAM,
+            chat_id=message.chat.id,
+            status_message_id=message.message_id,
+            user=user,
+            language=lang,
+            operation=callback_data.op,
+        )
+        await answer(query, notice)
+
+    @router.callback_query(JobsPage.filter())
+    async def on_jobs_page(
+        query: CallbackQuery,
+        *,
+        callback_data: JobsPage,
+        commands: Commands,
+        adapter: TelegramAdapter,
+        user: UserRecord,
+        lang: str,
+    ) -> None:
+        message = query.message
+        reply = await commands.jobs(user, lang, callback_data.offset)
+        if isinstance(message, Message):
+            try:
+                await adapter.edit_text(
+                    message.chat.id, message.message_id, reply.text, keyboard=reply.keyboard
+                )
+            except MessageGone:
+                await adapter.send_text(message.chat.id, reply.text, keyboard=reply.keyboard)
+        await answer(query)
+
+    @router.callback_query()
+    async def on_stale_button(query: CallbackQuery, *, lang: str) -> None:
+        await answer(query, t("choice_expired", lang))
+
+    return router

@@ -1,0 +1,61 @@
+"""Errors from handlers: a bad update is answered politely and confirmed; an outage is not handled
+here, so the update stays unconfirmed and comes back after a backoff."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiogram import Router
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.types import ErrorEvent
+from redis.exceptions import BusyLoadingError, LockError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from photobot.bot.i18n import pick_language, t
+from photobot.logs import get_logger
+
+log = get_logger(__name__)
+
+_OUTAGES = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    BusyLoadingError,
+    LockError,
+    OSError,
+    asyncio.TimeoutError,
+    TelegramNetworkError,
+    TelegramServerError,
+    TelegramRetryAfter,
+)
+
+
+def is_outage(error: BaseException) -> bool:
+    """An infrastructure failure (Redis, storage, the network): retrying the update later can help."""
+    return isinstance(error, _OUTAGES) or bool(getattr(error, "transient", False))
+
+
+def build() -> Router:
+    router = Router(name="errors")
+
+    @router.errors(lambda event: not is_outage(event.exception))
+    async def on_bad_update(event: ErrorEvent) -> bool:
+        update = event.update
+        log.error("update failed", update_id=update.update_id, exc_info=event.exception)
+        message = update.message or (update.callback_query.message if update.callback_query else None)
+        sender = (
+            update.message.from_user
+            if update.message
+            else (update.callback_query.from_user if update.callback_query else None)
+        )
+        lang = pick_language(sender.language_code if sender else None)
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(t("update_failed", lang))
+            elif message is not None and update.bot is not None:
+                await update.bot.send_message(message.chat.id, t("update_failed", lang))
+        except Exception as error:  # the update is confirmed even when the apology cannot be sent
+            log.warning("apology not sent", error=repr(error))
+        return True
+
+    return router

@@ -1,0 +1,93 @@
+"""Building the Telegram side from its parts: the Bot, the Dispatcher, the menu and the webhook.
+
+Nothing here runs at import; the composition root (photobot.app) calls these with what it built.
+"""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from photobot.bot.commands import Commands
+from photobot.bot.i18n import COMMANDS, LANGUAGES
+from photobot.bot.ratelimit import PoliteRequests, RateLimiter
+from photobot.bot.service import BotService
+from photobot.bot.telegram.adapter import TelegramAdapter
+from photobot.bot.telegram.middlewares import FloodMiddleware, UserMiddleware
+from photobot.bot.telegram.routers import all_routers
+from photobot.config import Settings
+from photobot.logs import get_logger, register_secret
+from photobot.metrics import Metrics
+from photobot.users import UserStore
+
+log = get_logger(__name__)
+
+
+def build_bot(settings: Settings, metrics: Metrics | None = None) -> Bot:
+    """An aiogram Bot whose every request goes through the rate limiter and retry handling."""
+    token = settings.require_bot_token()
+    register_secret(token)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/")))
+    limiter = RateLimiter(
+        global_rate=settings.tg_global_rate,
+        chat_rate=settings.tg_chat_rate,
+        chat_burst=settings.tg_chat_burst,
+        group_per_minute=settings.tg_group_per_minute,
+    )
+    session.middleware(PoliteRequests(limiter, metrics))
+    return Bot(token=token, session=session)
+
+
+def build_dispatcher(
+    settings: Settings,
+    service: BotService,
+    commands: Commands,
+    users: UserStore,
+    adapter: TelegramAdapter,
+) -> Dispatcher:
+    """The Dispatcher with photobot's routers, middlewares and dependencies (as workflow data)."""
+    dispatcher = Dispatcher(service=service, commands=commands, users=users, adapter=adapter)
+    dispatcher.update.outer_middleware(UserMiddleware(users, adapter, settings))
+    routers = all_routers()
+    for router in routers:
+        if router.name == "photos":
+            router.message.middleware(FloodMiddleware(users, adapter, settings))
+    dispatcher.include_routers(*routers)
+    return dispatcher
+
+
+async def set_commands(bot: Bot) -> None:
+    """The command menu, in English by default and in Russian for Russian-speaking users."""
+    for language in LANGUAGES:
+        menu = [BotCommand(command=name, description=texts[language]) for name, texts in COMMANDS.items()]
+        await bot.set_my_commands(menu, language_code=None if language == "en" else language)
+
+
+def add_webhook_route(app: web.Application, settings: Settings, dispatcher: Dispatcher, bot: Bot) -> None:
+    """Telegram's webhook on photobot's aiohttp app.
+
+    The handler answers only after the update was handled (not in the background), so a 200 means
+    the job or the pending choice is in Redis; an outage gives a 500 and Telegram sends it again.
+    """
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    handler = SimpleRequestHandler(dispatcher, bot, handle_in_background=False, secret_token=secret)
+    app.router.add_post(settings.webhook_path, handler.handle)
+
+
+async def start_webhook(bot: Bot, settings: Settings, dispatcher: Dispatcher) -> None:
+    assert settings.webhook_url is not None
+    url = settings.webhook_url.rstrip("/")
+    if not url.endswith(settings.webhook_path):
+        url += settings.webhook_path
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    await bot.set_webhook(
+        url,
+        secret_token=secret,
+        allowed_updates=dispatcher.resolve_used_update_types(),
+        drop_pending_updates=False,
+    )
+    log.info("webhook set", url=url)

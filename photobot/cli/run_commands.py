@@ -1,0 +1,34 @@
+"""`run` (bot, workers, reaper and HTTP in one process) and `bot` (the chat side only).
+
+The queue's `worker` command runs the other half through the same `photobot.app.run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from photobot.config import Settings
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run", help="run everything: the bot, the workers, the reaper and the HTTP server"
+    )
+    run.set_defaults(handler=_run_all, logs_to_stderr=True)
+    bot = subparsers.add_parser("bot", help="run the chat side only (no workers)")
+    bot.set_defaults(handler=_run_bot, logs_to_stderr=True)
+
+
+async def _run_all(args: argparse.Namespace, settings: Settings) -> int:
+    from photobot.app import run
+
+    await run(settings, mode="all")
+    return 0
+
+
+async def _run_bot(args: argparse.Namespace, settings: Settings) -> int:
+    from photobot.app import run
+
+    await run(settings, mode="bot")
+    return 0

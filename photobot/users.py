@@ -1,0 +1,156 @@
+"""Chat users in Redis: tier, ban and language per user key, and the flood check.
+
+Users are keyed per platform (`tg:123`, `vk:123`), so tiers, bans and histories never collide. The
+chat bots and the HTTP API share this store. The flood check is one Lua script: a sliding window of
+recent photos plus a "warned" flag, so a flooding user gets one polite message per window, not one
+per photo, and a repeated update (same event id) is never counted twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from photobot.config import Settings
+from photobot.jobs import Platform
+
+_FLOOD_SCRIPT = """
+-- KEYS[1] window zset, KEYS[2] warned flag
+-- ARGV[1] limit, ARGV[2] window ms, ARGV[3] event id
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
+  return 0
+end
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', window) then
+  return 1
+end
+return 2
+"""
+
+
+class FloodVerdict(enum.Enum):
+    """What to do with one more photo from a user."""
+
+    ALLOWED = "allowed"
+    WARN = "warn"  # over the limit, and not told yet in this window: say so once
+    SILENT = "silent"  # over the limit and already told: drop without a word
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """One user as every update sees it; loaded once per update."""
+
+    key: str
+    platform: Platform
+    user_id: str
+    tier: str
+    banned: bool
+    language: str | None
+    is_admin: bool
+
+    @property
+    def numeric_id(self) -> int | None:
+        try:
+            return int(self.user_id)
+        except ValueError:
+            return None
+
+
+class UnknownTier(ValueError):
+    """A tier name that is not one of TIERS."""
+
+
+class UserStore:
+    """Per-user records under `{prefix}:user:<key>` and flood windows under `{prefix}:flood:<key>`."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._prefix = settings.key_prefix
+        self._flood = redis.register_script(_FLOOD_SCRIPT)
+
+    def _key(self, user_key: str) -> str:
+        return f"{self._prefix}:user:{user_key}"
+
+    @staticmethod
+    def parse_key(user_key: str) -> tuple[Platform, str]:
+        """`tg:123` -> (telegram, "123"); raises ValueError for anything else."""
+        short, sep, user_id = user_key.partition(":")
+        platforms = {p.short: p for p in Platform}
+        if not sep or short not in platforms or not user_id or len(user_id) > 64:
+            raise ValueError(f"not a user key: {user_key!r}")
+        return platforms[short], user_id
+
+    async def get(self, user_key: str) -> UserRecord:
+        platform, user_id = self.parse_key(user_key)
+        raw: dict[Any, Any] = await self._redis.hgetall(self._key(user_key))  # type: ignore[misc]
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        configured_admin = self._settings.is_admin(platform.value, user_id)
+        tier = fields.get("tier") or ""
+        if tier not in self._settings.tiers:
+            tier = "admin" if configured_admin and "admin" in self._settings.tiers else ""
+        tier = tier or self._settings.default_tier
+        return UserRecord(
+            key=user_key,
+            platform=platform,
+            user_id=user_id,
+            tier=tier,
+            banned=fields.get("banned") == "1",
+            language=fields.get("language") or None,
+            is_admin=configured_admin or tier == "admin",
+        )
+
+    async def touch(self, user_key: str, language: str | None) -> None:
+        """Remember the user's language (the worker answers in it) and when they were last seen."""
+        mapping = {"seen_at": str(int(time.time()))}
+        if language:
+            mapping["language"] = language
+        await self._redis.hset(self._key(user_key), mapping=mapping)  # type: ignore[misc]
+
+    async def set_tier(self, user_key: str, tier: str) -> None:
+        self.parse_key(user_key)
+        name = tier.strip().lower()
+        if name not in self._settings.tiers:
+            raise UnknownTier(name)
+        await self._redis.hset(self._key(user_key), "tier", name)  # type: ignore[misc]
+
+    async def ban(self, user_key: str) -> None:
+        self.parse_key(user_key)
+        await self._redis.hset(self._key(user_key), "banned", "1")  # type: ignore[misc]
+
+    async def unban(self, user_key: str) -> None:
+        self.parse_key(user_key)
+        await self._redis.hset(self._key(user_key), "banned", "0")  # type: ignore[misc]
+
+    async def check_flood(self, user_key: str, event_id: str) -> FloodVerdict:
+        """Count one photo (by its event id, so a repeated update counts once) against the limit."""
+        result = await self._flood(
+            keys=[f"{self._prefix}:flood:{user_key}", f"{self._prefix}:flood:{user_key}:warned"],
+            args=[
+                self._settings.flood_limit,
+                int(self._settings.flood_window_seconds * 1000),
+                event_id,
+            ],
+        )
+        return {0: FloodVerdict.ALLOWED, 1: FloodVerdict.WARN}.get(int(result), FloodVerdict.SILENT)
+
+    async def warn_once(self, user_key: str, topic: str, seconds: float) -> bool:
+        """True the first time in `seconds` for this user and topic (e.g. telling a banned user)."""
+        key = f"{self._prefix}:once:{topic}:{user_key}"
+        return bool(await self._redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

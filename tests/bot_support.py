@@ -1,0 +1,163 @@
+"""A recording ChatAdapter for service and pipeline tests (a unit seam: the end-to-end tests use
+real aiogram against the fake Bot API instead), and a helper that builds the chat-side parts on a
+real Redis, the real queue, local storage and the real image processor."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram.fsm.storage.base import DefaultKeyBuilder
+from aiogram.fsm.storage.redis import RedisStorage
+from redis.asyncio import Redis
+
+from photobot.bot.adapter import Keyboard, OutImage, RemoteFile
+from photobot.bot.commands import Commands
+from photobot.bot.pipeline import JobPipeline
+from photobot.bot.service import BotService
+from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices
+from photobot.config import Settings
+from photobot.gdrive import build_storage
+from photobot.jobs import Platform
+from photobot.processing import ImageProcessor
+from photobot.queue import JobContext, JobQueue
+from photobot.users import UserStore
+
+
+@dataclass
+class Sent:
+    kind: str
+    chat_id: int
+    message_id: int
+    text: str | None = None
+    image: OutImage | RemoteFile | None = None
+    keyboard: Keyboard | None = None
+
+
+@dataclass
+class RecordingAdapter:
+    """Keeps every message as a chat would show it; files to download are registered by ref."""
+
+    platform: Platform = Platform.TELEGRAM
+    files: dict[str, bytes] = field(default_factory=dict)
+    log: list[Sent] = field(default_factory=list)
+    messages: dict[int, Sent] = field(default_factory=dict)
+    _ids: Any = field(default_factory=lambda: itertools.count(1000))
+
+    def _new(self, sent: Sent) -> int:
+        self.log.append(sent)
+        self.messages[sent.message_id] = sent
+        return sent.message_id
+
+    async def send_text(
+        self, chat_id: int, text: str, *, reply_to: int | None = None, keyboard: Keyboard | None = None
+    ) -> int:
+        return self._new(Sent("text", chat_id, next(self._ids), text=text, keyboard=keyboard))
+
+    async def send_photo(
+        self,
+        chat_id: int,
+        photo: OutImage | RemoteFile,
+        *,
+        caption: str | None = None,
+        reply_to: int | None = None,
+        keyboard: Keyboard | None = None,
+    ) -> int:
+        return self._new(
+            Sent("photo", chat_id, next(self._ids), text=caption, image=photo, keyboard=keyboard)
+        )
+
+    async def send_album(
+        self, chat_id: int, images: Sequence[OutImage], *, reply_to: int | None = None
+    ) -> list[int]:
+        return [self._new(Sent("album", chat_id, next(self._ids), image=image)) for image in images]
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, *, keyboard: Keyboard | None = None
+    ) -> None:
+        self.log.append(Sent("edit_text", chat_id, message_id, text=text))
+        self.messages[message_id].text = text
+        self.messages[message_id].keyboard = keyboard
+
+    async def edit_caption(
+        self, chat_id: int, message_id: int, caption: str, *, keyboard: Keyboard | None = None
+    ) -> None:
+        self.log.append(Sent("edit_caption", chat_id, message_id, text=caption))
+        self.messages[message_id].text = caption
+        self.messages[message_id].keyboard = keyboard
+
+    async def edit_media(self, chat_id: int, message_id: int, image: OutImage, *, caption: str) -> None:
+        self.log.append(Sent("edit_media", chat_id, message_id, text=caption, image=image))
+        self.messages[message_id].image = image
+        self.messages[message_id].text = caption
+        self.messages[message_id].keyboard = None
+
+    async def download(self, file_ref: str) -> bytes:
+        return self.files[file_ref]
+
+    def kinds(self) -> list[str]:
+        return [sent.kind for sent in self.log]
+
+
+@dataclass
+class ChatSide:
+    settings: Settings
+    redis: Redis
+    queue: JobQueue
+    users: UserStore
+    adapter: RecordingAdapter
+    service: BotService
+    commands: Commands
+    pipeline: JobPipeline
+
+    async def run_one(self) -> JobContext:
+        """Lease the next job and run the pipeline on it as the worker would (with the ack)."""
+        leases = await self.queue.lease("test-worker", 1, timeout=5)
+        assert leases, "no job to run"
+        ctx = JobContext(job=leases[0].job, lease=leases[0], queue=self.queue)
+        try:
+            await self.pipeline(ctx)
+        except Exception as error:
+            await self.queue.fail(ctx.lease, error)
+            raise
+        await self.queue.complete(ctx.lease)
+        return ctx
+
+
+@asynccontextmanager
+async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
+    assert settings.redis_url is not None
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    queue = JobQueue.from_settings(settings, redis=redis)
+    storage = build_storage(settings)
+    processor = ImageProcessor.from_settings(settings)
+    adapter = RecordingAdapter()
+    prefix = settings.key_prefix
+    fsm = RedisStorage(
+        redis,
+        key_builder=DefaultKeyBuilder(prefix=f"{prefix}:fsm", with_bot_id=True, with_destiny=True),
+        data_ttl=settings.state_ttl_seconds,
+    )
+    locks = MessageLocks(redis, prefix)
+    adapters = {Platform.TELEGRAM: adapter}
+    service = BotService(
+        settings=settings,
+        queue=queue,
+        storage=storage,
+        adapters=adapters,  # type: ignore[arg-type]
+        choices=PendingChoices(fsm, {Platform.TELEGRAM: 1}),
+        answered=AnsweredMessages(redis, prefix, 3600),
+        albums=AlbumChoices(redis, prefix),
+        locks=locks,
+    )
+    users = UserStore(redis, settings)
+    pipeline = JobPipeline(queue, storage, processor, adapters, locks, status_wait_seconds=0.5)  # type: ignore[arg-type]
+    try:
+        yield ChatSide(settings, redis, queue, users, adapter, service, Commands(service, users), pipeline)
+    finally:
+        await processor.close()
+        await storage.close()
+        await redis.aclose()
