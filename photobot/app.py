@@ -51,8 +51,8 @@ from photobot.jobs import Platform
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 from photobot.processing import ImageProcessor
-from photobot.redis_client import connect
 from photobot.queue import JobQueue, Maintenance, Worker
+from photobot.redis_client import connect
 from photobot.users import UserStore
 
 log = get_logger(__name__)
