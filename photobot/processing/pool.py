@@ -14,6 +14,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -32,12 +33,27 @@ log = get_logger(__name__)
 PRELOAD = ["photobot.processing.run", "numpy", "cv2", "PIL.Image"]
 
 
-def _init_worker(cv_threads: int) -> None:
-    """In each worker: share the cores with the other workers, and leave Ctrl-C to the parent."""
+def _init_worker(cv_threads: int, parent_pid: int | None = None) -> None:
+    """In each worker: share the cores with the other workers, leave Ctrl-C to the parent, and end
+    when the parent is gone (a SIGKILLed parent cannot shut its pool down, and a worker blocked on
+    its call queue would otherwise live on, holding the forkserver with it)."""
     import cv2
 
     cv2.setNumThreads(cv_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
+    while True:
+        time.sleep(interval)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid belongs to someone else's process now
+            os._exit(1)
 
 
 def _ready() -> int:
@@ -47,7 +63,7 @@ def _ready() -> int:
 class _Slot:
     def __init__(self, context: Any, cv_threads: int) -> None:
         self.executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=context, initializer=_init_worker, initargs=(cv_threads,)
+            max_workers=1, mp_context=context, initializer=_init_worker, initargs=(cv_threads, os.getpid())
         )
 
     def pids(self) -> list[int]:
