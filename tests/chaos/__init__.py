@@ -1,0 +1,1 @@
+"""Chaos tests: photobot as real processes under crashes, outages, 429 storms, floods and a cluster."""
