@@ -160,3 +160,20 @@ def test_every_make_target_module_and_file_in_the_readme_exists() -> None:
                 assert following in profiles, f"README: no compose profile {following}"
             elif re.fullmatch(r"(\.ci|bench|tests|deploy)/[\w.*/-]+", word):
                 assert glob.glob(str(ROOT / word)), f"README: no file {word}"
+
+
+def test_every_link_inside_the_readme_finds_its_heading() -> None:
+    """GitHub's anchors: lower case, punctuation dropped, spaces to hyphens, -1, -2 for repeats."""
+    text = README.read_text()
+    text_outside_code = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    anchors: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", text_outside_code, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchor, repeat = slug, 0
+        while anchor in anchors:
+            repeat += 1
+            anchor = f"{slug}-{repeat}"
+        anchors.add(anchor)
+    links = re.findall(r"\]\(#([^)]+)\)", text)
+    assert len(links) >= 15
+    assert sorted(set(links) - anchors) == []
