@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from photobot.config import Settings
 from photobot.gdrive import (
@@ -191,8 +193,20 @@ async def test_metrics_count_calls_and_bytes(tmp_path: Path) -> None:
 
 
 def test_build_storage_defaults_to_local_under_data_dir(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path, log_file="none")  # type: ignore[call-arg]
-    storage = build_storage(settings)
+    config = Settings(_env_file=None, data_dir=tmp_path, log_file="none")  # type: ignore[call-arg]
+    storage = build_storage(config)
     assert isinstance(storage, LocalStorage)
     assert storage.backend == "local"
     assert storage.root == tmp_path / "storage"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(candidate=st.text(min_size=0, max_size=80))
+def test_any_text_is_either_a_path_inside_the_folder_or_refused(tmp_path: Path, candidate: str) -> None:
+    storage = LocalStorage(tmp_path / "storage")
+    try:
+        path = storage.path_for(candidate)
+    except InvalidFileId:
+        return
+    assert path.resolve().is_relative_to((tmp_path / "storage").resolve())
+    assert path.name == candidate and "/" not in candidate and ".." not in candidate

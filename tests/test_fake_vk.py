@@ -1,0 +1,340 @@
+"""The fake VK against the real vkbottle: its API object, its Bots Long Poll and its photo
+uploader talk HTTP to tests.fakes.vk exactly as they would to api.vk.ru."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from PIL import Image
+from vkbottle import API, Bot, Keyboard, Text, VKAPIError
+from vkbottle.bot import Message
+from vkbottle.http import AiohttpClient
+from vkbottle.tools import PhotoMessageUploader
+
+from tests.fakes.vk import FakeVK
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def image(width: int = 1280, height: int = 960, color: str = "red", fmt: str = "PNG") -> bytes:
+    """A real image with a gradient, so reductions differ from the original."""
+    picture = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    picture.paste(Image.new("RGB", (width // 4, height // 4), color))
+    out = io.BytesIO()
+    picture.save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # vkbottle's BotPolling saves its ts under ./.vkbottle/ of the working directory.
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+async def vk() -> AsyncIterator[FakeVK]:
+    async with FakeVK() as fake:
+        yield fake
+
+
+def vk_api(fake: FakeVK, token: str | None = None) -> API:
+    """vkbottle's API pointed at the fake: an own http client, and API_URL set on the instance."""
+    api = API(token or fake.token, http_client=AiohttpClient())
+    api.API_URL = fake.api_url
+    return api
+
+
+@pytest.fixture
+async def api(vk: FakeVK) -> AsyncIterator[API]:
+    client = vk_api(vk)
+    yield client
+    await client.http_client.close()
+
+
+@asynccontextmanager
+async def running_bot(
+    vk: FakeVK, api: API, handler: Callable[[Message], Awaitable[Any]]
+) -> AsyncIterator[Bot]:
+    """A vkbottle Bot on Bots Long Poll, polling the fake until the block ends."""
+    bot = Bot(api=api)
+    bot.on.message()(handler)
+    polls_before = len(vk.calls("longpoll"))
+    task = asyncio.create_task(bot.run_polling())
+    try:
+        await vk.wait_for(lambda: len(vk.calls("longpoll")) > polls_before, timeout=10)
+        yield bot
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_messages_send_is_answered_and_logged(vk: FakeVK, api: API) -> None:
+    message_id = await api.messages.send(peer_id=42, message="hello", random_id=7)
+
+    assert isinstance(message_id, int) and message_id > 0
+    [shown] = vk.visible_messages(42)
+    assert (shown.id, shown.text, shown.photos, shown.edits) == (message_id, "hello", (), 0)
+    [call] = vk.calls("messages.send")
+    assert call.peer_id == 42 and call.error_code is None
+    assert "access_token" not in call.params and call.params["v"] == API.API_VERSION
+
+
+async def test_random_id_makes_send_idempotent(vk: FakeVK, api: API) -> None:
+    first = await api.messages.send(peer_id=42, message="result", random_id=555)
+    again = await api.messages.send(peer_id=42, message="result", random_id=555)
+    other = await api.messages.send(peer_id=42, message="result", random_id=556)
+    await api.messages.send(peer_id=42, message="no dedup", random_id=0)
+    await api.messages.send(peer_id=42, message="no dedup", random_id=0)
+
+    assert first == again != other
+    assert [m.text for m in vk.visible_messages(42)] == ["result", "result", "no dedup", "no dedup"]
+
+
+async def test_peer_ids_form_answers_a_list(vk: FakeVK, api: API) -> None:
+    vk.deny_messages(43)
+    items = await api.messages.send(peer_ids=[42, 43], message="hi", random_id=1)
+
+    assert [(i.peer_id, i.error is None) for i in items] == [(42, True), (43, False)]
+    assert items[1].error is not None and items[1].error.code == 901
+    assert items[0].conversation_message_id == vk.visible_messages(42)[0].conversation_message_id
+
+
+async def test_wrong_token_is_error_5(vk: FakeVK) -> None:
+    api = vk_api(vk, token="not-the-token")
+    with pytest.raises(VKAPIError[5]):
+        await api.messages.send(peer_id=42, message="hi", random_id=1)
+    await api.http_client.close()
+    assert vk.visible_messages(42) == []
+
+
+async def test_missing_or_bad_parameters_are_error_100(vk: FakeVK, api: API) -> None:
+    with pytest.raises(VKAPIError[100]):
+        await api.request("messages.send", {"peer_id": 42, "message": "no random_id"})
+    with pytest.raises(VKAPIError[100]):
+        await api.messages.send(peer_id=42, message="", random_id=1)
+    with pytest.raises(VKAPIError[100]):
+        await api.messages.send(peer_id=42, attachment="photo-1_999", random_id=2)
+    with pytest.raises(VKAPIError[3]):
+        await api.request("messages.nonexistent", {})
+    assert vk.visible_messages(42) == []
+    assert [c.error_code for c in vk.calls()] == [100, 100, 100, 3]
+
+
+async def test_long_poll_delivers_a_photo_whose_largest_size_is_the_original(vk: FakeVK, api: API) -> None:
+    received: list[Message] = []
+
+    async def handler(message: Message) -> None:
+        received.append(message)
+
+    sent = image(1280, 960)
+    async with running_bot(vk, api, handler):
+        vk.set_user(77, lang_id=3)
+        vk.inject_photo(77, sent, text="sepia")
+        await vk.wait_for(lambda: len(received) == 1, timeout=10)
+
+    message = received[0]
+    assert (message.from_id, message.peer_id, message.text) == (77, 77, "sepia")
+    assert message.client_info is not None and message.client_info.lang_id == 3
+    [photo] = message.get_photo_attachments() or []
+    largest = max(photo.sizes or [], key=lambda s: s.width * s.height)
+    assert (largest.width, largest.height) == (1280, 960)
+    assert photo.sizes and photo.sizes[-1] != largest  # the last size listed is a small crop, as on VK
+    assert largest.url is not None
+    assert await api.http_client.request_content(largest.url) == sent
+    small = min(photo.sizes, key=lambda s: s.width)
+    assert small.url is not None
+    with Image.open(io.BytesIO(await api.http_client.request_content(small.url))) as reduced:
+        assert reduced.size == (small.width, small.height)
+
+
+async def test_several_photos_and_a_button_press(vk: FakeVK, api: API) -> None:
+    received: list[Message] = []
+
+    async def handler(message: Message) -> None:
+        received.append(message)
+
+    images = [image(300, 200, c) for c in ("red", "green", "blue")]
+    async with running_bot(vk, api, handler):
+        vk.inject_photos(5, images, text="faces")
+        vk.inject_payload(5, {"op": "blur"}, text="Blur")
+        await vk.wait_for(lambda: len(received) == 2, timeout=10)
+
+    album, press = sorted(received, key=lambda m: m.id)
+    photos = album.get_photo_attachments() or []
+    assert len(photos) == 3
+    downloaded = [
+        await api.http_client.request_content(max(p.sizes or [], key=lambda s: s.width).url or "")
+        for p in photos
+    ]
+    assert downloaded == images
+    assert press.get_payload_json() == {"op": "blur"} and press.text == "Blur"
+    assert press.conversation_message_id == album.conversation_message_id + 1
+
+
+async def test_uploaded_photo_is_visible_in_the_chat(vk: FakeVK, api: API) -> None:
+    result = image(640, 480, "blue", "JPEG")
+    attachment = await PhotoMessageUploader(api).upload(result, peer_id=42)
+    keyboard = Keyboard(inline=True).add(Text("Again", payload={"op": "again"})).get_json()
+
+    assert attachment.startswith(f"photo-{vk.group_id}_")
+    await api.messages.send(peer_id=42, message="done", attachment=attachment, keyboard=keyboard,
+                            random_id=3)
+
+    [shown] = vk.visible_messages(42)
+    assert shown.photos == (result,) and shown.attachments == (attachment,)
+    assert shown.keyboard is not None and shown.keyboard["inline"] is True
+    assert shown.keyboard["buttons"][0][0]["action"]["payload"] == {"op": "again"}
+    assert vk.photo_bytes(attachment) == result
+
+
+async def test_upload_of_something_that_is_not_an_image_cannot_be_saved(vk: FakeVK, api: API) -> None:
+    with pytest.raises(VKAPIError[100]):
+        await PhotoMessageUploader(api).upload(b"%PDF-1.4 not a photo", peer_id=42)
+
+
+async def test_edit_changes_what_the_user_sees(vk: FakeVK, api: API) -> None:
+    original = image(200, 200, "green")
+    attachment = await PhotoMessageUploader(api).upload(original, peer_id=42)
+    message_id = await api.messages.send(peer_id=42, message="queued, position 3",
+                                         attachment=attachment, random_id=11)
+    cmid = vk.visible_messages(42)[0].conversation_message_id
+
+    await api.messages.edit(peer_id=42, conversation_message_id=cmid, message="processing",
+                            attachment=attachment)
+    result = image(200, 200, "blue", "JPEG")
+    result_attachment = await PhotoMessageUploader(api).upload(result, peer_id=42)
+    await api.messages.edit(peer_id=42, message_id=message_id, message="done",
+                            attachment=result_attachment)
+
+    [shown] = vk.visible_messages(42)
+    assert (shown.text, shown.photos, shown.edits) == ("done", (result,), 2)
+    [message] = vk.messages(42)
+    assert [r.text for r in message.history] == ["queued, position 3", "processing", "done"]
+    await api.messages.edit(peer_id=42, message_id=message_id, message="text only")
+    assert vk.visible_messages(42)[0].photos == ()  # VK drops attachments not passed again
+    with pytest.raises(VKAPIError[100]):
+        await api.messages.edit(peer_id=42, message_id=message_id + 100, message="nope")
+
+
+async def test_error_6_on_a_switch_surfaces_as_vkapierror(vk: FakeVK, api: API) -> None:
+    vk.fail_next("messages.send", count=2)
+    for _ in range(2):
+        with pytest.raises(VKAPIError[6]) as caught:
+            await api.messages.send(peer_id=42, message="hi", random_id=1)
+        assert caught.value.code == 6 and "Too many requests" in caught.value.error_msg
+    await api.messages.send(peer_id=42, message="hi", random_id=1)
+    assert [c.error_code for c in vk.calls("messages.send")] == [6, 6, None]
+    assert len(vk.visible_messages(42)) == 1
+
+
+async def test_rate_mode_refuses_calls_beyond_n_per_second(vk: FakeVK, api: API) -> None:
+    vk.set_rate_limit(5)
+    outcomes = await asyncio.gather(
+        *(api.messages.send(peer_id=42, message=str(i), random_id=i + 1) for i in range(8)),
+        return_exceptions=True,
+    )
+    refused = [o for o in outcomes if isinstance(o, VKAPIError)]
+    assert len(refused) == 3 and all(e.code == 6 for e in refused)
+    assert len(vk.visible_messages(42)) == 5
+    await asyncio.sleep(1.05)
+    await api.messages.send(peer_id=42, message="later", random_id=100)
+
+
+async def test_users_who_did_not_allow_messages_get_error_901(vk: FakeVK, api: API) -> None:
+    vk.deny_messages(9)
+    with pytest.raises(VKAPIError[901]):
+        await api.messages.send(peer_id=9, message="result", random_id=1)
+    vk.allow_messages(9)
+    await api.messages.send(peer_id=9, message="result", random_id=1)
+    assert [m.text for m in vk.visible_messages(9)] == ["result"]
+
+
+@pytest.mark.parametrize(("code", "new_servers"), [(1, 0), (2, 1), (3, 1)])
+async def test_long_poll_failures_are_survived(vk: FakeVK, api: API, code: int, new_servers: int) -> None:
+    received: list[str] = []
+
+    async def handler(message: Message) -> None:
+        received.append(message.text)
+
+    async with running_bot(vk, api, handler):
+        servers = len(vk.calls("groups.getLongPollServer"))
+        key = vk.state.longpoll_key
+        vk.fail_long_poll(code)
+        await vk.wait_for(lambda: not vk.state.longpoll_failures, timeout=10)
+        vk.inject_text(3, "after the failure")
+        await vk.wait_for(lambda: received == ["after the failure"], timeout=10)
+        assert len(vk.calls("groups.getLongPollServer")) - servers == new_servers
+        assert (vk.state.longpoll_key != key) == (code != 1)
+
+
+async def test_http_side_door(vk: FakeVK, api: API) -> None:
+    photo = image(100, 80)
+    async with aiohttp.ClientSession(vk.base_url) as http:
+        info = await (await http.get("/_fake/info")).json()
+        assert info == {"base_url": vk.base_url, "api_url": vk.api_url, "token": vk.token,
+                        "group_id": vk.group_id}
+        sent = await (await http.post("/_fake/inject_photo", json={
+            "user_id": 8, "image": base64.b64encode(photo).decode(), "text": "hi"})).json()
+        sizes = sent["attachments"][0]["photo"]["sizes"]
+        url = max(sizes, key=lambda s: s["width"])["url"]
+        assert await (await http.get(url)).read() == photo
+        await http.post("/_fake/fail_next", json={"method": "messages.send", "code": 10})
+        with pytest.raises(VKAPIError[10]):
+            await api.messages.send(peer_id=8, message="x", random_id=1)
+        await api.messages.send(peer_id=8, message="x", random_id=1)
+        visible = await (await http.get("/_fake/visible_messages", params={"peer_id": 8})).json()
+        assert [m["text"] for m in visible] == ["x"]
+        calls = await (await http.get("/_fake/calls", params={"method": "messages.send"})).json()
+        assert [c["error_code"] for c in calls] == [10, None]
+        await http.post("/_fake/reset")
+    assert vk.calls("messages.send") == [] and vk.visible_messages(8) == []
+
+
+def test_run_in_thread_serves_synchronous_callers() -> None:
+    with FakeVK.run_in_thread() as vk:
+        query = urllib.parse.urlencode({"access_token": vk.token, "v": "5.199", "peer_id": 4,
+                                        "message": "sync", "random_id": 9})
+        with urllib.request.urlopen(f"{vk.api_url}messages.send", data=query.encode()) as reply:
+            assert json.load(reply) == {"response": 1}
+        vk.wait_for_sync(lambda: len(vk.visible_messages(4)) == 1, timeout=5)
+        with pytest.raises(TimeoutError):
+            vk.wait_for_sync(lambda: len(vk.visible_messages(4)) == 2, timeout=0.3)
+
+
+def test_command_line_server_prints_where_it_listens() -> None:
+    process = subprocess.Popen([sys.executable, "-m", "tests.fakes.vk", "--port", "0"],
+                               stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    try:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline())
+        with urllib.request.urlopen(f"{info['base_url']}/_fake/info") as reply:
+            assert json.load(reply) == info
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+async def test_stop_and_start_again_keeps_port_and_state(vk: FakeVK, api: API) -> None:
+    await api.messages.send(peer_id=42, message="before", random_id=1)
+    port = vk.port
+    await vk.stop()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await api.messages.send(peer_id=42, message="during", random_id=2)
+    await vk.start()
+    await api.messages.send(peer_id=42, message="after", random_id=3)
+    assert vk.port == port
+    assert [m.text for m in vk.visible_messages(42)] == ["before", "after"]
