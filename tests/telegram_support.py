@@ -33,7 +33,9 @@ def small_image(seed: int, size: int = 48) -> bytes:
 class BotProcess:
     """One `python -m photobot MODE` child with an explicit environment; logs to a file."""
 
-    def __init__(self, tg: FakeTelegram, redis_url: str, workdir: Path, mode: str = "run", **env: Any) -> None:
+    def __init__(
+        self, tg: FakeTelegram, redis_url: str, workdir: Path, mode: str = "run", **env: Any
+    ) -> None:
         self.workdir = workdir
         self.mode = mode
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -56,14 +58,20 @@ class BotProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, tg: FakeTelegram, timeout: float = 60.0) -> BotProcess:
-        polls_before = len(tg.calls("getUpdates"))
+        # The menu is set just before polling starts (a long poll enters the call log only when it ends).
+        menus_before = len(tg.calls("setMyCommands"))
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "photobot", self.mode], cwd=self.workdir, env=self.env,
-                stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "photobot", self.mode],
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         try:
-            tg.wait_for_sync(lambda: len(tg.calls("getUpdates")) > polls_before or self._exited(), timeout)
+            tg.wait_for_sync(
+                lambda: len(tg.calls("setMyCommands")) >= menus_before + 2 or self._exited(), timeout
+            )
         except TimeoutError:
             raise AssertionError(f"photobot did not start polling:\n{self.log_tail()}") from None
         if self._exited():
@@ -99,7 +107,8 @@ class BotProcess:
 def results(tg: FakeTelegram, chat_id: int) -> list[BotMessage]:
     """The chat's visible result messages (a photo or file whose caption starts with ✅)."""
     return [
-        m for m in tg.visible_messages(chat_id)
+        m
+        for m in tg.visible_messages(chat_id)
         if m.kind in ("photo", "document") and (m.text or "").startswith("✅")
     ]
 
@@ -108,13 +117,16 @@ def texts(tg: FakeTelegram, chat_id: int) -> list[str]:
     return [m.text or "" for m in tg.visible_messages(chat_id) if m.kind == "text"]
 
 
-def wait_results(tg: FakeTelegram, chat_id: int, count: int, timeout: float = 60.0, bot: BotProcess | None = None) -> list[BotMessage]:
+def wait_results(
+    tg: FakeTelegram, chat_id: int, count: int, timeout: float = 60.0, bot: BotProcess | None = None
+) -> list[BotMessage]:
     try:
         tg.wait_for_sync(lambda: len(results(tg, chat_id)) >= count, timeout)
     except TimeoutError:
         seen = [(m.kind, m.text) for m in tg.visible_messages(chat_id)]
-        raise AssertionError(f"{count} results not seen in chat {chat_id}: {seen}\n"
-                             f"{bot.log_tail() if bot else ''}") from None
+        raise AssertionError(
+            f"{count} results not seen in chat {chat_id}: {seen}\n{bot.log_tail() if bot else ''}"
+        ) from None
     return results(tg, chat_id)
 
 
@@ -125,14 +137,19 @@ def wait_text(tg: FakeTelegram, chat_id: int, start: str, timeout: float = 30.0)
     try:
         tg.wait_for_sync(found, timeout)
     except TimeoutError:
-        raise AssertionError(f"no message starting {start!r} in chat {chat_id}: {texts(tg, chat_id)}") from None
+        raise AssertionError(
+            f"no message starting {start!r} in chat {chat_id}: {texts(tg, chat_id)}"
+        ) from None
     return next(text for text in reversed(texts(tg, chat_id)) if text.startswith(start))
 
 
 def sent_photos(tg: FakeTelegram, chat_id: int) -> int:
     """Successful photo or file sends into the chat (a result sent twice would show here)."""
     return sum(
-        1 for call in tg.calls() if call.ok and str(call.chat_id) == str(chat_id)
+        1
+        for call in tg.calls()
+        if call.ok
+        and str(call.chat_id) == str(chat_id)
         and call.method.lower() in ("sendphoto", "senddocument", "sendmediagroup")
     )
 

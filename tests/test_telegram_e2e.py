@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,13 +43,23 @@ def tg() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture(scope="module")
-def bot(tg: FakeTelegram, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
+def bot(
+    tg: FakeTelegram, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BotProcess]:
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
     process = BotProcess(
-        tg, redis_server.url, tmp_path_factory.mktemp("bot"), admin_ids=ADMIN, flood_limit=5,
-        concurrent_jobs=4, tg_global_rate=500, tg_chat_rate=50, tg_chat_burst=10, lease_seconds=5,
+        tg,
+        redis_server.url,
+        tmp_path_factory.mktemp("bot"),
+        admin_ids=ADMIN,
+        flood_limit=5,
+        concurrent_jobs=4,
+        tg_global_rate=500,
+        tg_chat_rate=50,
+        tg_chat_burst=10,
+        lease_seconds=5,
         retry_base_seconds=0.5,
     ).start(tg)
     yield process
@@ -90,7 +101,7 @@ def test_keyboard_flow(tg: FakeTelegram, bot: BotProcess) -> None:
     tg.inject_photo(103, small_image(103), caption="my cat")
     tg.wait_for_sync(lambda: any(m.buttons() for m in tg.visible_messages(103)), 30)
     [offer] = tg.visible_messages(103)
-    data = dict((d, t) for t, d in offer.buttons())
+    data = {d: t for t, d in offer.buttons()}
     assert "op:grayscale" in data and offer.text == "What should I do with this photo?"
     query = tg.inject_callback(103, offer.message_id, "op:grayscale")
     [result] = wait_results(tg, 103, 1, bot=bot)
@@ -144,8 +155,14 @@ def test_admin_commands_and_refusals(tg: FakeTelegram, bot: BotProcess) -> None:
     tg.wait_for_sync(lambda: any((m.text or "").startswith("❌") for m in tg.visible_messages(106)), 30)
     [status] = tg.visible_messages(106)
     job_id = job_id_of(status.versions[0].text or "")
-    record = json.loads(command(tg, ADMIN, f"/job {job_id}", "{"))
+    # The user hears of the failure just before the worker records it: ask until it is recorded.
+    for _ in range(50):
+        record = json.loads(command(tg, ADMIN, f"/job {job_id}", "{"))
+        if record["status"] == "failed":
+            break
+        time.sleep(0.2)
     assert record["status"] == "failed" and record["operation"] == "sepia"
+    assert record["error"]["code"] == "corrupt" or record["error"]["code"].startswith("unsupported")
     command(tg, ADMIN, f"/requeue {job_id}", f"Job {job_id} is back in the queue.")
     command(tg, ADMIN, "/requeue nosuchjob", "No job nosuchjob")
 
@@ -160,7 +177,9 @@ def test_flood_control_warns_once(tg: FakeTelegram, bot: BotProcess) -> None:
     assert len(results(tg, 107)) == 5 and sent_photos(tg, 107) == 5
 
 
-def test_bad_files_are_answered_while_others_are_served(tg: FakeTelegram, bot: BotProcess, tmp_path: Path) -> None:
+def test_bad_files_are_answered_while_others_are_served(
+    tg: FakeTelegram, bot: BotProcess, tmp_path: Path
+) -> None:
     tg.inject_document(108, b"%PDF-1.4 not a picture", "doc.pdf", "application/pdf")
     tg.inject_document(108, b"\xff\xd8\xff" + b"\x00" * (21 * 1024 * 1024), "huge.jpg", "image/jpeg")
     tg.inject_document(108, b"GIF89a" + b"\x01" * 50, "broken.gif", "image/gif", caption="sepia")
