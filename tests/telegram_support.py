@@ -3,6 +3,7 @@ fake Bot API and a real redis-server, and small readers of what a chat shows."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -57,16 +58,28 @@ class BotProcess:
         self.env.update({key.upper(): str(value) for key, value in env.items()})
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, tg: FakeTelegram, timeout: float = 60.0) -> BotProcess:
+    def start(self, tg: FakeTelegram, timeout: float = 60.0, *, wait_ready: bool = True) -> BotProcess:
+        if not wait_ready:  # the worker mode talks to Telegram only when it has a result
+            with self.log_path.open("ab") as log:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "photobot", "-v", self.mode],
+                    cwd=self.workdir,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            return self
         # The menu is set just before polling starts (a long poll enters the call log only when it ends).
         menus_before = len(tg.calls("setMyCommands"))
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "photobot", self.mode],
+                [sys.executable, "-m", "photobot", "-v", self.mode],
                 cwd=self.workdir,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         try:
             tg.wait_for_sync(
@@ -94,10 +107,19 @@ class BotProcess:
             raise AssertionError(f"photobot did not stop on SIGTERM:\n{self.log_tail()}") from None
 
     def kill(self) -> None:
-        """SIGKILL: a crash at this very instant."""
+        """SIGKILL to the whole process group (image workers too), as when a container dies."""
         assert self.process is not None
-        self.process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+
+    def __enter__(self) -> BotProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Never leave a process behind, whatever the test's outcome."""
+        if self.process is not None:
+            self.kill()
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -49,7 +49,7 @@ def bot(
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
-    process = BotProcess(
+    with BotProcess(
         tg,
         redis_server.url,
         tmp_path_factory.mktemp("bot"),
@@ -61,9 +61,10 @@ def bot(
         tg_chat_burst=10,
         lease_seconds=5,
         retry_base_seconds=0.5,
-    ).start(tg)
-    yield process
-    assert process.stop() == 0, process.log_tail()
+    ) as process:
+        process.start(tg)
+        yield process
+        assert process.stop() == 0, process.log_tail()
 
 
 def command(tg: FakeTelegram, user: int, text: str, start: str, lang: str = "en") -> str:
