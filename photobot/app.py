@@ -17,7 +17,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
@@ -40,6 +40,10 @@ from photobot.bot.telegram.setup import (
     set_commands,
     start_webhook,
 )
+from photobot.bot.vk.adapter import VKAdapter
+from photobot.bot.vk.api import PoliteAPI, build_api
+from photobot.bot.vk.polling import ConfirmingLongPoll
+from photobot.bot.vk.setup import build_long_poll, require_group_id, wait_until_ready
 from photobot.config import Settings, SettingsError
 from photobot.embedded_redis import EmbeddedRedis
 from photobot.gdrive import Storage, build_storage
@@ -48,6 +52,7 @@ from photobot.logs import get_logger
 from photobot.metrics import Metrics
 from photobot.processing import ImageProcessor
 from photobot.queue import JobQueue, Maintenance, Worker
+from photobot.redis_client import connect
 from photobot.users import UserStore
 
 log = get_logger(__name__)
@@ -78,13 +83,17 @@ class Parts:
     service: BotService | None = None
     commands: Commands | None = None
     pipeline: JobPipeline | None = None
+    vk_api: PoliteAPI | None = None
+    vk_poll: ConfirmingLongPoll | None = None
 
 
 def check_settings(settings: Settings, mode: Mode) -> None:
     """What this mode needs, checked before anything starts: one line per problem."""
-    if mode in ("all", "bot"):
-        settings.require_bot_token()
-    if settings.webhook_url and mode in ("all", "bot"):
+    if mode in ("all", "bot") and not settings.vk_enabled:
+        settings.require_bot_token()  # one chat platform at least: Telegram, VK or both
+    if settings.vk_enabled:
+        require_group_id(settings)
+    if settings.webhook_url and mode in ("all", "bot") and settings.telegram_enabled:
         if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value().strip():
             raise SettingsError("WEBHOOK_SECRET: is required with WEBHOOK_URL (Telegram sends it back)")
         if not settings.http_enabled:
@@ -92,17 +101,9 @@ def check_settings(settings: Settings, mode: Mode) -> None:
 
 
 def _redis(settings: Settings) -> Redis:
-    assert settings.redis_url is not None
-    tcp = not settings.redis_url.startswith("unix://")  # keepalive is a TCP option
-    options: dict[str, Any] = {"socket_keepalive": True} if tcp else {}
-    client: Redis = Redis.from_url(
-        settings.redis_url,
-        decode_responses=True,
-        socket_connect_timeout=5,
-        health_check_interval=30,
-        **options,
-    )
-    return client
+    """One pool for the queue, the users, the FSM and the locks; a cluster client shares the API of
+    a plain one for every command photobot sends (all keys live in one hash slot)."""
+    return cast(Redis, connect(settings))
 
 
 @asynccontextmanager
@@ -127,21 +128,29 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
         )
         prefix = settings.key_prefix
         locks = MessageLocks(redis, prefix)
-        if settings.bot_token is not None and settings.bot_token.get_secret_value().strip():
+        if settings.telegram_enabled:
             parts.bot = build_bot(settings, metrics)
             stack.push_async_callback(parts.bot.session.close)
             parts.adapters[Platform.TELEGRAM] = TelegramAdapter(parts.bot)
         elif mode == "worker":
             log.warning("BOT_TOKEN is not set: this worker cannot deliver Telegram results")
+        if settings.vk_enabled:
+            parts.vk_api = build_api(settings, metrics)
+            stack.push_async_callback(parts.vk_api.close)
+            parts.adapters[Platform.VK] = VKAdapter(parts.vk_api, require_group_id(settings))
+        elif mode == "worker":
+            log.warning("VK_TOKEN is not set: this worker cannot deliver VK results")
         if mode in ("all", "bot"):
-            assert parts.bot is not None
             fsm = RedisStorage(
                 redis,
                 key_builder=DefaultKeyBuilder(prefix=f"{prefix}:fsm", with_bot_id=True, with_destiny=True),
                 state_ttl=settings.state_ttl_seconds,
                 data_ttl=settings.state_ttl_seconds,
             )
-            choices = PendingChoices(fsm, {Platform.TELEGRAM: parts.bot.id})
+            bot_ids = {Platform.TELEGRAM: parts.bot.id} if parts.bot is not None else {}
+            if settings.vk_group_id is not None:
+                bot_ids[Platform.VK] = settings.vk_group_id
+            choices = PendingChoices(fsm, bot_ids)
             parts.service = BotService(
                 settings=settings,
                 queue=queue,
@@ -153,9 +162,20 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
                 locks=locks,
             )
             parts.commands = Commands(parts.service, users)
-            adapter = parts.adapters[Platform.TELEGRAM]
-            assert isinstance(adapter, TelegramAdapter)
-            parts.dispatcher = build_dispatcher(settings, parts.service, parts.commands, users, adapter)
+            adapter = parts.adapters.get(Platform.TELEGRAM)
+            if isinstance(adapter, TelegramAdapter):
+                parts.dispatcher = build_dispatcher(settings, parts.service, parts.commands, users, adapter)
+            vk_adapter = parts.adapters.get(Platform.VK)
+            if isinstance(vk_adapter, VKAdapter) and parts.vk_api is not None:
+                parts.vk_poll = build_long_poll(
+                    settings,
+                    api=parts.vk_api,
+                    redis=redis,
+                    service=parts.service,
+                    commands=parts.commands,
+                    users=users,
+                    adapter=vk_adapter,
+                )
         if mode in ("all", "worker"):
             parts.processor = ImageProcessor.from_settings(settings, metrics)
             stack.push_async_callback(_close, parts.processor)
@@ -256,6 +276,9 @@ class Runner:
             if not settings.webhook_url:
                 self.poller = ConfirmingPoller(parts.bot, parts.dispatcher)
                 tasks["polling"] = asyncio.ensure_future(self.poller.run())
+        if parts.vk_poll is not None and parts.vk_api is not None:
+            await wait_until_ready(parts.vk_api, settings, self.stopping)
+            tasks["vk_polling"] = asyncio.ensure_future(parts.vk_poll.run())
 
     async def _start_telegram(self, bot: Bot, dispatcher: Dispatcher) -> None:
         settings = self.parts.settings
@@ -287,6 +310,9 @@ class Runner:
         if self.poller is not None:
             self.poller.stop()
             await _settle(tasks.get("polling"), grace)
+        if self.parts.vk_poll is not None:
+            self.parts.vk_poll.stop()
+            await _settle(tasks.get("vk_polling"), grace)
         if self.worker is not None:
             self.worker.stop()
             await _settle(tasks.get("worker"), grace + 5)

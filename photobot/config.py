@@ -285,6 +285,20 @@ class Settings(BaseSettings):
             raise SettingsError("BOT_TOKEN: is not set; get one from @BotFather and put it in .env")
         return self.bot_token.get_secret_value().strip()
 
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.bot_token is not None and bool(self.bot_token.get_secret_value().strip())
+
+    @property
+    def vk_enabled(self) -> bool:
+        return self.vk_token is not None and bool(self.vk_token.get_secret_value().strip())
+
+    def require_vk_token(self) -> str:
+        if not self.vk_enabled:
+            raise SettingsError("VK_TOKEN: is not set; create a community token and put it in .env")
+        assert self.vk_token is not None
+        return self.vk_token.get_secret_value().strip()
+
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]

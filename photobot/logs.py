@@ -24,6 +24,8 @@ SECRET_VALUES = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     # VK access tokens in query strings, and any access_token= / token= parameter.
     re.compile(r"(?i)((?:access_)?token=)[^&\s\"']+"),
+    # VK community and user tokens wherever they appear ("vk1.a.…").
+    re.compile(r"\bvk1\.a\.[A-Za-z0-9_-]{16,}"),
     # PEM private keys (service-account JSON).
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
 ]
@@ -145,6 +147,18 @@ def configure_logging(
     root.setLevel(level)
     for noisy in ("aiohttp.access", "googleapiclient.discovery_cache", "httplib2"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    adopt_library_logger("vkbottle", level)
+
+
+def adopt_library_logger(name: str, level: str = "INFO") -> None:
+    """Route a library that installs its own console handler (vkbottle does, at import) through
+    photobot's handlers, so its lines are redacted and formatted like the rest; its INFO lines
+    (request data) are too chatty for photobot's INFO."""
+    library = logging.getLogger(name)
+    for own in list(library.handlers):
+        library.removeHandler(own)
+    library.propagate = True
+    library.setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def _identity(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:

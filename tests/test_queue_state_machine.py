@@ -58,6 +58,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.token: dict[str, str] = {}
         self.leases: list[Lease] = []
         self.dedup: dict[str, str] = {}
+        self.counter = 0  # job ids in enqueue order, so that a replayed example draws the same
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -84,7 +85,8 @@ class QueueMachine(RuleBasedStateMachine):
         dedup=st.none() | st.sampled_from(["k1", "k2", "k3"]),
     )
     def enqueue(self, user: str, tier: str, dedup: str | None) -> None:
-        job = make_job(user, tier, dedup_key=dedup)
+        self.counter += 1
+        job = make_job(user, tier, dedup_key=dedup, job_id=f"job{self.counter:04d}")
         if dedup in self.dedup:
             result = self.run(self.queue.enqueue(job))
             assert not result.created and result.job.job_id == self.dedup[dedup]

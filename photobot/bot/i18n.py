@@ -81,6 +81,14 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ru": "Пришлите фото или файл с картинкой (JPEG, PNG, WebP…).",
     },
     "not_understood": {"en": "Send me a photo, or see /help.", "ru": "Пришлите фото или загляните в /help."},
+    "unknown_command": {
+        "en": "I do not know the command {command}. See /help.",
+        "ru": "Я не знаю команды {command}. Загляните в /help.",
+    },
+    "bad_button": {
+        "en": "I did not understand that button; send the photo again, or see /help.",
+        "ru": "Я не понял эту кнопку; пришлите фото ещё раз или загляните в /help.",
+    },
     "flood": {
         "en": "You are sending photos too fast: up to {limit} per {window} s. "
         "I skip the extra ones; please wait a little.",

@@ -1,4 +1,5 @@
-"""One limiter for every outgoing Telegram call, as an aiogram session middleware.
+"""One limiter for every outgoing Telegram call, as an aiogram session middleware (VK reuses the
+`RateLimiter` for its token's budget, in photobot.bot.vk.api).
 
 Telegram allows about 30 messages a second overall, about one a second to one chat (short bursts
 are tolerated) and 20 a minute to one group. `RateLimiter` keeps those budgets with GCRA buckets
@@ -77,10 +78,11 @@ class RateLimiter:
         chat_rate: float = 1.0,
         chat_burst: int = 3,
         group_per_minute: int = 20,
+        global_burst: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
-        self._global = _Bucket(global_rate, max(1, int(global_rate)))
+        self._global = _Bucket(global_rate, global_burst or max(1, int(global_rate)))
         self._chat_rate = chat_rate
         self._chat_burst = chat_burst
         self._group_rate = group_per_minute / 60.0

@@ -1,6 +1,6 @@
 """The platform-neutral heart of the chat side: a photo in, a job in the queue, one answer out.
 
-Chat adapters (Telegram now, VK next) turn their updates into `IncomingPhoto` and call
+Chat adapters (Telegram, VK) turn their updates into `IncomingPhoto` and call
 `accept_photo` or `choose_operation`; everything they need to say goes back through the
 `ChatAdapter` of the photo's platform. Each method is safe to run twice for the same update:
 platforms deliver at least once, and an update is confirmed only after its method returned, so a
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from photobot.bot.adapter import Button, ChatAdapter, Keyboard, OutImage, RemoteFile
+from photobot.bot.adapter import Button, ChatAdapter, Keyboard, OutImage, RecipientUnavailable, RemoteFile
 from photobot.bot.i18n import t
 from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices, PendingPhoto
 from photobot.config import Settings
@@ -27,7 +27,7 @@ from photobot.processing import (
     list_operations,
     parse_operation,
 )
-from photobot.queue import InvalidJob, JobQueue, PendingCapReached
+from photobot.queue import InvalidJob, JobNotFound, JobQueue, NotCancellable, PendingCapReached
 from photobot.users import UserRecord
 
 log = get_logger(__name__)
@@ -226,16 +226,29 @@ class BotService:
         job = result.job
         if job.status_message_id is None:
             position = await self.queue.position(job.job_id)
-            status_id = await self.adapter(photo.platform).send_photo(
-                photo.chat_id,
-                resend,
-                caption=queued_caption(job, position, lang),
-                reply_to=photo.message_id,
-            )
+            try:
+                status_id = await self.adapter(photo.platform).send_photo(
+                    photo.chat_id,
+                    resend,
+                    caption=queued_caption(job, position, lang),
+                    reply_to=photo.message_id,
+                )
+            except RecipientUnavailable:
+                # The user blocked the bot (or does not allow messages) right after sending: the
+                # result could never be delivered, so the job is not worth running.
+                await self._drop_undeliverable(job)
+                raise
             await self.queue.set_fields(job.job_id, status_message_id=status_id)
         else:
             status_id = job.status_message_id
         await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
+
+    async def _drop_undeliverable(self, job: Job) -> None:
+        try:
+            await self.queue.cancel(job.job_id)
+            log.info("job cancelled: its user cannot be answered", job_id=job.job_id)
+        except (JobNotFound, NotCancellable):
+            pass  # a worker took it already; its delivery ends the same way
 
     # --- an operation is chosen on the keyboard --------------------------------------------------
     async def choose_operation(

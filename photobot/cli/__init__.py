@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "photobot.cli.queue_commands",
     "photobot.cli.processing_commands",
     "photobot.cli.storage_commands",
+    "photobot.cli.web_commands",
     "photobot.cli.run_commands",
 )
 

@@ -20,18 +20,11 @@ from typing import Any
 from photobot.cli import CliError
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus, Platform, new_job_id
-from photobot.queue import (
-    InvalidJob,
-    JobContext,
-    JobQueue,
-    Maintenance,
-    PendingCapReached,
-    QueueError,
-    Worker,
-)
+from photobot.queue import InvalidJob, JobQueue, Maintenance, PendingCapReached, QueueError
+from photobot.queue.drain import NoopDrainer
 from photobot.queue.outage import REDIS_DOWN
 
-NOOP_CONCURRENCY = 256
+NOOP_BATCH = 500
 
 
 def register(sub: Any) -> None:
@@ -78,8 +71,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("worker", help="run a worker until SIGTERM")
     p.add_argument("--noop", action="store_true", help="drain with a no-op handler (benchmarks)")
-    p.add_argument("--concurrency", type=_positive, help="jobs at once (default: CONCURRENT_JOBS; "
-                   f"{NOOP_CONCURRENCY} with --noop)")
+    p.add_argument("--batch", type=_positive, default=NOOP_BATCH,
+                   help="with --noop: jobs leased and acknowledged per round trip")
     p.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
                    help="stop after this long with nothing to do")
     p.set_defaults(handler=worker)
@@ -243,10 +236,6 @@ async def cancel(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _noop(ctx: JobContext) -> None:
-    """Does nothing: measures the queue alone."""
-
-
 async def worker(args: argparse.Namespace, settings: Settings) -> int:
     if not args.noop:
         try:
@@ -259,10 +248,8 @@ async def worker(args: argparse.Namespace, settings: Settings) -> int:
         if inspect.isawaitable(result):
             result = await result
         return int(result or 0)
-    concurrency = args.concurrency or NOOP_CONCURRENCY
     async with _queue(settings) as queue:
-        runner = Worker(queue, _noop, concurrency=concurrency,
-                        grace_seconds=settings.shutdown_grace_seconds)
+        runner = NoopDrainer(queue, batch=args.batch)
         maintenance = Maintenance(queue)
         _on_signals(runner.stop)
         tasks = [asyncio.create_task(runner.run()), asyncio.create_task(maintenance.run())]
@@ -282,7 +269,7 @@ def _on_signals(stop: Callable[[], None]) -> None:
             loop.add_signal_handler(signum, stop)
 
 
-async def _stop_when_idle(queue: JobQueue, runner: Worker, seconds: float) -> None:
+async def _stop_when_idle(queue: JobQueue, runner: NoopDrainer, seconds: float) -> None:
     processed, idle_since = -1, asyncio.get_running_loop().time()
     while not runner.stopping:
         await asyncio.sleep(min(seconds, 0.2))

@@ -13,12 +13,11 @@ import secrets
 from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from photobot.config import Settings
 from photobot.jobs import Job, JobError, JobStatus, now_ms
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
+from photobot.queue.codec import job_from_flat, job_to_hash
 from photobot.queue.errors import (
     InvalidJob,
     JobNotFound,
@@ -33,6 +32,7 @@ from photobot.queue.models import EnqueueResult, Lease
 from photobot.queue.scripts import Scripts
 from photobot.queue.validation import job_from_task, prepare_job
 from photobot.queue.views import QueueViews
+from photobot.redis_client import RedisClient, RedisNotConfigured, connect
 
 ENQUEUE_CHUNK = 1000
 SWEEP_LIMIT = 1000
@@ -46,14 +46,10 @@ LEASE_EXPIRED = {
 log = get_logger(__name__)
 
 
-def decode_hash(flat: Sequence[str]) -> dict[str, str]:
-    return dict(zip(flat[::2], flat[1::2], strict=True))
-
-
 class JobQueue(QueueViews):
     """The Redis priority queue. Safe to share between tasks; one per process is enough."""
 
-    def __init__(self, redis: Redis, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(self, redis: RedisClient, settings: Settings, metrics: Metrics | None = None) -> None:
         self.redis = redis
         self.settings = settings
         self.metrics = metrics
@@ -64,18 +60,14 @@ class JobQueue(QueueViews):
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, redis: Redis | None = None, metrics: Metrics | None = None
+        cls, settings: Settings, *, redis: RedisClient | None = None, metrics: Metrics | None = None
     ) -> JobQueue:
+        """A queue on settings.redis_url: a cluster client when REDIS_CLUSTER is true."""
         if redis is None:
-            if settings.redis_url is None:
-                raise QueueError("REDIS_URL is not set")
-            redis = Redis.from_url(
-                settings.redis_url,
-                decode_responses=True,
-                socket_connect_timeout=5,
-                socket_keepalive=True,
-                health_check_interval=30,
-            )
+            try:
+                redis = connect(settings, decode_responses=True)
+            except RedisNotConfigured as error:
+                raise QueueError(str(error)) from None
         return cls(redis, settings, metrics)
 
     async def close(self) -> None:
@@ -106,9 +98,9 @@ class JobQueue(QueueViews):
             replies = [await self._run("enqueue", self._enqueue_args(chunks[0]))]
         else:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for chunk in chunks:
-                    await self.scripts.run("enqueue", self.keys.tiers, self._enqueue_args(chunk), pipe)
-                replies = await pipe.execute()
+                calls = [self.scripts.pipe(pipe, "enqueue", self.keys.tiers, self._enqueue_args(chunk))
+                         for chunk in chunks]
+                replies = await self.scripts.execute(pipe, calls)
         results: list[EnqueueResult] = []
         for chunk, reply in zip(chunks, replies, strict=True):
             if reply[0] == -1:
@@ -121,17 +113,15 @@ class JobQueue(QueueViews):
                     if self.metrics is not None:
                         self.metrics.jobs_enqueued.labels(job.tier, job.operation).inc()
                 else:
-                    results.append(EnqueueResult(Job.from_redis(decode_hash(existing)), False))
+                    results.append(EnqueueResult(job_from_flat(existing), False))
         return results
 
     def _enqueue_args(self, jobs: Sequence[Job]) -> list[Any]:
         args: list[Any] = [self.settings.max_pending_per_user, self.settings.dedup_ttl_seconds,
                            self._retention_ms, len(jobs)]
         for job in jobs:
-            fields = job.to_redis()
-            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", len(fields)]
-            for name, value in fields.items():
-                args += [name, value]
+            payload = json.dumps(job_to_hash(job), separators=(",", ":"), ensure_ascii=False)
+            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", payload]
         return args
 
     async def enqueue_task(self, task: dict[str, Any]) -> str:
@@ -190,25 +180,45 @@ class JobQueue(QueueViews):
         return got is not None
 
     async def _lease_now(self, worker_id: str, count: int) -> list[Lease]:
-        reply = await self._run(
-            "lease",
-            [count, self._lease_ms, int(self.settings.aging_seconds * 1000), worker_id,
-             secrets.token_hex(8)],
-        )
-        leases = []
-        for token, deadline, flat in reply[1:]:
-            job = Job.from_redis(decode_hash(flat))
-            leases.append(Lease(job, token, int(deadline)))
-            if self.metrics is not None and job.enqueued_at is not None:
-                wait = max(0.0, (int(reply[0]) - job.enqueued_at) / 1000)
-                self.metrics.queue_wait.labels(job.operation, job.tier).observe(wait)
+        return self._leases_from(await self._run("lease", self._lease_args(worker_id, count)))
+
+    def _lease_args(self, worker_id: str, count: int) -> list[Any]:
+        return [count, self._lease_ms, int(self.settings.aging_seconds * 1000), worker_id,
+                secrets.token_hex(8)]
+
+    async def complete_and_lease(
+        self, done: Sequence[Lease], worker_id: str, count: int
+    ) -> tuple[list[bool], list[Lease]]:
+        """Complete `done` and lease up to `count` more in one round trip (two pipelined calls,
+        each atomic): a draining loop then costs one round trip per batch."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            calls = []
+            if done:
+                calls.append(self.scripts.pipe(pipe, "complete", self.keys.tiers,
+                                               self._complete_args(done, None)))
+            lease_args = self._lease_args(worker_id, count)
+            calls.append(self.scripts.pipe(pipe, "lease", self.keys.tiers, lease_args))
+            replies = await self.scripts.execute(pipe, calls)
+        flags = [flag == 1 for flag in replies[0]] if done else []
+        self._record_completions(done, flags)
+        return flags, self._leases_from(replies[-1])
+
+    def _leases_from(self, reply: list[Any]) -> list[Lease]:
+        leases = [Lease.from_hash(job_id, flat, token, int(deadline))
+                  for token, deadline, flat, job_id in reply[1:]]
+        if self.metrics is not None:
+            for lease in leases:
+                job = lease.job
+                if job.enqueued_at is not None:
+                    wait = max(0.0, (int(reply[0]) - job.enqueued_at) / 1000)
+                    self.metrics.queue_wait.labels(job.operation, job.tier).observe(wait)
         return leases
 
     async def heartbeat(self, leases: Sequence[Lease], worker_id: str = "") -> list[bool]:
         """Extend the leases; False where a lease is lost. With worker_id, also mark it alive."""
         args: list[Any] = [self._lease_ms, worker_id]
         for lease in leases:
-            args += [lease.job.job_id, lease.token]
+            args += [lease.job_id, lease.token]
         return [int(deadline) > 0 for deadline in await self._run("heartbeat", args)]
 
     async def release(self, leases: Sequence[Lease]) -> list[bool]:
@@ -217,7 +227,7 @@ class JobQueue(QueueViews):
             return []
         args: list[Any] = []
         for lease in leases:
-            args += [lease.job.job_id, lease.token]
+            args += [lease.job_id, lease.token]
         return [flag == 1 for flag in await self._run("release", args)]
 
     async def save_progress(
@@ -236,10 +246,10 @@ class JobQueue(QueueViews):
             fields["delivered"] = delivered
         if metadata is not None:
             fields["metadata"] = metadata
-        flat = await self._run("update", [lease.job.job_id, lease.token, *self._encode_fields(fields)])
+        flat = await self._run("update", [lease.job_id, lease.token, *self._encode_fields(fields)])
         if not flat:
-            raise LeaseLost(lease.job.job_id)
-        return Job.from_redis(decode_hash(flat))
+            raise LeaseLost(lease.job_id)
+        return job_from_flat(flat)
 
     async def set_fields(self, job_id: str, **fields: Any) -> Job:
         """Set non-state fields (status_message_id, language, metadata) of any job."""
@@ -249,7 +259,7 @@ class JobQueue(QueueViews):
         flat = await self._run("update", [job_id, "", *self._encode_fields(fields)])
         if not flat:
             raise JobNotFound(job_id)
-        return Job.from_redis(decode_hash(flat))
+        return job_from_flat(flat)
 
     def _encode_fields(self, fields: dict[str, Any]) -> list[str]:
         """Validate values through the Job model and encode them exactly as to_redis does."""
@@ -273,14 +283,14 @@ class JobQueue(QueueViews):
     # --- Outcomes --------------------------------------------------------------------------------
     async def complete(self, lease: Lease, *, result_ids: list[str] | None = None) -> None:
         if not (await self.complete_each([lease], result_ids=[result_ids]))[0]:
-            raise LeaseLost(lease.job.job_id)
+            raise LeaseLost(lease.job_id)
 
     async def complete_many(self, leases: Sequence[Lease]) -> None:
         """Complete many leases in one round trip; raises LeaseLost for the first lost one after
         completing all the others."""
         for lease, done in zip(leases, await self.complete_each(leases), strict=True):
             if not done:
-                raise LeaseLost(lease.job.job_id)
+                raise LeaseLost(lease.job_id)
 
     async def complete_each(
         self, leases: Sequence[Lease], *, result_ids: Sequence[list[str] | None] | None = None
@@ -289,22 +299,31 @@ class JobQueue(QueueViews):
         result_ids, when given, runs parallel to leases (None: keep what save_progress stored)."""
         if not leases:
             return []
+        flags = [flag == 1 for flag in await self._run("complete", self._complete_args(leases, result_ids))]
+        self._record_completions(leases, flags)
+        return flags
+
+    def _complete_args(
+        self, leases: Sequence[Lease], result_ids: Sequence[list[str] | None] | None
+    ) -> list[Any]:
         per_job = result_ids if result_ids is not None else [None] * len(leases)
         args: list[Any] = [self._retention_ms, DURATIONS_KEPT]
         for lease, results in zip(leases, per_job, strict=True):
             encoded = "" if results is None else json.dumps(results, separators=(",", ":"))
-            args += [lease.job.job_id, lease.token, encoded]
-        flags = [flag == 1 for flag in await self._run("complete", args)]
-        if self.metrics is not None:
-            now = now_ms()
-            for lease, done in zip(leases, flags, strict=True):
-                if done:
-                    job = lease.job
-                    self.metrics.jobs_finished.labels(job.operation, "completed").inc()
-                    if job.started_at is not None:
-                        seconds = max(0.0, (now - job.started_at) / 1000)
-                        self.metrics.job_duration.labels(job.operation, job.tier).observe(seconds)
-        return flags
+            args += [lease.job_id, lease.token, encoded]
+        return args
+
+    def _record_completions(self, leases: Sequence[Lease], flags: Sequence[bool]) -> None:
+        if self.metrics is None:
+            return
+        now = now_ms()
+        for lease, done in zip(leases, flags, strict=True):
+            if done:
+                job = lease.job
+                self.metrics.jobs_finished.labels(job.operation, "completed").inc()
+                if job.started_at is not None:
+                    seconds = max(0.0, (now - job.started_at) / 1000)
+                    self.metrics.job_duration.labels(job.operation, job.tier).observe(seconds)
 
     async def fail(self, lease: Lease, error: BaseException) -> JobStatus:
         """A JobError says whether it is transient; any other exception counts as transient (an
@@ -313,12 +332,12 @@ class JobQueue(QueueViews):
         transient = job_error.transient if isinstance(error, JobError) else True
         info = job_error.info(lease.job.language)
         status = await self._run("fail", [
-            lease.job.job_id, lease.token, "1" if transient else "0", info.model_dump_json(),
+            lease.job_id, lease.token, "1" if transient else "0", info.model_dump_json(),
             int(self.settings.retry_base_seconds * 1000), int(self.settings.retry_max_seconds * 1000),
             random.uniform(0.5, 1.0), self._retention_ms,
         ])
         if status == "lost":
-            raise LeaseLost(lease.job.job_id)
+            raise LeaseLost(lease.job_id)
         if self.metrics is not None:
             if status == JobStatus.RETRYING:
                 self.metrics.job_retries.labels(info.code).inc()
@@ -352,7 +371,7 @@ class JobQueue(QueueViews):
             raise JobNotFound(job_id)
         if reply[0] == "state":
             raise refused(job_id, reply[1])
-        return Job.from_redis(decode_hash(reply[1]))
+        return job_from_flat(reply[1])
 
     # --- Maintenance -----------------------------------------------------------------------------
     async def reap_expired(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
@@ -9,13 +11,40 @@ from pydantic import BaseModel, Field
 from photobot.jobs import Job
 
 
-@dataclass(frozen=True)
 class Lease:
-    """A job held by one worker until `deadline_ms` (server time); `token` proves the holding."""
+    """A job held by one worker until `deadline_ms` (server time); `token` proves the holding.
 
-    job: Job
-    token: str
-    deadline_ms: int
+    A lease made from the hash the lease script returned decodes it into a Job only when `job` is
+    first read: acknowledging needs nothing but job_id and token, so a drain that never looks at
+    the job (worker --noop) skips the cost of building it.
+    """
+
+    __slots__ = ("__dict__", "_flat", "deadline_ms", "job_id", "token")
+
+    def __init__(self, job: Job, token: str, deadline_ms: int) -> None:
+        self.__dict__["job"] = job
+        self._flat: Sequence[str] = ()
+        self.job_id = job.job_id
+        self.token = token
+        self.deadline_ms = deadline_ms
+
+    @classmethod
+    def from_hash(cls, job_id: str, flat: Sequence[str], token: str, deadline_ms: int) -> Lease:
+        lease = cls.__new__(cls)
+        lease._flat = flat
+        lease.job_id = job_id
+        lease.token = token
+        lease.deadline_ms = deadline_ms
+        return lease
+
+    @functools.cached_property
+    def job(self) -> Job:
+        from photobot.queue.codec import job_from_flat
+
+        return job_from_flat(self._flat)
+
+    def __repr__(self) -> str:
+        return f"Lease(job_id={self.job_id!r}, token={self.token!r}, deadline_ms={self.deadline_ms})"
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ import re
 from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus
+from photobot.queue.codec import job_from_flat
 from photobot.queue.keys import Keys
 from photobot.queue.models import QueueStats
+from photobot.redis_client import RedisClient
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # The set each status lives in, and the order a page shows: work to come oldest first,
@@ -28,10 +28,6 @@ STATUS_INDEX: dict[JobStatus, tuple[str, str]] = {
 MAX_PAGE = 1000
 
 
-def _flat_to_job(flat: Sequence[str]) -> Job:
-    return Job.from_redis(dict(zip(flat[::2], flat[1::2], strict=True)))
-
-
 def percentile(values: Sequence[float], fraction: float) -> float | None:
     """Nearest-rank percentile; None for no values."""
     if not values:
@@ -42,7 +38,7 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 
 class QueueViews:
-    redis: Redis
+    redis: RedisClient
     settings: Settings
     keys: Keys
 
@@ -72,7 +68,7 @@ class QueueViews:
         """A page of the user's jobs, newest first, and how many match in all."""
         limit, offset = _page(limit, offset)
         reply = await self._run("history", ["user", user_key, status.value if status else "", offset, limit])
-        return [_flat_to_job(flat) for flat in reply[1:]], int(reply[0])
+        return [job_from_flat(flat) for flat in reply[1:]], int(reply[0])
 
     async def list_jobs(
         self,
@@ -87,7 +83,7 @@ class QueueViews:
         limit, offset = _page(limit, offset)
         name, order = STATUS_INDEX[status] if status is not None else ("all", "desc")
         reply = await self._run("history", ["index", name, order, offset, limit])
-        return [_flat_to_job(flat) for flat in reply[1:]], int(reply[0])
+        return [job_from_flat(flat) for flat in reply[1:]], int(reply[0])
 
     async def stats(self) -> QueueStats:
         alive_ms = int(max(2 * self.settings.lease_seconds, 10.0) * 1000)

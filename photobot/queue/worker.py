@@ -104,7 +104,7 @@ class Worker:
     def _expired(self, lease: Lease) -> bool:
         """Whether the lease may have run out, by this process's clock (a lease is extended only
         by a heartbeat that succeeded, so this errs on the side of "expired")."""
-        return time.monotonic() > self._held_until.get(lease.job.job_id, 0.0)
+        return time.monotonic() > self._held_until.get(lease.job_id, 0.0)
 
     def stop(self) -> None:
         """Stop leasing; run() then drains and returns. Safe to call from a signal handler."""
@@ -146,10 +146,10 @@ class Worker:
                 continue
             outage.ok()
             for lease in leases:
-                self._held_until[lease.job.job_id] = time.monotonic() + self._lease_seconds
+                self._held_until[lease.job_id] = time.monotonic() + self._lease_seconds
                 task = asyncio.create_task(self._process(lease))
-                self._inflight[lease.job.job_id] = (lease, task)
-                task.add_done_callback(functools.partial(self._finished, lease.job.job_id))
+                self._inflight[lease.job_id] = (lease, task)
+                task.add_done_callback(functools.partial(self._finished, lease.job_id))
 
     def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._inflight.pop(job_id, None)
@@ -160,21 +160,22 @@ class Worker:
     async def _process(self, lease: Lease) -> None:
         job = lease.job
         ctx = JobContext(job=job, lease=lease, queue=self.queue)
-        with structlog.contextvars.bound_contextvars(job_id=job.job_id, user_id=job.user_key):
-            try:
-                await self.handler(ctx)
-            except asyncio.CancelledError:
-                if job.job_id in self._lost:
-                    log.warning("lease lost while running; abandoned", attempt=job.attempts)
-                    return
-                raise
-            except LeaseLost:
+        # Each job runs in its own task, hence its own copy of the context: bound once, no reset.
+        structlog.contextvars.bind_contextvars(job_id=job.job_id, user_id=job.user_key)
+        try:
+            await self.handler(ctx)
+        except asyncio.CancelledError:
+            if job.job_id in self._lost:
                 log.warning("lease lost while running; abandoned", attempt=job.attempts)
                 return
-            except Exception as error:
-                await self._fail(ctx, error)
-                return
-            await self._ack(ctx)
+            raise
+        except LeaseLost:
+            log.warning("lease lost while running; abandoned", attempt=job.attempts)
+            return
+        except Exception as error:
+            await self._fail(ctx, error)
+            return
+        await self._ack(ctx)
 
     async def _fail(self, ctx: JobContext, error: Exception) -> None:
         outage = Outage("worker-fail")
@@ -248,9 +249,9 @@ class Worker:
             now = time.monotonic()
             for (lease, task), held in zip(inflight, flags, strict=True):
                 if held:
-                    self._held_until[lease.job.job_id] = now + self._lease_seconds
+                    self._held_until[lease.job_id] = now + self._lease_seconds
                 elif not task.done():
-                    self._lost.add(lease.job.job_id)
+                    self._lost.add(lease.job_id)
                     task.cancel()
                     if self.metrics is not None:
                         self.metrics.job_retries.labels("lease_lost").inc()

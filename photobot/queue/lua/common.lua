@@ -16,6 +16,20 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Run a variadic command (ZADD, RPUSH, SADD, ZREM...) over a long list of arguments in pieces that
+-- stay under Lua's limit on unpack(); `step` keeps pairs (score, member) together.
+local UNPACK_MAX = 4000
+local function call_many(cmd, k, args, step)
+  local n = #args
+  local i = 1
+  while i <= n do
+    local j = math.min(n, i + UNPACK_MAX - 1)
+    j = j - ((j - i + 1) % (step or 1))
+    redis.call(cmd, k, unpack(args, i, j))
+    i = j + 1
+  end
+end
+
 -- Wake up to n idle workers blocked on the wake list; the list is capped so it never grows.
 local function wake(n)
   if n <= 0 then return end
@@ -29,7 +43,8 @@ end
 -- Make a job pending in its tier. Invariant: a user is in ring:<P> exactly when uq:<P>:<user> is
 -- not empty, once. A lease given back goes to the front (it keeps its turn); anything else queues
 -- at the back.
-local function add_pending(jid, uk, prio, score, at_front)
+-- known_tier: the caller has already registered prio in the tiers set (a batch does it once).
+local function add_pending(jid, uk, prio, score, at_front, known_tier)
   local uq = key('uq', prio, uk)
   local n
   if at_front then n = redis.call('LPUSH', uq, jid) else n = redis.call('RPUSH', uq, jid) end
@@ -39,7 +54,7 @@ local function add_pending(jid, uk, prio, score, at_front)
   end
   redis.call('ZADD', key('age', prio), score, jid)
   redis.call('ZADD', key('pending'), score, jid)
-  redis.call('ZADD', KEYS[1], tonumber(prio), prio)
+  if not known_tier then redis.call('ZADD', KEYS[1], tonumber(prio), prio) end
 end
 
 local function remove_pending(jid, uk, prio)
@@ -52,13 +67,14 @@ local function remove_pending(jid, uk, prio)
 end
 
 -- A final state: recorded in its set by finish time, out of the user's active set, and the hash
--- expires with the retention so finished jobs do not pile up.
-local function finish(jid, jk, uk, status, now, retention_ms)
+-- expires with the retention so finished jobs do not pile up. no_trim: the caller trims the
+-- set once for a whole batch.
+local function finish(jid, jk, uk, status, now, retention_ms, no_trim)
   redis.call('HSET', jk, 'status', status, 'finished_at', now)
   redis.call('HDEL', jk, 'lease_token', 'lease_worker')
   local set = key(status)
   redis.call('ZADD', set, now, jid)
-  redis.call('ZREMRANGEBYSCORE', set, '-inf', now - retention_ms)
+  if not no_trim then redis.call('ZREMRANGEBYSCORE', set, '-inf', now - retention_ms) end
   redis.call('SREM', key('user', uk, 'active'), jid)
   redis.call('PEXPIRE', jk, retention_ms)
 end

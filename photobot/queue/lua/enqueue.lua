@@ -2,7 +2,12 @@
 -- Histories ({prefix}:all, user:<u>:jobs) are scored now * 1000 + a sequence number modulo 1000, so
 -- jobs of one millisecond keep their enqueue order and trimming by time still works.
 -- ARGV: max_pending (0: none), dedup_ttl_s, retention_ms, n, then per job:
---   job_id, user_key, priority, dedup_key ('' for none), nfields, field, value, ...
+--   job_id, user_key, priority, dedup_key ('' for none), the hash as a JSON object of strings.
+-- (One JSON argument per job rather than one argument per field: encoding arguments is what
+-- costs most on the client.)
+-- Per job the script writes only the hash (one HSET) and the dedup key; the sets and lists a job
+-- joins are written once per batch (per tier, per user) with variadic commands, in the order the
+-- jobs came, so a batch costs what one job costs plus a few commands per user.
 -- Returns {now, {flag, job_id, hash}...} where flag 1 = created, 0 = existing (dedup or same id,
 -- hash is the existing job); or {-1, user_key} when a user's cap would be passed (nothing written).
 local max_pending = tonumber(ARGV[1])
@@ -12,12 +17,12 @@ local n = tonumber(ARGV[4])
 local now = now_ms()
 local jobs = {}
 local seen = {}
-local new_per_user = {}
+local active_of = {}
 local pos = 5
 for i = 1, n do
   local j = {jid = ARGV[pos], uk = ARGV[pos + 1], prio = ARGV[pos + 2], dedup = ARGV[pos + 3],
-             nf = tonumber(ARGV[pos + 4]), fstart = pos + 5}
-  pos = pos + 5 + 2 * j.nf
+             payload = ARGV[pos + 4]}
+  pos = pos + 5
   local existing = nil
   if j.dedup ~= '' then
     existing = seen['d:' .. j.dedup]
@@ -34,38 +39,102 @@ for i = 1, n do
   else
     seen['j:' .. j.jid] = j.jid
     if j.dedup ~= '' then seen['d:' .. j.dedup] = j.jid end
-    local c = (new_per_user[j.uk] or 0) + 1
-    new_per_user[j.uk] = c
-    if max_pending > 0 and redis.call('SCARD', key('user', j.uk, 'active')) + c > max_pending then
-      return {-1, j.uk}
+    if max_pending > 0 then
+      local c = active_of[j.uk]
+      if c == nil then c = redis.call('SCARD', key('user', j.uk, 'active')) end
+      c = c + 1
+      active_of[j.uk] = c
+      if c > max_pending then return {-1, j.uk} end
     end
   end
   jobs[i] = j
 end
 
 local created = 0
+local seq = redis.call('INCRBY', key('seq'), n) - n
+-- Per tier: its jobs (age set), its users in order of first appearance, each user's jobs in order.
+local tiers, tier_order = {}, {}
+local users, user_order = {}, {}
+local pending, all = {}, {}
 for i = 1, n do
   local j = jobs[i]
   if not j.existing then
     local jk = key('job', j.jid)
     local fields = {}
-    for f = 0, j.nf - 1 do
-      fields[#fields + 1] = ARGV[j.fstart + 2 * f]
-      fields[#fields + 1] = ARGV[j.fstart + 2 * f + 1]
+    for name, value in pairs(cjson.decode(j.payload)) do
+      fields[#fields + 1] = name
+      fields[#fields + 1] = value
     end
+    fields[#fields + 1] = 'status'
+    fields[#fields + 1] = 'pending'
+    fields[#fields + 1] = 'enqueued_at'
+    fields[#fields + 1] = now
+    fields[#fields + 1] = 'user_key'
+    fields[#fields + 1] = j.uk
     redis.call('HSET', jk, unpack(fields))
-    redis.call('HSET', jk, 'status', 'pending', 'enqueued_at', now, 'user_key', j.uk)
-    add_pending(j.jid, j.uk, j.prio, now, false)
-    redis.call('SADD', key('user', j.uk, 'active'), j.jid)
-    local order = now * 1000 + redis.call('INCR', key('seq')) % 1000
-    redis.call('ZADD', key('user', j.uk, 'jobs'), order, j.jid)
-    redis.call('ZREMRANGEBYSCORE', key('user', j.uk, 'jobs'), '-inf', (now - retention) * 1000)
-    redis.call('ZADD', key('all'), order, j.jid)
     if j.dedup ~= '' then redis.call('SET', key('dedup', j.dedup), j.jid, 'EX', dedup_ttl) end
+    local t = tiers[j.prio]
+    if not t then
+      t = {age = {}, users = {}, user_order = {}}
+      tiers[j.prio] = t
+      tier_order[#tier_order + 1] = j.prio
+    end
+    t.age[#t.age + 1] = now
+    t.age[#t.age + 1] = j.jid
+    local q = t.users[j.uk]
+    if not q then
+      q = {}
+      t.users[j.uk] = q
+      t.user_order[#t.user_order + 1] = j.uk
+    end
+    q[#q + 1] = j.jid
+    local u = users[j.uk]
+    if not u then
+      u = {active = {}, history = {}}
+      users[j.uk] = u
+      user_order[#user_order + 1] = j.uk
+    end
+    local order = now * 1000 + (seq + i) % 1000
+    u.active[#u.active + 1] = j.jid
+    u.history[#u.history + 1] = order
+    u.history[#u.history + 1] = j.jid
+    pending[#pending + 1] = now
+    pending[#pending + 1] = j.jid
+    all[#all + 1] = order
+    all[#all + 1] = j.jid
     created = created + 1
   end
 end
-if created > 0 then redis.call('ZREMRANGEBYSCORE', key('all'), '-inf', (now - retention) * 1000) end
+
+if created > 0 then
+  -- add_pending, once per tier and user: a user joins the ring when its FIFO was empty.
+  for _, prio in ipairs(tier_order) do
+    local t = tiers[prio]
+    redis.call('ZADD', KEYS[1], tonumber(prio), prio)
+    call_many('ZADD', key('age', prio), t.age, 2)
+    local joined = {}
+    for _, uk in ipairs(t.user_order) do
+      local q = t.users[uk]
+      local len = 0
+      local uq = key('uq', prio, uk)
+      for a = 1, #q, UNPACK_MAX do
+        len = redis.call('RPUSH', uq, unpack(q, a, math.min(#q, a + UNPACK_MAX - 1)))
+      end
+      if len == #q then joined[#joined + 1] = uk end
+    end
+    if #joined > 0 then call_many('RPUSH', key('ring', prio), joined) end
+  end
+  call_many('ZADD', key('pending'), pending, 2)
+  for _, uk in ipairs(user_order) do
+    local u = users[uk]
+    call_many('SADD', key('user', uk, 'active'), u.active)
+    local hist = key('user', uk, 'jobs')
+    call_many('ZADD', hist, u.history, 2)
+    redis.call('ZREMRANGEBYSCORE', hist, '-inf', (now - retention) * 1000)
+  end
+  call_many('ZADD', key('all'), all, 2)
+  redis.call('ZREMRANGEBYSCORE', key('all'), '-inf', (now - retention) * 1000)
+end
 wake(created)
 
 local out = {now}

@@ -1,0 +1,234 @@
+"""What the community does with each message_new: photos, button presses, commands, the rest.
+
+`VKHandlers` is the long poll's handler. For each message it loads the sender's record once
+(`vk:<id>`), stops banned users (telling them once per window), then routes: a button's payload
+(an operation for a waiting photo, a page of /jobs, VK's own "start"), photos and image files (one
+job per image, under the flood limit), commands with "/" or "!", a text that names an operation
+(for the sender's latest waiting photo), and a short hint for anything else in a private chat.
+
+Errors: an outage propagates, so the long poll holds the event back and it comes again; a user who
+does not allow messages (901) ends the handling quietly; any other failure is logged and answered
+with an apology, and the event is confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from photobot.bot.adapter import RecipientUnavailable
+from photobot.bot.commands import Commands, Reply
+from photobot.bot.i18n import t
+from photobot.bot.service import BotService, IncomingPhoto
+from photobot.bot.vk.adapter import VKAdapter, photo_key
+from photobot.bot.vk.errors import is_outage
+from photobot.bot.vk.messages import VKMessage, parse_command, parse_message, parse_payload
+from photobot.config import Settings
+from photobot.jobs import Platform, user_key
+from photobot.logs import get_logger
+from photobot.processing import parse_operation
+from photobot.users import FloodVerdict, UserRecord, UserStore
+
+log = get_logger(__name__)
+
+
+class VKHandlers:
+    """`await handlers(event)` for every Bots Long Poll event."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: BotService,
+        commands: Commands,
+        users: UserStore,
+        adapter: VKAdapter,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.commands = commands
+        self.users = users
+        self.adapter = adapter
+        self._latest_ttl = settings.state_ttl_seconds
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("type") != "message_new" or not isinstance(event.get("object"), dict):
+            return
+        message = parse_message(event["object"], self.settings.default_language)
+        if message is None or message.from_id <= 0:
+            return  # service messages, and posts of communities or bots
+        key = user_key(Platform.VK, message.from_id)
+        with structlog.contextvars.bound_contextvars(user_id=key, peer_id=message.peer_id):
+            try:
+                await self._handle(message, key)
+            except RecipientUnavailable:
+                log.info("the user does not allow messages from the community; nothing sent")
+            except Exception as error:
+                if is_outage(error):
+                    raise
+                log.error("vk message failed", message_id=message.message_id, exc_info=error)
+                await self._apologize(message)
+
+    async def _handle(self, message: VKMessage, key: str) -> None:
+        lang = message.language
+        user = await self.users.get(key)
+        if user.language != lang:
+            await self.users.touch(key, lang)
+        if user.banned:
+            log.info("message from a banned user ignored")
+            if await self.users.warn_once(key, "banned", self.settings.flood_window_seconds):
+                await self.adapter.send_text(message.peer_id, t("banned", lang))
+            return
+        if message.payload is not None:
+            await self._on_payload(message, user, message.payload)
+        elif message.images:
+            await self._on_images(message, user)
+        elif (command := parse_command(message.text)) is not None:
+            await self._reply(message, await self._command(command.name, command.args, user, lang))
+        elif message.other_attachments:
+            await self._say(message, t("not_image", lang))
+        elif await self._on_named_operation(message, user):
+            return
+        elif message.private:
+            await self._say(message, t("not_understood", lang))
+
+    # --- photos ----------------------------------------------------------------------------------
+    async def _on_images(self, message: VKMessage, user: UserRecord) -> None:
+        for index, image in enumerate(message.images):
+            key = photo_key(message.message_id, index)
+            verdict = await self.users.check_flood(user.key, f"{message.peer_id}:{key}")
+            if verdict is not FloodVerdict.ALLOWED:
+                log.info("flood limit reached", verdict=verdict.value)
+                if verdict is FloodVerdict.WARN:
+                    text = t(
+                        "flood",
+                        message.language,
+                        limit=self.settings.flood_limit,
+                        window=int(self.settings.flood_window_seconds),
+                    )
+                    await self.adapter.send_text(message.peer_id, text, reply_to=message.message_id)
+                return
+            await self.service.accept_photo(
+                IncomingPhoto(
+                    platform=Platform.VK,
+                    chat_id=message.peer_id,
+                    message_id=key,
+                    user=user,
+                    language=message.language,
+                    file_ref=image.url,
+                    filename=image.filename,
+                    mime=image.mime,
+                    file_size=image.size,
+                    as_document=image.as_document,
+                    caption=message.text or None,
+                )
+            )
+            await self._remember_waiting(message.peer_id, user, key)
+
+    async def _remember_waiting(self, peer_id: int, user: UserRecord, key: int) -> None:
+        """The sender's latest photo that waits for its operation, for a text that names one."""
+        status_id = await self.service.answered.get(Platform.VK, peer_id, key)
+        if status_id is None:
+            return
+        pending = await self.service.choices.load(Platform.VK, peer_id, user.user_id, status_id)
+        if pending is not None and pending.chosen_job_id is None:
+            await self.service.queue.redis.set(self._latest_key(peer_id, user), key, ex=self._latest_ttl)
+
+    def _latest_key(self, peer_id: int, user: UserRecord) -> str:
+        return f"{self.settings.key_prefix}:vk:waiting:{peer_id}:{user.user_id}"
+
+    # --- operation choices -------------------------------------------------------------------------
+    async def _on_payload(self, message: VKMessage, user: UserRecord, raw: str) -> None:
+        payload = parse_payload(raw)
+        lang = message.language
+        if payload is None:
+            await self._say(message, t("bad_button", lang))
+        elif payload.get("command") == "start":  # VK's own "Start" button of a new conversation
+            await self._reply(message, self.commands.start(lang))
+        elif isinstance(payload.get("op"), str) and isinstance(payload.get("m"), int):
+            await self._choose(message, user, payload["m"], payload["op"])
+        elif isinstance(payload.get("jobs"), int):
+            await self._reply(message, await self.commands.jobs(user, lang, payload["jobs"]))
+        else:
+            await self._say(message, t("bad_button", lang))
+
+    async def _on_named_operation(self, message: VKMessage, user: UserRecord) -> bool:
+        """A plain text such as "sepia" after a photo: the operation for the latest waiting photo."""
+        parsed = parse_operation(message.text) if message.text.strip() else None
+        if parsed is None:
+            return False
+        latest = await self.service.queue.redis.get(self._latest_key(message.peer_id, user))
+        if latest is None:
+            return False
+        await self._choose(message, user, int(latest), parsed[0])
+        return True
+
+    async def _choose(self, message: VKMessage, user: UserRecord, key: int, operation: str) -> None:
+        """Enqueue the waiting photo `key`; the status message shows the outcome, other notices are
+        sent as a reply."""
+        service, lang, peer = self.service, message.language, message.peer_id
+        status_id = await service.answered.get(Platform.VK, peer, key)
+        pending = (
+            await service.choices.load(Platform.VK, peer, user.user_id, status_id)
+            if status_id is not None
+            else None
+        )
+        if status_id is None or pending is None:
+            await self._say(message, t("choice_expired", lang))
+            return
+        notice = await service.choose_operation(
+            Platform.VK,
+            chat_id=peer,
+            status_message_id=status_id,
+            user=user,
+            language=lang,
+            operation=operation,
+        )
+        chosen = await service.choices.load(Platform.VK, peer, user.user_id, status_id)
+        if pending.chosen_job_id is not None or chosen is None or chosen.chosen_job_id is None:
+            await self._say(message, notice)  # already chosen, unknown operation, over the cap
+            return
+        await service.queue.redis.delete(self._latest_key(peer, user))
+
+    # --- commands --------------------------------------------------------------------------------
+    async def _command(self, name: str, args: str, user: UserRecord, lang: str) -> Reply:
+        commands = self.commands
+        plain: dict[str, Callable[[], Reply]] = {
+            "start": lambda: commands.start(lang),
+            "help": lambda: commands.help(user, lang),
+            "ops": lambda: commands.ops(lang),
+        }
+        with_args: dict[str, Callable[[UserRecord, str, str], Awaitable[Reply]]] = {
+            "status": commands.status,
+            "cancel": commands.cancel,
+            "tier": commands.tier,
+            "requeue": commands.requeue,
+            "job": commands.job,
+        }
+        if name in plain:
+            return plain[name]()
+        if name in with_args:
+            return await with_args[name](user, lang, args)
+        if name == "jobs":
+            return await commands.jobs(user, lang)
+        if name == "stats":
+            return await commands.stats(user, lang)
+        if name in ("ban", "unban"):
+            return await commands.ban(user, lang, args, banned=name == "ban")
+        return Reply(t("unknown_command", lang, command="/" + name))
+
+    # --- answers -----------------------------------------------------------------------------------
+    async def _reply(self, message: VKMessage, reply: Reply) -> None:
+        await self.adapter.send_text(
+            message.peer_id, reply.text, reply_to=message.message_id, keyboard=reply.keyboard
+        )
+
+    async def _say(self, message: VKMessage, text: str) -> None:
+        await self.adapter.send_text(message.peer_id, text, reply_to=message.message_id)
+
+    async def _apologize(self, message: VKMessage) -> None:
+        try:
+            await self._say(message, t("update_failed", message.language))
+        except Exception as error:  # the event is confirmed even when the apology cannot be sent
+            log.warning("apology not sent", error=repr(error))

@@ -1,0 +1,72 @@
+"""`photobot token issue USER_KEY [--admin]` and `photobot token revoke USER_KEY`.
+
+Operators (and tests, and scripts) mint API tokens here without a chat; in a chat /token and
+/logout do the same through the same SessionStore. The token is printed once, on standard output,
+and is never logged; Redis keeps only its SHA-256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from photobot.cli import CliError
+from photobot.config import Settings
+from photobot.sessions import InvalidSessionRequest, Scope, SessionStore
+
+
+def register(sub: Any) -> None:
+    token = sub.add_parser("token", help="issue or revoke API session tokens")
+    actions = token.add_subparsers(dest="token_command", metavar="ACTION")
+    actions.required = True
+
+    issue = actions.add_parser("issue", help="print a new token for a user")
+    issue.add_argument("user_key", metavar="USER_KEY", help="the user across platforms: tg:123, vk:456")
+    issue.add_argument("--admin", action="store_true", help="the token opens the admin API")
+    issue.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: TOKEN_TTL_SECONDS)")
+    issue.add_argument("--json", action="store_true", help="print {token, user_key, scope, expires_at}")
+    issue.set_defaults(handler=issue_token)
+
+    revoke = actions.add_parser("revoke", help="revoke every token of a user, as /logout does")
+    revoke.add_argument("user_key", metavar="USER_KEY")
+    revoke.set_defaults(handler=revoke_tokens)
+
+
+def _store(settings: Settings) -> SessionStore:
+    if settings.redis_url is None:
+        raise CliError("REDIS_URL is not set; tokens live in the Redis the bot uses")
+    return SessionStore.from_settings(settings)
+
+
+async def issue_token(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    try:
+        token = await store.issue(args.user_key, Scope.ADMIN if args.admin else Scope.USER, args.ttl)
+        session = await store.verify(token)
+    except InvalidSessionRequest as error:
+        raise CliError(str(error)) from None
+    except RedisError as error:
+        raise CliError(f"Redis is unreachable: {error}") from None
+    finally:
+        await store.redis.aclose()
+    assert session is not None
+    if args.json:
+        print(json.dumps({"token": token, "user_key": session.user_key, "scope": session.scope.value,
+                          "expires_at": session.expires_at}))
+    else:
+        print(token)
+    return 0
+
+
+async def revoke_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    try:
+        print(await store.revoke_all(args.user_key))
+    except RedisError as error:
+        raise CliError(f"Redis is unreachable: {error}") from None
+    finally:
+        await store.redis.aclose()
+    return 0

@@ -1,0 +1,86 @@
+"""What the HTTP side needs from the rest of photobot, as small protocols.
+
+The composition root builds the real parts (JobQueue, a Storage backend, SessionStore, the user
+store) and hands them over in one `WebDeps`; the web package imports none of their constructors, so
+it can be tested against any implementation that keeps these contracts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from photobot.config import Settings
+from photobot.gdrive import FileMissing, InvalidFileId
+from photobot.jobs import Job, JobStatus
+from photobot.metrics import Metrics
+from photobot.sessions import SessionStore
+
+
+class JobSource(Protocol):
+    """The part of photobot.queue.JobQueue that the API reads and drives."""
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def user_jobs(
+        self, user_key: str, status: JobStatus | None = None, limit: int = 10, offset: int = 0
+    ) -> tuple[list[Job], int]: ...
+
+    async def cancel(self, job_id: str, user_key: str | None = None) -> Job: ...
+
+    async def requeue(self, job_id: str) -> Job: ...
+
+    async def stats(self) -> BaseModel: ...
+
+    async def ping(self) -> bool: ...
+
+
+class ResultStorage(Protocol):
+    """The part of photobot.gdrive's Storage that serves results and reports its health."""
+
+    async def get(self, file_id: str) -> bytes: ...
+
+    async def check(self) -> list[str]: ...
+
+
+class UserDirectory(Protocol):
+    """Per-user tier, as the admin API reads and changes it (photobot.users.UserStore keeps it)."""
+
+    async def get_tier(self, user_key: str) -> str: ...
+
+    async def set_tier(self, user_key: str, tier: str) -> None: ...
+
+
+WorkersAlive = Callable[[], Awaitable[bool]]
+RouteHook = Callable[[web.Application], None]
+
+
+@dataclass(frozen=True)
+class WebDeps:
+    """Everything `build_web_app` wires.
+
+    workers_alive: readiness of the job workers (None: this process runs none, so not checked).
+    add_routes: called with the root application to add more routes, e.g. the Telegram webhook
+        (aiogram's SimpleRequestHandler, which checks X-Telegram-Bot-Api-Secret-Token itself).
+    missing_errors: what storage.get raises for a file that is gone or an id it cannot hold, so a
+        lost result is a 404 and not a 500.
+    check_timeout: seconds each readiness probe may take before it counts as down.
+    """
+
+    settings: Settings
+    queue: JobSource
+    storage: ResultStorage
+    sessions: SessionStore
+    users: UserDirectory
+    metrics: Metrics
+    workers_alive: WorkersAlive | None = None
+    add_routes: RouteHook | None = None
+    missing_errors: tuple[type[BaseException], ...] = (FileMissing, InvalidFileId)
+    check_timeout: float = 2.0
+
+
+DEPS_KEY: web.AppKey[WebDeps] = web.AppKey("photobot_web_deps", WebDeps)

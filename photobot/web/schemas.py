@@ -1,0 +1,102 @@
+"""The JSON bodies of the API, as pydantic models: they serialise the answers and, through
+`model_json_schema`, describe them in the OpenAPI document, so the two cannot disagree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from photobot.jobs import Job, JobErrorInfo, JobStatus, Platform
+from photobot.sessions import Scope
+
+JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+USER_KEY_PATTERN = r"^(tg|vk|cli):[A-Za-z0-9_.@-]{1,64}$"
+MAX_LIMIT = 100
+MAX_OFFSET = 100_000
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable: unauthorized, invalid_token, forbidden, ...")
+    message: str = Field(description="Human-readable; may change between versions.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class JobOut(BaseModel):
+    """A job as its owner may see it; chat-internal fields (message ids, dedup key) stay inside."""
+
+    model_config = ConfigDict(use_enum_values=True)
+
+    job_id: str
+    platform: Platform
+    user_id: str
+    user_key: str = Field(description="The owner across platforms, e.g. tg:123.")
+    status: JobStatus
+    operation: str
+    params: dict[str, Any]
+    tier: str
+    priority: int
+    attempts: int
+    max_attempts: int
+    result_ids: list[str] = Field(description="Storage ids of the results; fetch with /jobs/{id}/result.")
+    error: JobErrorInfo | None
+    created_at: int = Field(description="Milliseconds since the Unix epoch.")
+    enqueued_at: int | None
+    started_at: int | None
+    finished_at: int | None
+    next_retry_at: int | None
+    delivered: bool
+
+    @classmethod
+    def from_job(cls, job: Job) -> JobOut:
+        return cls(
+            job_id=job.job_id,
+            platform=job.platform,
+            user_id=job.user_id,
+            user_key=job.user_key,
+            status=job.status,
+            operation=job.operation,
+            params=job.params,
+            tier=job.tier,
+            priority=job.priority,
+            attempts=job.attempts,
+            max_attempts=job.max_attempts,
+            result_ids=job.result_ids,
+            error=job.error,
+            created_at=job.created_at,
+            enqueued_at=job.enqueued_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            next_retry_at=job.next_retry_at,
+            delivered=job.delivered,
+        )
+
+
+class JobPage(BaseModel):
+    jobs: list[JobOut]
+    total: int = Field(description="Jobs that match in all, beyond this page.")
+    limit: int
+    offset: int
+
+
+class Me(BaseModel):
+    model_config = ConfigDict(use_enum_values=True)
+
+    user_key: str
+    scope: Scope
+    tier: str
+    expires_at: int = Field(description="When this token stops working, in seconds since the Unix epoch.")
+
+
+class TierChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier: str = Field(min_length=1, max_length=32, description="One of the configured TIERS.")
+
+
+class UserTier(BaseModel):
+    user_key: str
+    tier: str

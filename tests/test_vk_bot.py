@@ -1,0 +1,148 @@
+"""The VK bot end to end: `python -m photobot run` against the fake VK and a real redis-server, with
+the real vkbottle speaking HTTP to the fake. What a VK user sees is read back through the fake."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.fakes.vk import FakeVK
+from tests.vk_support import PhotobotProcess, photo, results, sends_to, texts, wait_results, wait_text
+
+pytestmark = pytest.mark.timeout(180)
+
+ADMIN = 7001
+
+
+@pytest.fixture
+def vk() -> Iterator[FakeVK]:
+    with FakeVK.run_in_thread() as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot(vk: FakeVK, redis_url: str, tmp_path: Path) -> Iterator[PhotobotProcess]:
+    process = PhotobotProcess(vk, redis_url, tmp_path / "bot", VK_ADMIN_IDS=str(ADMIN))
+    process.start(vk)
+    yield process
+    code = process.stop()
+    assert code == 0, process.log_tail()
+    assert vk.token not in process.log_text()
+
+
+def is_sepia(data: bytes) -> bool:
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    r, g, b = image.resize((8, 8)).getpixel((4, 4))  # type: ignore[misc]
+    return r >= g >= b and r > b
+
+
+def test_photo_with_a_caption_comes_back_processed(vk: FakeVK, bot: PhotobotProcess) -> None:
+    vk.set_user(101, lang_id=3)
+    original = photo(1, (120, 90))
+    vk.inject_photo(101, original, "sepia")
+    [result] = wait_results(vk, 101, bot=bot)
+    assert result.text.startswith("✅ Sepia")
+    assert len(result.photos) == 1 and result.photos[0] != original
+    assert is_sepia(result.photos[0])
+    assert Image.open(io.BytesIO(result.photos[0])).size == (120, 90)
+    # One message: the status that became the result by edits, sent with a random_id.
+    assert len(vk.visible_messages(101)) == 1
+    assert result.edits >= 1
+    [send] = vk.calls("messages.send")
+    assert int(send.params["random_id"]) != 0
+
+
+def test_keyboard_flow(vk: FakeVK, bot: PhotobotProcess) -> None:
+    vk.set_user(102, lang_id=3)
+    sent = vk.inject_photo(102, photo(2))
+    vk.wait_for_sync(lambda: any(m.keyboard for m in vk.visible_messages(102)), 30)
+    [status] = vk.visible_messages(102)
+    assert status.text.startswith("What should I do")
+    assert status.keyboard is not None and status.keyboard["inline"] is True
+    buttons = [button["action"] for row in status.keyboard["buttons"] for button in row]
+    grayscale = next(b for b in buttons if b["payload"]["op"] == "grayscale")
+    assert grayscale["payload"]["m"] == sent["id"]
+    vk.inject_payload(102, grayscale["payload"], grayscale["label"])
+    [result] = wait_results(vk, 102, bot=bot)
+    assert result.id == status.id and result.keyboard is None
+    image = Image.open(io.BytesIO(result.photos[0])).convert("RGB")
+    r, g, b = image.getpixel((10, 10))  # type: ignore[misc]
+    assert r == g == b
+    # The same button pressed again is answered, and nothing runs twice.
+    vk.inject_payload(102, grayscale["payload"], grayscale["label"])
+    wait_text(vk, 102, "Already chosen", bot=bot)
+    assert len(results(vk, 102)) == 1
+
+
+def test_a_text_names_the_operation_of_the_waiting_photo(vk: FakeVK, bot: PhotobotProcess) -> None:
+    vk.inject_photo(103, photo(3))
+    vk.wait_for_sync(lambda: any(m.keyboard for m in vk.visible_messages(103)), 30)
+    vk.inject_text(103, "негатив")
+    [result] = wait_results(vk, 103, bot=bot)
+    assert result.text.startswith("✅ Негатив")  # lang_id 0: Russian
+
+
+def test_several_photos_in_one_message_are_one_job_each(vk: FakeVK, bot: PhotobotProcess) -> None:
+    vk.set_user(104, lang_id=3)
+    vk.inject_photos(104, [photo(41), photo(42), photo(43)], "invert")
+    shown = wait_results(vk, 104, 3, bot=bot)
+    assert len({m.photos[0] for m in shown}) == 3
+    assert sends_to(vk, 104) == 3
+
+
+def test_commands_and_bad_input_are_answered_politely(vk: FakeVK, bot: PhotobotProcess) -> None:
+    vk.set_user(105, lang_id=3)
+    vk.inject_text(105, "/help")
+    wait_text(vk, 105, "", bot=bot)
+    assert "photo" in texts(vk, 105)[0].lower()
+    vk.inject_text(105, "!ops")
+    vk.wait_for_sync(lambda: any("sepia" in t for t in texts(vk, 105)), 30)
+    vk.inject_text(105, "/frobnicate now")
+    wait_text(vk, 105, "I do not know the command /frobnicate", bot=bot)
+    vk.inject_payload(105, {"op": "sepia"}, "Sepia")  # no photo named: a forged button
+    wait_text(vk, 105, "I did not understand that button", bot=bot)
+    vk.inject_text(105, "??")
+    wait_text(vk, 105, "Send me a photo", bot=bot)
+    vk.inject_payload(105, {"op": "sepia", "m": 999999}, "Sepia")
+    wait_text(vk, 105, "This photo waited too long", bot=bot)
+    vk.inject_text(105, "/status nope")
+    wait_text(vk, 105, "No job nope", bot=bot)
+    vk.inject_text(105, "/jobs")
+    wait_text(vk, 105, "You have no jobs", bot=bot)
+    vk.inject_text(105, "/tier")
+    wait_text(vk, 105, "Your tier: free", bot=bot)
+    vk.inject_text(105, "/stats")
+    wait_text(vk, 105, "Sorry, this command is for admins", bot=bot)
+    assert not any("{" in text for text in texts(vk, 105))  # every text was filled in
+
+
+def test_admin_commands_and_a_refused_non_admin(vk: FakeVK, bot: PhotobotProcess) -> None:
+    vk.set_user(ADMIN, lang_id=3)
+    vk.set_user(106, lang_id=3)
+    vk.inject_text(106, "/ban 107")
+    wait_text(vk, 106, "Sorry, this command is for admins", bot=bot)
+    vk.inject_text(ADMIN, "/stats")
+    wait_text(vk, ADMIN, "Queue", bot=bot)
+    vk.inject_text(ADMIN, "/tier 106 premium")
+    wait_text(vk, ADMIN, "User vk:106", bot=bot)
+    vk.inject_text(106, "/tier")
+    wait_text(vk, 106, "Your tier: premium", bot=bot)
+    vk.inject_text(ADMIN, "!ban 106")
+    wait_text(vk, ADMIN, "User vk:106 is banned", bot=bot)
+    vk.inject_photo(106, photo(6), "sepia")
+    wait_text(vk, 106, "Sorry, you cannot use this bot", bot=bot)
+    assert results(vk, 106) == []
+    vk.inject_text(ADMIN, "/unban 106")
+    wait_text(vk, ADMIN, "User vk:106 is unbanned", bot=bot)
+    vk.inject_photo(106, photo(7), "sepia")
+    wait_results(vk, 106, bot=bot)
+    vk.inject_text(106, "/jobs")
+    jobs_text = wait_text(vk, 106, "Your jobs", bot=bot)
+    job_id = jobs_text.splitlines()[1].split(" · ")[0].removeprefix("• ")
+    vk.inject_text(ADMIN, f"/job {job_id}")
+    record = wait_text(vk, ADMIN, "{", bot=bot)
+    assert '"platform": "vk"' in record and '"user_id": "106"' in record

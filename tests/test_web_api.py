@@ -1,0 +1,254 @@
+"""The JSON API, every endpoint under every kind of caller, against a real queue and redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from photobot.config import Settings
+from photobot.jobs import JobStatus
+from photobot.sessions import Scope, token_digest
+from tests.web_support import TINY_JPEG, Stack, web_stack
+
+OWNER, OTHER, ADMIN = "tg:1", "tg:2", "tg:99"
+
+
+@dataclass
+class World:
+    """Three jobs of OWNER: one pending, one completed with a result, one failed."""
+
+    stack: Stack
+    pending: str
+    completed: str
+    failed: str
+
+
+@pytest.fixture
+async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
+    async with web_stack(settings, tmp_path) as stack:
+        await stack.enqueue(OWNER)
+        completed = await stack.run_one()
+        await stack.enqueue(OWNER)
+        failed = await stack.run_one(fail=True)
+        pending = await stack.enqueue(OWNER)
+        assert (completed.status, failed.status) == (JobStatus.COMPLETED, JobStatus.FAILED)
+        yield World(stack, pending.job_id, completed.job_id, failed.job_id)
+
+
+async def caller_token(world: World, caller: str) -> str | None:
+    """A token of each kind of caller; None sends no Authorization header."""
+    sessions = world.stack.sessions
+    if caller == "none":
+        return None
+    if caller == "malformed":
+        return "not a token"
+    if caller == "unknown":
+        return "A" * 43
+    if caller == "expired":
+        token = await sessions.issue(OWNER, ttl=60)
+        await sessions.redis.pexpire(f"{{photobot}}:session:{token_digest(token)}", 1)
+        await asyncio.sleep(0.01)
+        return token
+    if caller == "revoked":
+        token = await sessions.issue(OWNER, Scope.ADMIN)
+        await sessions.revoke_all(OWNER)
+        return token
+    user = {"owner": OWNER, "other": OTHER, "admin": ADMIN}[caller]
+    return await sessions.issue(user, Scope.ADMIN if caller == "admin" else Scope.USER)
+
+
+# endpoint -> (method, path template, JSON body)
+ENDPOINTS = {
+    "me": ("GET", "/api/v1/me", None),
+    "jobs": ("GET", "/api/v1/jobs", None),
+    "job": ("GET", "/api/v1/jobs/{completed}", None),
+    "result": ("GET", "/api/v1/jobs/{completed}/result", None),
+    "cancel": ("POST", "/api/v1/jobs/{pending}/cancel", None),
+    "stats": ("GET", "/api/v1/queue/stats", None),
+    "requeue": ("POST", "/api/v1/jobs/{failed}/requeue", None),
+    "tier": ("POST", "/api/v1/users/tg:1/tier", {"tier": "premium"}),
+}
+EXPECTED = {
+    #            me   jobs job  result cancel stats requeue tier
+    "owner": (200, 200, 200, 200, 200, 403, 403, 403),
+    "other": (200, 200, 403, 403, 403, 403, 403, 403),
+    "admin": (200, 200, 200, 200, 200, 200, 200, 200),
+}
+CASES = [
+    (endpoint, caller, EXPECTED.get(caller, (401,) * len(ENDPOINTS))[i])
+    for i, endpoint in enumerate(ENDPOINTS)
+    for caller in ("none", "malformed", "unknown", "expired", "revoked", "other", "owner", "admin")
+]
+
+
+@pytest.mark.parametrize(("endpoint", "caller", "status"), CASES, ids=[f"{e}-{c}" for e, c, _ in CASES])
+async def test_endpoint_under_every_caller(world: World, endpoint: str, caller: str, status: int) -> None:
+    method, template, body = ENDPOINTS[endpoint]
+    path = template.format(pending=world.pending, completed=world.completed, failed=world.failed)
+    token = await caller_token(world, caller)
+    got, answer = await world.stack.call(method, path, token, json=body)
+    assert got == status, answer
+    if status != 200:
+        assert set(answer["error"]) == {"code", "message"}
+        expected_codes = {401: {"unauthorized", "invalid_token"}, 403: {"forbidden"}}[status]
+        assert answer["error"]["code"] in expected_codes
+    # Nothing a refused caller asked for happened.
+    queue = world.stack.queue
+    pending, failed = await queue.get(world.pending), await queue.get(world.failed)
+    assert pending is not None and failed is not None
+    assert (pending.status == JobStatus.CANCELLED) == (endpoint == "cancel" and status == 200)
+    assert (failed.status == JobStatus.PENDING) == (endpoint == "requeue" and status == 200)
+    tier = await world.stack.users.get_tier(OWNER)
+    assert (tier == "premium") == (endpoint == "tier" and status == 200)
+
+
+async def test_401_carries_a_bearer_challenge(world: World) -> None:
+    async with world.stack.http.get(world.stack.base + "/api/v1/me") as response:
+        assert response.status == 401
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    basic = {"Authorization": "Basic dXNlcjpwdw=="}
+    status, answer = await world.stack.call("GET", "/api/v1/me", headers=basic)
+    assert (status, answer["error"]["code"]) == (401, "unauthorized")
+
+
+async def test_me_tells_user_scope_tier_and_expiry(world: World) -> None:
+    token = await world.stack.token(OWNER)
+    await world.stack.users.set_tier(OWNER, "premium")
+    status, me = await world.stack.call("GET", "/api/v1/me", token)
+    session = await world.stack.sessions.verify(token)
+    assert status == 200 and session is not None
+    assert me == {"user_key": OWNER, "scope": "user", "tier": "premium", "expires_at": session.expires_at}
+
+
+async def test_jobs_lists_own_jobs_with_filter_and_paging(world: World) -> None:
+    await world.stack.enqueue(OTHER)
+    token = await world.stack.token(OWNER)
+    status, page = await world.stack.call("GET", "/api/v1/jobs", token)
+    assert status == 200 and page["total"] == 3
+    assert {j["job_id"] for j in page["jobs"]} == {world.pending, world.completed, world.failed}
+    assert all(j["user_key"] == OWNER for j in page["jobs"])
+    _, page = await world.stack.call("GET", "/api/v1/jobs?status=failed", token)
+    assert [j["job_id"] for j in page["jobs"]] == [world.failed] and page["total"] == 1
+    _, first = await world.stack.call("GET", "/api/v1/jobs?limit=2&offset=0", token)
+    _, rest = await world.stack.call("GET", "/api/v1/jobs?limit=2&offset=2", token)
+    assert len(first["jobs"]) == 2 and len(rest["jobs"]) == 1 and first["total"] == rest["total"] == 3
+    seen = {j["job_id"] for j in first["jobs"] + rest["jobs"]}
+    assert seen == {world.pending, world.completed, world.failed}
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["status=done", "status=", "stauts=failed", "limit=0", "limit=101", "limit=ten", "limit=1.5", "offset=-1",
+     "offset=x", "offset=100001", "limit=99999999999999999999999"],
+)
+async def test_jobs_rejects_bad_parameters_with_422(world: World, query: str) -> None:
+    token = await world.stack.token(OWNER)
+    status, answer = await world.stack.call("GET", f"/api/v1/jobs?{query}", token)
+    assert (status, answer["error"]["code"]) == (422, "invalid_parameter")
+
+
+async def test_result_streams_the_stored_image(world: World) -> None:
+    token = await world.stack.token(OWNER)
+    url = f"{world.stack.base}/api/v1/jobs/{world.completed}/result"
+    async with world.stack.http.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 200
+        assert response.content_type == "image/jpeg"
+        assert int(response.headers["Content-Length"]) == len(TINY_JPEG)
+        assert await response.read() == TINY_JPEG
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/api/v1/jobs/{pending}/result", 409, "no_result"),
+        ("/api/v1/jobs/{failed}/result", 409, "no_result"),
+        ("/api/v1/jobs/{completed}/result?index=1", 404, "result_not_found"),
+        ("/api/v1/jobs/{completed}/result?index=-1", 422, "invalid_parameter"),
+        ("/api/v1/jobs/{completed}/result?index=a", 422, "invalid_parameter"),
+        ("/api/v1/jobs/0123456789abcdef/result", 404, "job_not_found"),
+        ("/api/v1/jobs/0123456789abcdef", 404, "job_not_found"),
+        ("/api/v1/jobs/bad%20id!", 422, "invalid_parameter"),
+        ("/api/v1/jobs/" + "x" * 65, 422, "invalid_parameter"),
+        ("/api/v1/jobs/{completed}/cancel", 409, "not_cancellable"),
+        ("/api/v1/jobs/0123456789abcdef/cancel", 404, "job_not_found"),
+        ("/api/v1/nowhere", 404, "not_found"),
+    ],
+)
+async def test_owner_errors(world: World, path: str, status: int, code: str) -> None:
+    """Unknown ids, jobs without results, bad ids and indexes, a finished job cancelled."""
+    token = await world.stack.token(OWNER)
+    method = "POST" if path.endswith("/cancel") else "GET"
+    path = path.format(pending=world.pending, completed=world.completed, failed=world.failed)
+    got, answer = await world.stack.call(method, path, token)
+    assert (got, answer["error"]["code"]) == (status, code)
+
+
+async def test_a_result_gone_from_storage_is_404(world: World) -> None:
+    job = await world.stack.queue.get(world.completed)
+    assert job is not None
+    await world.stack.storage.delete(job.result_ids[0])
+    token = await world.stack.token(OWNER)
+    status, answer = await world.stack.call("GET", f"/api/v1/jobs/{world.completed}/result", token)
+    assert (status, answer["error"]["code"]) == (404, "result_missing")
+
+
+async def test_wrong_method_is_405_in_json(world: World) -> None:
+    token = await world.stack.token(OWNER)
+    status, answer = await world.stack.call("DELETE", "/api/v1/me", token)
+    assert (status, answer["error"]["code"]) == (405, "method_not_allowed")
+
+
+async def test_admin_requeue_and_its_conflicts(world: World) -> None:
+    token = await world.stack.token(ADMIN, Scope.ADMIN)
+    status, job = await world.stack.call("POST", f"/api/v1/jobs/{world.failed}/requeue", token)
+    assert status == 200 and job["status"] == "pending" and job["attempts"] == 0
+    status, answer = await world.stack.call("POST", f"/api/v1/jobs/{world.failed}/requeue", token)
+    assert (status, answer["error"]["code"]) == (409, "not_requeueable")
+    status, answer = await world.stack.call("POST", "/api/v1/jobs/0123456789abcdef/requeue", token)
+    assert (status, answer["error"]["code"]) == (404, "job_not_found")
+
+
+async def test_admin_stats_reflect_the_queue(world: World) -> None:
+    token = await world.stack.token(ADMIN, Scope.ADMIN)
+    status, stats = await world.stack.call("GET", "/api/v1/queue/stats", token)
+    assert status == 200
+    assert stats["counts"]["pending"] == 1 and stats["counts"]["completed"] == 1
+    assert stats["counts"]["failed"] == 1 and stats["tiers"]["free"] == 1
+
+
+@pytest.mark.parametrize(
+    ("user_key", "body", "code"),
+    [
+        ("tg:1", {"tier": "gold"}, "unknown_tier"),
+        ("tg:1", {"tier": ""}, "invalid_body"),
+        ("tg:1", {"tier": 5}, "invalid_body"),
+        ("tg:1", {"level": "premium"}, "invalid_body"),
+        ("tg:1", {"tier": "premium", "extra": 1}, "invalid_body"),
+        ("tg:1", ["premium"], "invalid_body"),
+        ("tg:1", None, "invalid_body"),
+        ("tg:1", "{not json", "invalid_body"),
+        ("tg:1", "x" * 5000, "invalid_body"),
+        ("telegram:1", {"tier": "premium"}, "invalid_parameter"),
+        ("1", {"tier": "premium"}, "invalid_parameter"),
+    ],
+)
+async def test_set_tier_rejects_bad_input_and_changes_nothing(
+    world: World, user_key: str, body: object, code: str
+) -> None:
+    token = await world.stack.token(ADMIN, Scope.ADMIN)
+    kwargs = {"data": body} if isinstance(body, str) else {"json": body}
+    status, answer = await world.stack.call("POST", f"/api/v1/users/{user_key}/tier", token, **kwargs)
+    assert (status, answer["error"]["code"]) == (422, code)
+    assert await world.stack.users.redis.hgetall(world.stack.users.key) == {}
+
+
+async def test_admin_sets_a_tier(world: World) -> None:
+    token = await world.stack.token(ADMIN, Scope.ADMIN)
+    body = {"tier": "premium"}
+    status, answer = await world.stack.call("POST", "/api/v1/users/vk:5/tier", token, json=body)
+    assert status == 200 and answer == {"user_key": "vk:5", "tier": "premium"}
+    assert await world.stack.users.get_tier("vk:5") == "premium"

@@ -1,0 +1,115 @@
+"""Test parts for the HTTP side: a Redis-backed user directory, and a whole web
+stack (real JobQueue, SessionStore, LocalStorage and redis-server) served on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from photobot.config import Settings
+from photobot.gdrive import LocalStorage
+from photobot.jobs import Job, PermanentJobError, Platform
+from photobot.metrics import Metrics
+from photobot.queue import JobQueue
+from photobot.sessions import Scope, SessionStore
+from photobot.web import WebDeps, bound_port, build_web_app, serve
+
+TINY_JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 600
+
+
+class RedisUsers:
+    """The smallest UserDirectory: tiers in one Redis hash."""
+
+    def __init__(self, redis: Redis, default_tier: str) -> None:
+        self.redis = redis
+        self.default_tier = default_tier
+        self.key = "{photobot}:test:tiers"
+
+    async def get_tier(self, user_key: str) -> str:
+        tier = await self.redis.hget(self.key, user_key)  # type: ignore[misc]
+        return str(tier) if tier else self.default_tier
+
+    async def set_tier(self, user_key: str, tier: str) -> None:
+        await self.redis.hset(self.key, user_key, tier)  # type: ignore[misc]
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    queue: JobQueue
+    sessions: SessionStore
+    users: RedisUsers
+    storage: LocalStorage
+    metrics: Metrics
+    http: aiohttp.ClientSession
+    base: str
+    workers: list[bool]
+
+    async def token(self, user_key: str, scope: Scope = Scope.USER, ttl: int | None = None) -> str:
+        return await self.sessions.issue(user_key, scope, ttl)
+
+    async def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
+        headers = dict(kwargs.pop("headers", {}))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.http.request(method, self.base + path, headers=headers, **kwargs) as response:
+            if response.content_type == "application/json":
+                return response.status, await response.json()
+            return response.status, await response.read()
+
+    async def enqueue(self, user: str, operation: str = "grayscale", tier: str = "free") -> Job:
+        platform, _, user_id = user.partition(":")
+        job = Job(
+            platform=Platform.TELEGRAM if platform == "tg" else Platform.VK,
+            chat_id=int(user_id), user_id=user_id, operation=operation, photo_id="original-1",
+            tier=tier, priority=self.settings.tiers[tier],
+        )
+        return (await self.queue.enqueue(job)).job
+
+    async def run_one(self, *, fail: bool = False, result: bytes = TINY_JPEG) -> Job:
+        """Lease the next job and complete it with a stored result (or fail it for good)."""
+        (lease,) = await self.queue.lease("test-worker", 1)
+        if fail:
+            await self.queue.fail(lease, PermanentJobError("bad image"))
+        else:
+            meta = {"job_id": lease.job.job_id, "user_id": lease.job.user_id, "kind": "result"}
+            file_id = await self.storage.put(result, "result.jpg", "image/jpeg", meta)
+            await self.queue.complete(lease, result_ids=[file_id])
+        job = await self.queue.get(lease.job.job_id)
+        assert job is not None
+        return job
+
+
+@asynccontextmanager
+async def web_stack(settings: Settings, tmp_path: Path, **deps: Any) -> AsyncIterator[Stack]:
+    metrics = Metrics()
+    queue = JobQueue.from_settings(settings, metrics=metrics)
+    sessions = SessionStore.from_settings(settings)
+    users = RedisUsers(sessions.redis, settings.default_tier)
+    storage = LocalStorage(tmp_path / "results", metrics)
+    workers = [True]
+
+    async def workers_alive() -> bool:
+        return workers[0]
+
+    app: web.Application = build_web_app(
+        WebDeps(settings=settings, queue=queue, storage=storage, sessions=sessions, users=users,
+                metrics=metrics, workers_alive=workers_alive, **deps)
+    )
+    runner = await serve(app, "127.0.0.1", 0)
+    http = aiohttp.ClientSession()
+    try:
+        yield Stack(settings, queue, sessions, users, storage, metrics, http,
+                    f"http://127.0.0.1:{bound_port(runner)}", workers)
+    finally:
+        await http.close()
+        await runner.cleanup()
+        await queue.close()
+        await sessions.redis.aclose()
