@@ -115,8 +115,12 @@ def test_env_example_is_generated_from_settings() -> None:
 def test_dashboard_and_prometheus_config_parse() -> None:
     dashboard = json.loads((ROOT / "deploy/grafana/photobot.json").read_text())
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
-    for metric in ("photobot_queue_depth", "photobot_jobs_finished_total",
-                   "photobot_job_duration_seconds_bucket", "photobot_chat_api_calls_total"):
+    for metric in (
+        "photobot_queue_depth",
+        "photobot_jobs_finished_total",
+        "photobot_job_duration_seconds_bucket",
+        "photobot_chat_api_calls_total",
+    ):
         assert metric in exprs
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())
     assert prometheus["scrape_configs"][0]["metrics_path"] == "/metrics"
