@@ -1,16 +1,39 @@
-# The two commands of the quick start. Both work on a fresh Debian or Ubuntu machine.
-.PHONY: test lint venv
+# The commands of the quick start, for a Debian or Ubuntu machine without Docker:
+#   make run    create .venv, install photobot's requirements, run the bot (reads .env)
+#   make test   what CI runs (.ci/run): redis-server if missing, ruff, mypy, pytest
+# VENV=path uses another virtualenv; PYTHON=python3.12 picks the interpreter that creates it.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# Rewritten whenever requirements.txt changes, so `make run` installs only after a change.
+INSTALLED := $(VENV)/.photobot-requirements
 
-venv: .venv/bin/python
-.venv/bin/python: requirements.txt requirements-dev.txt
-	python3 -m venv .venv
-	.venv/bin/python -m pip install -q -r requirements-dev.txt
-	touch .venv/bin/python
+# BOT_TOKEN (or VK_TOKEN for a VK-only bot) from the environment or from .env; photobot checks it
+# again, but a newcomer should not wait for an install to learn that it is missing.
+TOKEN_IN_ENV_FILE := $(shell grep -sEi '^[[:space:]]*(export[[:space:]]+)?(BOT|VK)_TOKEN[[:space:]]*=[[:space:]]*[^[:space:]#]' .env)
 
-# What CI runs: installs redis-server when missing, ruff, mypy, pytest.
+.PHONY: run test lint venv check-token
+
+run: check-token venv
+	exec $(PY) -m photobot run
+
+check-token:
+	$(if $(strip $(BOT_TOKEN)$(VK_TOKEN)$(TOKEN_IN_ENV_FILE)),@:,$(error BOT_TOKEN is not set: put BOT_TOKEN=<token from @BotFather> in .env (cp .env.example .env)))
+
+venv: $(INSTALLED)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	@cp requirements.txt $@
+
+# What CI runs: installs redis-server when missing, the dev requirements, ruff, mypy, pytest.
 test:
-	bash .ci/run
+	VENV=$(VENV) PYTHON=$(PYTHON) bash .ci/run
 
 lint: venv
-	.venv/bin/ruff check photobot tests bench
-	.venv/bin/mypy
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m ruff check photobot tests bench
+	$(PY) -m mypy

@@ -55,8 +55,15 @@ def png_declaring(width: int, height: int, rows: int = 1) -> bytes:
 def gif_bomb() -> bytes:
     """A 50-byte GIF whose logical screen is 65535 x 65535 (4.3 gigapixels) around a 1x1 frame."""
     return (
-        b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
-        + b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00" + b"\x02\x02\x44\x01\x00" + b"\x3b"
+        b"GIF89a"
+        + struct.pack("<HH", 65535, 65535)
+        + b"\x80\x00\x00"
+        + b"\x00\x00\x00\xff\xff\xff"
+        + b"\x2c"
+        + struct.pack("<HHHH", 0, 0, 1, 1)
+        + b"\x00"
+        + b"\x02\x02\x44\x01\x00"
+        + b"\x3b"
     )
 
 
@@ -103,6 +110,7 @@ def float_tiff() -> bytes:
 
 
 # --- checks of correct results ------------------------------------------------------------------
+
 
 def decoded(result: OperationResult, index: int = 0) -> Image.Image:
     image = Image.open(io.BytesIO(result.images[index].data))
@@ -174,12 +182,16 @@ def build_corpus() -> list[Case]:
         Case("bmw_text_starting_bm", b"BMW is a car brand, not a bitmap." * 3, CorruptImage),
         Case("svg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', UnsupportedFormat),
         Case("pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF", UnsupportedFormat),
-        Case("html", b"<!DOCTYPE html><html><body><img src=x onerror=alert(1)></body></html>",
-             UnsupportedFormat),
+        Case(
+            "html",
+            b"<!DOCTYPE html><html><body><img src=x onerror=alert(1)></body></html>",
+            UnsupportedFormat,
+        ),
         Case("zip", b"PK\x03\x04" + b"\x00" * 60, UnsupportedFormat),
         Case("windows_exe", b"MZ\x90\x00" + b"\x00" * 60, UnsupportedFormat),
-        Case("heic_without_pillow_heif", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic",
-             UnsupportedFormat),
+        Case(
+            "heic_without_pillow_heif", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", UnsupportedFormat
+        ),
         Case("animated_gif_first_frame", animated_gif(), first_gif_frame),
         Case("cmyk_jpeg", save(base.convert("CMYK"), "JPEG"), is_jpeg_of(256, 192)),
         Case("sixteen_bit_png", sixteen_bit_png(), sixteen_bit_scaled),

@@ -133,13 +133,15 @@ async def test_send_photo_then_edit_media_shows_only_the_result(tg: FakeTelegram
     tg.inject_photo(11, make_image(640, 480))
     user_photo = (await bot.get_updates())[0].message
     assert user_photo is not None and user_photo.photo is not None
-    status = await bot.send_photo(11, user_photo.photo[-1].file_id, caption="queued, position 1",
-                                  reply_markup=KEYBOARD)
+    status = await bot.send_photo(
+        11, user_photo.photo[-1].file_id, caption="queued, position 1", reply_markup=KEYBOARD
+    )
     assert status.photo is not None and status.reply_markup is not None
     await bot.edit_message_caption(chat_id=11, message_id=status.message_id, caption="processing")
     result_bytes = make_image(640, 480, (112, 66, 20), "JPEG")
     edited = await bot.edit_message_media(
-        chat_id=11, message_id=status.message_id,
+        chat_id=11,
+        message_id=status.message_id,
         media=InputMediaPhoto(media=BufferedInputFile(result_bytes, "result.jpg"), caption="sepia: done"),
     )
     assert not isinstance(edited, bool) and edited.photo is not None and edited.edit_date is not None
@@ -161,12 +163,16 @@ async def test_edit_media_as_document_by_upload_and_by_file_id(tg: FakeTelegram,
     text = await bot.send_message(12, "<b>queued</b> &lt;1&gt;", parse_mode="HTML")
     assert text.text == "queued <1>"
     with pytest.raises(TelegramBadRequest, match="no media"):
-        await bot.edit_message_media(chat_id=12, message_id=text.message_id,
-                                     media=InputMediaPhoto(media=BufferedInputFile(make_image(9, 9), "a")))
+        await bot.edit_message_media(
+            chat_id=12,
+            message_id=text.message_id,
+            media=InputMediaPhoto(media=BufferedInputFile(make_image(9, 9), "a")),
+        )
     photo = await bot.send_photo(12, BufferedInputFile(make_image(300, 200), "in.png"))
     blob = make_image(3000, 2000)
     doc = await bot.edit_message_media(
-        chat_id=12, message_id=photo.message_id,
+        chat_id=12,
+        message_id=photo.message_id,
         media=InputMediaDocument(media=BufferedInputFile(blob, "result.png"), caption="full quality"),
     )
     assert not isinstance(doc, bool) and doc.document is not None
@@ -184,8 +190,9 @@ async def test_edit_media_as_document_by_upload_and_by_file_id(tg: FakeTelegram,
 async def test_delete_and_text_edits(tg: FakeTelegram, bot: Bot) -> None:
     tg.open_chat(13)
     sent = await bot.send_message(13, "page 1", reply_markup=KEYBOARD)
-    changed = await bot.edit_message_text("page 2", chat_id=13, message_id=sent.message_id,
-                                          reply_markup=KEYBOARD)
+    changed = await bot.edit_message_text(
+        "page 2", chat_id=13, message_id=sent.message_id, reply_markup=KEYBOARD
+    )
     assert not isinstance(changed, bool) and changed.text == "page 2" and changed.reply_markup is not None
     assert changed.reply_markup.inline_keyboard[0][0].callback_data == "op:sepia"
     await bot.edit_message_reply_markup(chat_id=13, message_id=sent.message_id)
@@ -253,8 +260,10 @@ async def test_send_media_group(tg: FakeTelegram, bot: Bot) -> None:
     faces = [make_image(120 + i, 120, (i * 40, 90, 90)) for i in range(3)]
     sent = await bot.send_media_group(
         -1001,
-        [InputMediaPhoto(media=BufferedInputFile(face, f"face{i}.png"), caption=f"face {i + 1}")
-         for i, face in enumerate(faces)],
+        [
+            InputMediaPhoto(media=BufferedInputFile(face, f"face{i}.png"), caption=f"face {i + 1}")
+            for i, face in enumerate(faces)
+        ],
     )
     assert len(sent) == 3 and len({m.media_group_id for m in sent}) == 1 and sent[0].media_group_id
     shown = tg.visible_messages(-1001)
@@ -277,8 +286,10 @@ async def test_callback_query_and_commands(tg: FakeTelegram, bot: Bot) -> None:
     assert answer == {"text": "queued", "show_alert": False, "url": None, "cache_time": 0}
     with pytest.raises(TelegramBadRequest, match="query is too old"):
         await bot.answer_callback_query(query_id)
-    commands = [BotCommand(command="start", description="Start"),
-                BotCommand(command="ops", description="Ops")]
+    commands = [
+        BotCommand(command="start", description="Start"),
+        BotCommand(command="ops", description="Ops"),
+    ]
     assert await bot.set_my_commands(commands, language_code="en")
     listed = await bot.get_my_commands(language_code="en")
     assert [(c.command, c.description) for c in listed] == [("start", "Start"), ("ops", "Ops")]
@@ -313,8 +324,9 @@ async def test_webhook_posts_updates_with_the_secret(tg: FakeTelegram, bot: Bot)
     port = runner.addresses[0][1]
     try:
         dropped = tg.inject_text(71, "sent while the bot was away")
-        assert await bot.set_webhook(f"http://127.0.0.1:{port}/tg", secret_token="s3cret",
-                                     drop_pending_updates=True)
+        assert await bot.set_webhook(
+            f"http://127.0.0.1:{port}/tg", secret_token="s3cret", drop_pending_updates=True
+        )
         first = tg.inject_text(71, "one")
         second = tg.inject_text(71, "two")
         await tg.wait_for(lambda: tg.pending_update_count == 0, timeout=5)
@@ -335,9 +347,14 @@ async def test_webhook_posts_updates_with_the_secret(tg: FakeTelegram, bot: Bot)
 async def test_http_side_door(tg: FakeTelegram, bot: Bot) -> None:
     image = make_image(500, 400)
     async with aiohttp.ClientSession(base_url=tg.base_url) as http:
-        async with http.post("/_fake/inject/photo", json={
-            "user_id": 81, "image_b64": base64.b64encode(image).decode(), "caption": "blur",
-        }) as resp:
+        async with http.post(
+            "/_fake/inject/photo",
+            json={
+                "user_id": 81,
+                "image_b64": base64.b64encode(image).decode(),
+                "caption": "blur",
+            },
+        ) as resp:
             assert resp.status == 200
             update_id = (await resp.json())["update_id"]
         not_an_image = base64.b64encode(b"not an image").decode()

@@ -47,8 +47,9 @@ async def echo_photos(base_url: str, token: str, count: int) -> None:
             for update in await bot.get_updates(offset=offset, timeout=10):
                 offset = update.update_id + 1
                 if update.message and update.message.photo:
-                    await bot.send_photo(update.message.chat.id, update.message.photo[-1].file_id,
-                                         caption="done")
+                    await bot.send_photo(
+                        update.message.chat.id, update.message.photo[-1].file_id, caption="done"
+                    )
                     answered += 1
         await bot.get_updates(offset=offset, timeout=0)  # confirm the last batch before leaving
     finally:
@@ -71,8 +72,9 @@ def test_run_in_thread_with_wait_for_sync() -> None:
 
 
 def _post(base: str, path: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(f"{base}{path}", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -85,7 +87,9 @@ def _get(base: str, path: str) -> Any:
 def test_standalone_process_driven_over_http() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.telegram", "--port", "0", "--token", "777:AAstandalone"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -94,10 +98,16 @@ def test_standalone_process_driven_over_http() -> None:
         assert token == "777:AAstandalone"
         image = png(64, 48)
         _post(base, "/_fake/inject/photo", {"user_id": 301, "image_b64": base64.b64encode(image).decode()})
-        _post(base, "/_fake/inject/document", {
-            "user_id": 301, "data_b64": base64.b64encode(b"%PDF-1.4").decode(), "file_name": "scan.pdf",
-            "caption": "sepia",
-        })
+        _post(
+            base,
+            "/_fake/inject/document",
+            {
+                "user_id": 301,
+                "data_b64": base64.b64encode(b"%PDF-1.4").decode(),
+                "file_name": "scan.pdf",
+                "caption": "sepia",
+            },
+        )
         assert _get(base, "/_fake/state")["pending_update_count"] == 2
         updates = _get(base, f"/bot{token}/getUpdates")["result"]
         assert updates[1]["message"]["document"]["mime_type"] == "application/pdf"

@@ -191,8 +191,7 @@ async def test_uploaded_photo_is_visible_in_the_chat(vk: FakeVK, api: API) -> No
     keyboard = Keyboard(inline=True).add(Text("Again", payload={"op": "again"})).get_json()
 
     assert attachment.startswith(f"photo-{vk.group_id}_")
-    await api.messages.send(peer_id=42, message="done", attachment=attachment, keyboard=keyboard,
-                            random_id=3)
+    await api.messages.send(peer_id=42, message="done", attachment=attachment, keyboard=keyboard, random_id=3)
 
     [shown] = vk.visible_messages(42)
     assert shown.photos == (result,) and shown.attachments == (attachment,)
@@ -209,16 +208,17 @@ async def test_upload_of_something_that_is_not_an_image_cannot_be_saved(vk: Fake
 async def test_edit_changes_what_the_user_sees(vk: FakeVK, api: API) -> None:
     original = image(200, 200, "green")
     attachment = await PhotoMessageUploader(api).upload(original, peer_id=42)
-    message_id = await api.messages.send(peer_id=42, message="queued, position 3",
-                                         attachment=attachment, random_id=11)
+    message_id = await api.messages.send(
+        peer_id=42, message="queued, position 3", attachment=attachment, random_id=11
+    )
     cmid = vk.visible_messages(42)[0].conversation_message_id
 
-    await api.messages.edit(peer_id=42, conversation_message_id=cmid, message="processing",
-                            attachment=attachment)
+    await api.messages.edit(
+        peer_id=42, conversation_message_id=cmid, message="processing", attachment=attachment
+    )
     result = image(200, 200, "blue", "JPEG")
     result_attachment = await PhotoMessageUploader(api).upload(result, peer_id=42)
-    await api.messages.edit(peer_id=42, message_id=message_id, message="done",
-                            attachment=result_attachment)
+    await api.messages.edit(peer_id=42, message_id=message_id, message="done", attachment=result_attachment)
 
     [shown] = vk.visible_messages(42)
     assert (shown.text, shown.photos, shown.edits) == ("done", (result,), 2)
@@ -285,10 +285,18 @@ async def test_http_side_door(vk: FakeVK, api: API) -> None:
     photo = image(100, 80)
     async with aiohttp.ClientSession(vk.base_url) as http:
         info = await (await http.get("/_fake/info")).json()
-        assert info == {"base_url": vk.base_url, "api_url": vk.api_url, "token": vk.token,
-                        "group_id": vk.group_id}
-        sent = await (await http.post("/_fake/inject_photo", json={
-            "user_id": 8, "image": base64.b64encode(photo).decode(), "text": "hi"})).json()
+        assert info == {
+            "base_url": vk.base_url,
+            "api_url": vk.api_url,
+            "token": vk.token,
+            "group_id": vk.group_id,
+        }
+        sent = await (
+            await http.post(
+                "/_fake/inject_photo",
+                json={"user_id": 8, "image": base64.b64encode(photo).decode(), "text": "hi"},
+            )
+        ).json()
         sizes = sent["attachments"][0]["photo"]["sizes"]
         url = max(sizes, key=lambda s: s["width"])["url"]
         assert await (await http.get(url)).read() == photo
@@ -306,8 +314,9 @@ async def test_http_side_door(vk: FakeVK, api: API) -> None:
 
 def test_run_in_thread_serves_synchronous_callers() -> None:
     with FakeVK.run_in_thread() as vk:
-        query = urllib.parse.urlencode({"access_token": vk.token, "v": "5.199", "peer_id": 4,
-                                        "message": "sync", "random_id": 9})
+        query = urllib.parse.urlencode(
+            {"access_token": vk.token, "v": "5.199", "peer_id": 4, "message": "sync", "random_id": 9}
+        )
         with urllib.request.urlopen(f"{vk.api_url}messages.send", data=query.encode()) as reply:
             assert json.load(reply) == {"response": 1}
         vk.wait_for_sync(lambda: len(vk.visible_messages(4)) == 1, timeout=5)
@@ -316,8 +325,12 @@ def test_run_in_thread_serves_synchronous_callers() -> None:
 
 
 def test_command_line_server_prints_where_it_listens() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "tests.fakes.vk", "--port", "0"],
-                               stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.vk", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     try:
         assert process.stdout is not None
         info = json.loads(process.stdout.readline())

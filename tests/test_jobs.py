@@ -10,9 +10,18 @@ from photobot.jobs import Job, JobErrorInfo, JobStatus, PermanentJobError, Platf
 
 def test_round_trip_through_redis_hash() -> None:
     job = Job(
-        platform=Platform.TELEGRAM, chat_id=-100123, user_id=42, operation="sepia", photo_id="p1",
-        params={"radius": 2.5}, result_ids=["r1"], error=JobErrorInfo(code="x", message="y"),
-        metadata={"name": "кот.jpg"}, delivered=True, status=JobStatus.RETRYING, next_retry_at=5,
+        platform=Platform.TELEGRAM,
+        chat_id=-100123,
+        user_id=42,
+        operation="sepia",
+        photo_id="p1",
+        params={"radius": 2.5},
+        result_ids=["r1"],
+        error=JobErrorInfo(code="x", message="y"),
+        metadata={"name": "кот.jpg"},
+        delivered=True,
+        status=JobStatus.RETRYING,
+        next_retry_at=5,
     )
     raw = job.to_redis()
     assert all(isinstance(v, str) for v in raw.values())

@@ -101,6 +101,10 @@ def test_ops_lists_operations_and_params(capsys: pytest.CaptureFixture[str]) -> 
     assert len(lines) == 14
     blur = next(line for line in lines if line["name"] == "blur")
     assert blur["params"][0] == {
-        "name": "radius", "default": 4.0, "type": "float", "min": 0.5, "max": 50,
+        "name": "radius",
+        "default": 4.0,
+        "type": "float",
+        "min": 0.5,
+        "max": 50,
         "description": "Gaussian radius (sigma) in result pixels.",
     }

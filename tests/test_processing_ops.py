@@ -40,8 +40,12 @@ def test_every_operation_on_the_photo(operation: str) -> None:
     result = run_operation(PHOTO, operation, {}, LIMITS)
     assert result.images and result.summary["operation"] == operation
     assert result.summary["input"] == {
-        "format": "PNG", "width": 512, "height": 512, "bytes": len(PHOTO),
-        "decoded_width": 512, "decoded_height": 512,
+        "format": "PNG",
+        "width": 512,
+        "height": 512,
+        "bytes": len(PHOTO),
+        "decoded_width": 512,
+        "decoded_height": 512,
     }
     assert set(result.summary["timings_ms"]) == {"decode", "operation", "encode", "total"}
     for image, described in zip(result.images, result.summary["outputs"], strict=True):

@@ -29,8 +29,20 @@ from photobot.processing import (
 )
 
 NAMES = [
-    "grayscale", "sepia", "blur", "sharpen", "contour", "emboss", "invert", "posterize", "pixelate",
-    "enhance", "resize", "faces_detect", "faces_crop", "faces_blur",
+    "grayscale",
+    "sepia",
+    "blur",
+    "sharpen",
+    "contour",
+    "emboss",
+    "invert",
+    "posterize",
+    "pixelate",
+    "enhance",
+    "resize",
+    "faces_detect",
+    "faces_crop",
+    "faces_blur",
 ]
 
 
@@ -94,8 +106,12 @@ def test_captions_that_name_no_operation(caption: str) -> None:
         ("blur radius=abc", "radius", "a number from 0.5 to 50", "число от 0,5 до 50"),
         ("posterize 9", "bits", "a whole number from 1 to 7", "целое число от 1 до 7"),
         ("pixelate size=3", "size", "unknown parameter; known: block", "неизвестный параметр; есть: block"),
-        ("sepia strength=2", "strength", "this operation takes no parameters",
-         "у этой операции нет параметров"),
+        (
+            "sepia strength=2",
+            "strength",
+            "this operation takes no parameters",
+            "у этой операции нет параметров",
+        ),
         ("faces_blur mode=smudge", "mode", "one of: blur, pixelate", "одно из: blur, pixelate"),
     ],
 )
@@ -116,8 +132,13 @@ def test_validate_params_coerces_text_values() -> None:
 @pytest.mark.parametrize(
     "error",
     [
-        UnsupportedFormat(), TooLarge(what="9000×9000 px", limit="50 MP"), CorruptImage("truncated"),
-        NoFaces(), UnknownOperation(operation="x"), ProcessingTimeout("over 60 s"), WorkerCrashed(),
+        UnsupportedFormat(),
+        TooLarge(what="9000×9000 px", limit="50 MP"),
+        CorruptImage("truncated"),
+        NoFaces(),
+        UnknownOperation(operation="x"),
+        ProcessingTimeout("over 60 s"),
+        WorkerCrashed(),
         BadParams("x", param="radius", operation="blur", hint_en="a number", hint_ru="число"),
     ],
 )
@@ -133,7 +154,24 @@ def test_errors_are_typed_localized_and_cross_processes(error: ProcessingError) 
 
 
 def test_error_codes() -> None:
-    codes = {cls.code for cls in (UnsupportedFormat, TooLarge, CorruptImage, NoFaces, BadParams,
-                                  UnknownOperation, ProcessingTimeout)}
-    assert codes == {"unsupported_format", "too_large", "corrupt", "no_faces", "bad_params",
-                     "unknown_operation", "timeout"}
+    codes = {
+        cls.code
+        for cls in (
+            UnsupportedFormat,
+            TooLarge,
+            CorruptImage,
+            NoFaces,
+            BadParams,
+            UnknownOperation,
+            ProcessingTimeout,
+        )
+    }
+    assert codes == {
+        "unsupported_format",
+        "too_large",
+        "corrupt",
+        "no_faces",
+        "bad_params",
+        "unknown_operation",
+        "timeout",
+    }

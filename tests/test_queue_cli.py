@@ -109,7 +109,6 @@ def test_requeue_one_and_all_failed(cli, redis_url: str) -> None:  # type: ignor
         (["cancel", "0123456789abcdef"], "No job"),
         (["requeue", "0123456789abcdef"], "No job"),
         (["requeue"], "required"),
-        (["worker"], "the photo worker is not available"),
         (["nonsense"], "invalid choice"),
     ],
 )

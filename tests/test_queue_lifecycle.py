@@ -24,8 +24,9 @@ from tests.queue_support import check_invariants, make_job, open_queue
 
 @pytest.fixture
 async def queue(make_settings: Callable[..., Settings]) -> AsyncIterator[JobQueue]:
-    settings = make_settings(max_pending_per_user=5, retry_base_seconds=10, retry_max_seconds=60,
-                             max_attempts=3, lease_seconds=30)
+    settings = make_settings(
+        max_pending_per_user=5, retry_base_seconds=10, retry_max_seconds=60, max_attempts=3, lease_seconds=30
+    )
     async with open_queue(settings) as q:
         yield q
     check_invariants(settings.redis_url or "")
@@ -70,8 +71,15 @@ async def test_same_job_id_twice_and_duplicates_inside_one_batch_are_one_job(que
 
 
 async def test_task_dedup_from_platform_chat_message_and_operation(queue: JobQueue) -> None:
-    task = {"user_id": 9, "photo_id": "p", "operation": "blur", "platform": "telegram",
-            "chat_id": 5, "message_id": 77, "tier": "premium"}
+    task = {
+        "user_id": 9,
+        "photo_id": "p",
+        "operation": "blur",
+        "platform": "telegram",
+        "chat_id": 5,
+        "message_id": 77,
+        "tier": "premium",
+    }
     first = await queue.enqueue_task(task)
     assert await queue.enqueue_task(dict(task)) == first
     assert await queue.enqueue_task({**task, "operation": "sepia"}) != first
@@ -252,8 +260,11 @@ async def test_history_filters_and_pages(queue: JobQueue) -> None:
     assert (await queue.user_jobs("cli:404"))[1] == 0
     page, total = await queue.list_jobs()
     assert total == 5 and len(page) == 5
-    for status, expected in [(JobStatus.COMPLETED, ids[0]), (JobStatus.FAILED, ids[1]),
-                             (JobStatus.CANCELLED, ids[4])]:
+    for status, expected in [
+        (JobStatus.COMPLETED, ids[0]),
+        (JobStatus.FAILED, ids[1]),
+        (JobStatus.CANCELLED, ids[4]),
+    ]:
         page, total = await queue.list_jobs(status=status)
         assert total == 1 and page[0].job_id == expected
 
@@ -264,8 +275,14 @@ async def test_stats_snapshot(queue: JobQueue) -> None:
     await queue.complete(leases[0])
     await queue.fail(leases[1], PermanentJobError())
     stats = await queue.stats()
-    assert stats.counts == {"pending": 1, "processing": 0, "retrying": 0, "completed": 1,
-                            "failed": 1, "cancelled": 0}
+    assert stats.counts == {
+        "pending": 1,
+        "processing": 0,
+        "retrying": 0,
+        "completed": 1,
+        "failed": 1,
+        "cancelled": 0,
+    }
     assert stats.tiers == {"free": 1, "premium": 0, "admin": 0}
     assert stats.completed_last_minute == 1 and stats.failed_last_hour == 1
     assert stats.processing_p50_seconds is not None and stats.workers_alive == 1
@@ -273,8 +290,14 @@ async def test_stats_snapshot(queue: JobQueue) -> None:
 
 
 async def test_seed_task_api_round_trip(queue: JobQueue) -> None:
-    task = {"user_id": 7, "photo_id": "drive-1", "operation": "sepia", "priority": 10,
-            "chat_id": 3, "metadata": {"caption": "hi"}}
+    task = {
+        "user_id": 7,
+        "photo_id": "drive-1",
+        "operation": "sepia",
+        "priority": 10,
+        "chat_id": 3,
+        "metadata": {"caption": "hi"},
+    }
     job_id = await queue.enqueue_task(task)
     got = await queue.dequeue_task()
     assert got is not None and got["job_id"] == job_id

@@ -79,8 +79,11 @@ class QueueMachine(RuleBasedStateMachine):
         return "retrying" if transient and self.attempts[jid] < MAX_ATTEMPTS else "failed"
 
     # --- Rules -----------------------------------------------------------------------------------
-    @rule(user=st.sampled_from(["a", "b", "c"]), tier=st.sampled_from(["free", "premium", "admin"]),
-          dedup=st.none() | st.sampled_from(["k1", "k2", "k3"]))
+    @rule(
+        user=st.sampled_from(["a", "b", "c"]),
+        tier=st.sampled_from(["free", "premium", "admin"]),
+        dedup=st.none() | st.sampled_from(["k1", "k2", "k3"]),
+    )
     def enqueue(self, user: str, tier: str, dedup: str | None) -> None:
         self.counter += 1
         job = make_job(user, tier, dedup_key=dedup, job_id=f"job{self.counter:04d}")
@@ -214,11 +217,18 @@ def test_random_interleavings_keep_every_job_in_exactly_one_state(
     make_settings: Callable[..., Settings],
 ) -> None:
     QueueMachine.settings = make_settings(
-        max_pending_per_user=CAP, max_attempts=MAX_ATTEMPTS, retry_base_seconds=60,
-        retry_max_seconds=60, lease_seconds=60,
+        max_pending_per_user=CAP,
+        max_attempts=MAX_ATTEMPTS,
+        retry_base_seconds=60,
+        retry_max_seconds=60,
+        lease_seconds=60,
     )
     run_state_machine_as_test(
         QueueMachine,
-        settings=hsettings(max_examples=60, stateful_step_count=40, deadline=None,
-                           suppress_health_check=[HealthCheck.too_slow]),
+        settings=hsettings(
+            max_examples=60,
+            stateful_step_count=40,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
     )

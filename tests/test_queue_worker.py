@@ -18,8 +18,13 @@ from tests.queue_support import check_invariants, make_job, open_queue
 
 @pytest.fixture
 async def queue(make_settings: Callable[..., Settings]) -> AsyncIterator[JobQueue]:
-    settings = make_settings(lease_seconds=0.6, retry_base_seconds=0.05, retry_max_seconds=0.1,
-                             max_attempts=3, max_pending_per_user=1000)
+    settings = make_settings(
+        lease_seconds=0.6,
+        retry_base_seconds=0.05,
+        retry_max_seconds=0.1,
+        max_attempts=3,
+        max_pending_per_user=1000,
+    )
     async with open_queue(settings) as q:
         yield q
     check_invariants(settings.redis_url or "")

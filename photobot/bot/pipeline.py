@@ -85,9 +85,13 @@ class JobPipeline:
             return
         images: list[OutImage] | None = None
         if not job.result_ids:
-            await self._notice_processing(job)
-            original = await self.storage.get(job.photo_id)
-            outcome = await self.processor.run(original, job.operation, job.params)
+            # "processing" is shown while the work goes on, not before it: one round trip saved.
+            notice = asyncio.ensure_future(self._notice_processing(job))
+            try:
+                original = await self.storage.get(job.photo_id)
+                outcome = await self.processor.run(original, job.operation, job.params)
+            finally:
+                await notice
             as_document = bool(job.metadata.get("as_document"))
             results: list[dict[str, Any]] = []
             ids: list[str] = []

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import inspect
 import json
 import signal
 import sys
@@ -238,16 +236,10 @@ async def cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 async def worker(args: argparse.Namespace, settings: Settings) -> int:
     if not args.noop:
-        try:
-            app = importlib.import_module("photobot.app")
-        except ModuleNotFoundError as error:
-            if error.name != "photobot.app":
-                raise
-            raise CliError("the photo worker is not available") from None
-        result = app.run(settings, mode="worker")
-        if inspect.isawaitable(result):
-            result = await result
-        return int(result or 0)
+        from photobot.app import run
+
+        await run(settings, mode="worker")
+        return 0
     async with _queue(settings) as queue:
         runner = NoopDrainer(queue, batch=args.batch)
         maintenance = Maintenance(queue)

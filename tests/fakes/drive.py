@@ -54,8 +54,13 @@ ERROR_REASONS = {429: "rateLimitExceeded", 500: "internalError", 503: "backendEr
 
 
 def drive_error(status: int, reason: str, message: str) -> web.Response:
-    body = {"error": {"code": status, "message": message,
-                      "errors": [{"domain": "global", "reason": reason, "message": message}]}}
+    body = {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"domain": "global", "reason": reason, "message": message}],
+        }
+    }
     return web.json_response(body, status=status)
 
 
@@ -210,26 +215,32 @@ class FakeDrive:
         grant = str(form.get("grant_type", ""))
         if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             try:
-                claims = jwt.decode(str(form.get("assertion", "")), certs=self.state.trusted_keys,
-                                    audience=[self.token_uri, GOOGLE_TOKEN_AUDIENCE])
+                claims = jwt.decode(
+                    str(form.get("assertion", "")),
+                    certs=self.state.trusted_keys,
+                    audience=[self.token_uri, GOOGLE_TOKEN_AUDIENCE],
+                )
             except (ValueError, auth_exceptions.GoogleAuthError) as error:
-                return web.json_response({"error": "invalid_grant", "error_description": str(error)},
-                                         status=400)
+                return web.json_response(
+                    {"error": "invalid_grant", "error_description": str(error)}, status=400
+                )
             if "drive" not in str(claims.get("scope", "")):
                 return web.json_response({"error": "invalid_scope"}, status=400)
             principal = Principal(str(claims["iss"]), service_account=True)
         elif grant == "refresh_token":
             email = self.state.refresh_tokens.get(str(form.get("refresh_token", "")))
             if email is None:
-                return web.json_response({"error": "invalid_grant",
-                                          "error_description": "Token has been expired or revoked."},
-                                         status=400)
+                return web.json_response(
+                    {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+                    status=400,
+                )
             principal = Principal(email, service_account=False)
         else:
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
         token = self.state.issue_token(principal)
-        return web.json_response({"access_token": token, "expires_in": self.token_ttl,
-                                  "token_type": "Bearer"})
+        return web.json_response(
+            {"access_token": token, "expires_in": self.token_ttl, "token_type": "Bearer"}
+        )
 
     # --- files ------------------------------------------------------------------------------------
     def _visible(self, request: web.Request, file_id: str) -> FakeFile | None:
@@ -238,8 +249,9 @@ class FakeDrive:
             return None
         return file
 
-    def _check_parent(self, request: web.Request, metadata: dict[str, Any], media: bool
-                      ) -> web.Response | None:
+    def _check_parent(
+        self, request: web.Request, metadata: dict[str, Any], media: bool
+    ) -> web.Response | None:
         parents = metadata.get("parents") or ["root"]
         parent = parents[0]
         if parent != "root":
@@ -247,8 +259,11 @@ class FakeDrive:
             if folder is None or folder.mime_type != FOLDER_MIME:
                 return drive_error(404, "notFound", f"File not found: {parent}.")
             if folder.read_only:
-                return drive_error(403, "insufficientFilePermissions",
-                                   "The user does not have sufficient permissions for this file.")
+                return drive_error(
+                    403,
+                    "insufficientFilePermissions",
+                    "The user does not have sufficient permissions for this file.",
+                )
         principal: Principal = request[PRINCIPAL]
         no_storage = principal.service_account and not self.state.in_shared_drive(parent)
         if media and (self.quota_exceeded or no_storage):
@@ -278,14 +293,17 @@ class FakeDrive:
         except ValueError as error:
             return drive_error(400, "invalid", f"Invalid Value: {error}")
         all_drives = request.query.get("includeItemsFromAllDrives") == "true"
-        found = [f for f in self.state.files.values()
-                 if matches(f, clauses) and (all_drives or not f.drive_id)]
+        found = [
+            f for f in self.state.files.values() if matches(f, clauses) and (all_drives or not f.drive_id)
+        ]
         if request.query.get("orderBy", "").startswith("createdTime"):
             found.sort(key=lambda f: f.created)
         size = int(request.query.get("pageSize", "100"))
         start = int(request.query.get("pageToken", "0") or 0)
-        body: dict[str, Any] = {"kind": "drive#fileList",
-                                "files": [f.resource() for f in found[start:start + size]]}
+        body: dict[str, Any] = {
+            "kind": "drive#fileList",
+            "files": [f.resource() for f in found[start : start + size]],
+        }
         if start + size < len(found):
             body["nextPageToken"] = str(start + size)
         return web.json_response(body)
@@ -311,7 +329,8 @@ class FakeDrive:
         if kind == "multipart":
             try:
                 metadata, data, mime = parse_multipart(
-                    await request.read(), request.headers.get("Content-Type", ""))
+                    await request.read(), request.headers.get("Content-Type", "")
+                )
             except ValueError as error:
                 return drive_error(400, "badContent", f"Bad multipart body: {error}")
             problem = self._check_parent(request, metadata, media=True)
@@ -324,8 +343,11 @@ class FakeDrive:
             total = request.headers.get("X-Upload-Content-Length")
             upload_id = new_id()
             self.state.uploads[upload_id] = UploadSession(
-                metadata, request[PRINCIPAL], int(total) if total else None,
-                request.headers.get("X-Upload-Content-Type", "application/octet-stream"))
+                metadata,
+                request[PRINCIPAL],
+                int(total) if total else None,
+                request.headers.get("X-Upload-Content-Type", "application/octet-stream"),
+            )
             location = f"{self.url}/upload/drive/v3/files?uploadType=resumable&upload_id={upload_id}"
             return web.Response(status=200, headers={"Location": location})
         return drive_error(400, "invalid", f"Unsupported uploadType {kind!r}.")

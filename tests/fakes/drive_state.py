@@ -83,11 +83,20 @@ class DriveState:
     refresh_tokens: dict[str, str] = field(default_factory=dict)
     _clock: itertools.count[int] = field(default_factory=itertools.count)
 
-    def add_file(self, name: str, mime_type: str, parents: list[str], app_properties: dict[str, str],
-                 data: bytes = b"") -> FakeFile:
+    def add_file(
+        self, name: str, mime_type: str, parents: list[str], app_properties: dict[str, str], data: bytes = b""
+    ) -> FakeFile:
         parent = self.files.get(parents[0]) if parents else None
-        file = FakeFile(new_id(), name, mime_type, parents, app_properties, data,
-                        drive_id=parent.drive_id if parent else None, created=next(self._clock))
+        file = FakeFile(
+            new_id(),
+            name,
+            mime_type,
+            parents,
+            app_properties,
+            data,
+            drive_id=parent.drive_id if parent else None,
+            created=next(self._clock),
+        )
         self.files[file.id] = file
         return file
 
@@ -115,16 +124,24 @@ class DriveState:
         self.tokens[token] = principal
         return token
 
-    def write_service_account(self, path: Path, token_uri: str, *, trusted: bool = True,
-                              email: str = "photobot@fake-project.iam.gserviceaccount.com") -> Path:
+    def write_service_account(
+        self,
+        path: Path,
+        token_uri: str,
+        *,
+        trusted: bool = True,
+        email: str = "photobot@fake-project.iam.gserviceaccount.com",
+    ) -> Path:
         """Generate an RSA key, write a service-account JSON whose token_uri is the fake's."""
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
-        public_pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        public_pem = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         key_id = secrets.token_hex(20)
         if trusted:
             self.trusted_keys[key_id] = public_pem

@@ -1,4 +1,4 @@
-'''A fake Telegram Bot API server for photobot's tests: the real aiogram Bot and a real
+"""A fake Telegram Bot API server for photobot's tests: the real aiogram Bot and a real
 ``python -m photobot run`` talk to it over HTTP on 127.0.0.1, and a test plays the users through
 its side door and reads what the bot did.
 
@@ -68,7 +68,7 @@ Where it differs from Telegram, on purpose: the largest PhotoSize is the exact b
 recompression), so tests compare images exactly; http:// webhook URLs on any port are accepted;
 webhook updates go one at a time; no rate limits are enforced (the call log lets a test measure
 them); inline messages, other media kinds and payments are not spoken.
-'''
+"""
 
 from .model import ApiError, BotMessage, CallRecord, MessageVersion
 from .server import FakeTelegram

@@ -48,7 +48,11 @@ def text(
     first_name: str | None = None,
 ) -> int:
     message = _message(
-        state, user_id, chat_id=chat_id, language_code=language_code, chat_type=chat_type,
+        state,
+        user_id,
+        chat_id=chat_id,
+        language_code=language_code,
+        chat_type=chat_type,
         first_name=first_name,
     )
     message["text"] = body
@@ -82,7 +86,11 @@ def photo(
 ) -> int:
     sizes = _photo_sizes(state, image_bytes)
     message = _message(
-        state, user_id, chat_id=chat_id, language_code=language_code, chat_type=chat_type,
+        state,
+        user_id,
+        chat_id=chat_id,
+        language_code=language_code,
+        chat_type=chat_type,
         first_name=first_name,
     )
     message["photo"] = sizes
@@ -108,7 +116,11 @@ def document(
 ) -> int:
     stored = state.files.add_document(data, file_name, mime_type)
     message = _message(
-        state, user_id, chat_id=chat_id, language_code=language_code, chat_type=chat_type,
+        state,
+        user_id,
+        chat_id=chat_id,
+        language_code=language_code,
+        chat_type=chat_type,
         first_name=first_name,
     )
     message["document"] = document_payload(stored)
@@ -140,8 +152,15 @@ def album(
     group = state.next_media_group_id()
     return [
         photo(
-            state, user_id, image, caption if index == 0 else None, chat_id=chat_id,
-            language_code=language_code, chat_type=chat_type, first_name=first_name, media_group_id=group,
+            state,
+            user_id,
+            image,
+            caption if index == 0 else None,
+            chat_id=chat_id,
+            language_code=language_code,
+            chat_type=chat_type,
+            first_name=first_name,
+            media_group_id=group,
         )
         for index, image in enumerate(images)
     ]

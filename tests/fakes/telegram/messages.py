@@ -37,7 +37,7 @@ class Messages:
         if upload is None and isinstance(value, str) and value.startswith("attach://"):
             upload = params.files.get(value.removeprefix("attach://"))
             if upload is None:
-                raise bad_request(f"can't find attached file \"{value}\"")
+                raise bad_request(f'can\'t find attached file "{value}"')
         if upload is not None:
             return await self._store_upload(upload, kind)
         if not isinstance(value, str) or not value:

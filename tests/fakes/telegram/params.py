@@ -59,7 +59,7 @@ class Params:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise bad_request(f"field \"{name}\" must be a valid Number") from None
+            raise bad_request(f'field "{name}" must be a valid Number') from None
 
     def integer_or_none(self, name: str) -> int | None:
         """An integer if the parameter holds one; never raises (for the call log)."""
@@ -75,7 +75,7 @@ class Params:
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise bad_request(f"field \"{name}\" must be a valid Number") from None
+            raise bad_request(f'field "{name}" must be a valid Number') from None
 
     def flag(self, name: str, default: bool = False) -> bool:
         value = self.values.get(name)

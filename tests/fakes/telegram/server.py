@@ -187,33 +187,99 @@ class FakeTelegram:
 
     # --- side door: users ------------------------------------------------------------------------
 
-    def inject_text(self, user_id: int, text: str, chat_id: int | None = None, *, language_code: str = "en",
-                    chat_type: str = "private", first_name: str | None = None) -> int:
+    def inject_text(
+        self,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        *,
+        language_code: str = "en",
+        chat_type: str = "private",
+        first_name: str | None = None,
+    ) -> int:
         """A user writes ``text``; returns the update_id."""
-        return inject.text(self.state, user_id, text, chat_id=chat_id, language_code=language_code,
-                           chat_type=chat_type, first_name=first_name)
+        return inject.text(
+            self.state,
+            user_id,
+            text,
+            chat_id=chat_id,
+            language_code=language_code,
+            chat_type=chat_type,
+            first_name=first_name,
+        )
 
-    def inject_photo(self, user_id: int, image_bytes: bytes, caption: str | None = None, *,
-                     chat_id: int | None = None, language_code: str = "en", chat_type: str = "private",
-                     first_name: str | None = None) -> int:
+    def inject_photo(
+        self,
+        user_id: int,
+        image_bytes: bytes,
+        caption: str | None = None,
+        *,
+        chat_id: int | None = None,
+        language_code: str = "en",
+        chat_type: str = "private",
+        first_name: str | None = None,
+    ) -> int:
         """A user sends a photo (must decode with Pillow); returns the update_id."""
-        return inject.photo(self.state, user_id, image_bytes, caption, chat_id=chat_id,
-                            language_code=language_code, chat_type=chat_type, first_name=first_name)
+        return inject.photo(
+            self.state,
+            user_id,
+            image_bytes,
+            caption,
+            chat_id=chat_id,
+            language_code=language_code,
+            chat_type=chat_type,
+            first_name=first_name,
+        )
 
-    def inject_document(self, user_id: int, data: bytes, file_name: str, mime_type: str | None = None, *,
-                        caption: str | None = None, chat_id: int | None = None, language_code: str = "en",
-                        chat_type: str = "private", first_name: str | None = None) -> int:
+    def inject_document(
+        self,
+        user_id: int,
+        data: bytes,
+        file_name: str,
+        mime_type: str | None = None,
+        *,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        language_code: str = "en",
+        chat_type: str = "private",
+        first_name: str | None = None,
+    ) -> int:
         """A user sends any bytes as a file; returns the update_id."""
-        return inject.document(self.state, user_id, data, file_name, mime_type, caption=caption,
-                               chat_id=chat_id, language_code=language_code, chat_type=chat_type,
-                               first_name=first_name)
+        return inject.document(
+            self.state,
+            user_id,
+            data,
+            file_name,
+            mime_type,
+            caption=caption,
+            chat_id=chat_id,
+            language_code=language_code,
+            chat_type=chat_type,
+            first_name=first_name,
+        )
 
-    def inject_album(self, user_id: int, images: list[bytes], caption: str | None = None, *,
-                     chat_id: int | None = None, language_code: str = "en", chat_type: str = "private",
-                     first_name: str | None = None) -> list[int]:
+    def inject_album(
+        self,
+        user_id: int,
+        images: list[bytes],
+        caption: str | None = None,
+        *,
+        chat_id: int | None = None,
+        language_code: str = "en",
+        chat_type: str = "private",
+        first_name: str | None = None,
+    ) -> list[int]:
         """A user sends 2-10 photos as one album; returns their update_ids."""
-        return inject.album(self.state, user_id, images, caption, chat_id=chat_id,
-                            language_code=language_code, chat_type=chat_type, first_name=first_name)
+        return inject.album(
+            self.state,
+            user_id,
+            images,
+            caption,
+            chat_id=chat_id,
+            language_code=language_code,
+            chat_type=chat_type,
+            first_name=first_name,
+        )
 
     def inject_callback(self, user_id: int, message_id: int, data: str, chat_id: int | None = None) -> str:
         """A user presses an inline button of the bot's message; returns the callback query id."""
@@ -291,14 +357,18 @@ class FakeTelegram:
         with self.state.lock:
             self.state.fail_queue.append(_FailNext(method.lower() if method else None, count, retry_after))
 
-    def storm(self, fraction: float, retry_after: int = 1, duration: float = 10.0,
-              methods: list[str] | None = None) -> None:
+    def storm(
+        self, fraction: float, retry_after: int = 1, duration: float = 10.0, methods: list[str] | None = None
+    ) -> None:
         """For ``duration`` seconds answer about ``fraction`` of calls with 429 retry_after
         (``methods``: only those; default every method but getUpdates). Seeded: runs repeat."""
         with self.state.lock:
             self.state.storm_mode = _Storm(
-                fraction, retry_after, time.monotonic() + duration,
-                frozenset(m.lower() for m in methods) if methods else None, random.Random(self._seed),
+                fraction,
+                retry_after,
+                time.monotonic() + duration,
+                frozenset(m.lower() for m in methods) if methods else None,
+                random.Random(self._seed),
             )
 
     def calm(self) -> None:

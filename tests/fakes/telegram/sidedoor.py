@@ -67,8 +67,12 @@ def add_side_door(app: web.Application, fake: FakeTelegram) -> None:
     async def document(data: dict[str, Any], _: web.Request) -> Any:
         blob = _b64(data.get("data_b64"), "data_b64")
         update_id = fake.inject_document(
-            int(data["user_id"]), blob, str(data["file_name"]), data.get("mime_type"),
-            caption=data.get("caption"), **common(data),
+            int(data["user_id"]),
+            blob,
+            str(data["file_name"]),
+            data.get("mime_type"),
+            caption=data.get("caption"),
+            **common(data),
         )
         return {"update_id": update_id}
 
@@ -112,8 +116,12 @@ def add_side_door(app: web.Application, fake: FakeTelegram) -> None:
         return {"ok": True}
 
     async def storm(data: dict[str, Any], _: web.Request) -> Any:
-        fake.storm(float(data["fraction"]), int(data.get("retry_after", 1)), float(data.get("duration", 10)),
-                   data.get("methods"))
+        fake.storm(
+            float(data["fraction"]),
+            int(data.get("retry_after", 1)),
+            float(data.get("duration", 10)),
+            data.get("methods"),
+        )
         return {"ok": True}
 
     async def calm(_: dict[str, Any], __: web.Request) -> Any:

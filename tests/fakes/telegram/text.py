@@ -13,8 +13,23 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 
 _HTML_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
-    "pre", "blockquote", "tg-emoji", "br",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+    "br",
 }
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
@@ -52,7 +67,7 @@ def render(text: str, parse_mode: str | None) -> str:
         if parser.stack:
             tag = parser.stack[-1]
             raise bad_request(
-                f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{tag}"'
+                f"can't parse entities: Can't find end tag corresponding to start tag \"{tag}\""
             )
         return "".join(parser.parts)
     if mode == "markdownv2":

@@ -1,4 +1,4 @@
-'''A fake VK API on 127.0.0.1 that the real vkbottle (and `python -m photobot run`) talks to.
+"""A fake VK API on 127.0.0.1 that the real vkbottle (and `python -m photobot run`) talks to.
 
 It speaks the part of VK that photobot uses, shaped as VK 5.199 shapes it, so that vkbottle's own
 models and error classes parse every answer:
@@ -83,7 +83,7 @@ SIDE DOOR (Python; over HTTP under /_fake/, JSON with images as base64, see side
   reset()                                  forget everything; the long-poll ts keeps counting
   await wait_for(predicate, timeout=10)    re-checks after every change of state
   wait_for_sync(predicate, timeout=10)     the same for threads (not on the fake's loop)
-'''
+"""
 
 from .server import FakeVK
 from .state import ApiCall, Message, Revision, VisibleMessage

@@ -17,8 +17,17 @@ from .server import FakeVK
 async def serve(args: argparse.Namespace) -> None:
     fake = FakeVK(token=args.token, group_id=args.group_id, port=args.port, rate_limit=args.rate_limit)
     await fake.start()
-    print(json.dumps({"base_url": fake.base_url, "api_url": fake.api_url, "token": fake.token,
-                      "group_id": fake.group_id}), flush=True)
+    print(
+        json.dumps(
+            {
+                "base_url": fake.base_url,
+                "api_url": fake.api_url,
+                "token": fake.token,
+                "group_id": fake.group_id,
+            }
+        ),
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

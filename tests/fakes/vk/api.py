@@ -88,7 +88,7 @@ def _resolve_attachments(state: State, raw: str | None) -> tuple[list[str], list
     for item in strings:
         if not item.startswith("photo"):
             raise invalid("attachment")
-        parts = item[len("photo"):].split("_")
+        parts = item[len("photo") :].split("_")
         try:
             owner_id, photo_id = int(parts[0]), int(parts[1])
         except (ValueError, IndexError):
@@ -129,10 +129,18 @@ def _send_one(state: State, peer_id: int, params: Params, random_id: int) -> Mes
     if not text and not attachments:
         raise invalid("message")
     message = Message(
-        id=state.new_message_id(), peer_id=peer_id, from_id=-state.group_id,
-        conversation_message_id=state.new_cmid(peer_id), date=int(time.time()), out=True,
-        text=text, attachments=attachments, photos=photos, keyboard=keyboard,
-        payload=params.get("payload"), random_id=random_id,
+        id=state.new_message_id(),
+        peer_id=peer_id,
+        from_id=-state.group_id,
+        conversation_message_id=state.new_cmid(peer_id),
+        date=int(time.time()),
+        out=True,
+        text=text,
+        attachments=attachments,
+        photos=photos,
+        keyboard=keyboard,
+        payload=params.get("payload"),
+        random_id=random_id,
     )
     message.history.append(Revision(text, tuple(attachments), keyboard, time.monotonic()))
     state.messages[message.id] = message
@@ -151,15 +159,26 @@ def messages_send(state: State, params: Params) -> Any:
             peer_id = int(raw_peer)
             try:
                 sent = _send_one(state, peer_id, params, random_id)
-                items.append({"peer_id": peer_id, "message_id": sent.id,
-                              "conversation_message_id": sent.conversation_message_id})
+                items.append(
+                    {
+                        "peer_id": peer_id,
+                        "message_id": sent.id,
+                        "conversation_message_id": sent.conversation_message_id,
+                    }
+                )
             except ApiError as error:
                 if error.code != 901:
                     raise
                 # VK reports per-peer failures inside the list; the ids are absent there, the fake
                 # gives 0 so that vkbottle's model (which requires them) still parses.
-                items.append({"peer_id": peer_id, "message_id": 0, "conversation_message_id": 0,
-                              "error": {"code": error.code, "description": error.message}})
+                items.append(
+                    {
+                        "peer_id": peer_id,
+                        "message_id": 0,
+                        "conversation_message_id": 0,
+                        "error": {"code": error.code, "description": error.message},
+                    }
+                )
         return items
     single = int_param(params, "peer_id", required=False) or int_param(params, "user_id", required=False)
     if single is None:
@@ -174,8 +193,9 @@ def _find(state: State, params: Params) -> Message:
     if message_id is None and cmid is None:
         raise missing("message_id")
     for message in state.messages.values():
-        if message.peer_id == peer_id and (message.id == message_id or (
-                message_id is None and message.conversation_message_id == cmid)):
+        if message.peer_id == peer_id and (
+            message.id == message_id or (message_id is None and message.conversation_message_id == cmid)
+        ):
             return message
     raise ApiError(100, "One of the parameters specified was missing or invalid: message_id is invalid")
 
@@ -211,8 +231,11 @@ def messages_get_by_cmid(state: State, params: Params) -> Any:
     if not raw:
         raise missing("conversation_message_ids")
     wanted = {int(i) for i in raw.split(",") if i.strip()}
-    items = [message_to_vk(state, m) for m in state.messages.values()
-             if m.peer_id == peer_id and m.conversation_message_id in wanted]
+    items = [
+        message_to_vk(state, m)
+        for m in state.messages.values()
+        if m.peer_id == peer_id and m.conversation_message_id in wanted
+    ]
     return {"count": len(items), "items": items}
 
 
@@ -220,8 +243,13 @@ def messages_get_by_cmid(state: State, params: Params) -> Any:
 
 
 def _group(state: State) -> dict[str, Any]:
-    return {"id": state.group_id, "name": "photobot", "screen_name": f"club{state.group_id}",
-            "is_closed": 0, "type": "group"}
+    return {
+        "id": state.group_id,
+        "name": "photobot",
+        "screen_name": f"club{state.group_id}",
+        "is_closed": 0,
+        "type": "group",
+    }
 
 
 def groups_get_by_id(state: State, params: Params) -> Any:
@@ -232,14 +260,25 @@ def groups_get_long_poll_server(state: State, params: Params) -> Any:
     group_id = int_param(params, "group_id")
     if group_id != state.group_id:
         raise ApiError(15, "Access denied: no access to this group")
-    return {"key": state.longpoll_key, "server": f"{state.base_url}/lp/{state.group_id}",
-            "ts": str(state.head_ts)}
+    return {
+        "key": state.longpoll_key,
+        "server": f"{state.base_url}/lp/{state.group_id}",
+        "ts": str(state.head_ts),
+    }
 
 
 def users_get(state: State, params: Params) -> Any:
     ids = [int(i) for i in params.get("user_ids", "").split(",") if i.strip()]
-    return [{"id": u.id, "first_name": u.first_name, "last_name": u.last_name,
-             "can_access_closed": True, "is_closed": False} for u in map(state.user, ids)]
+    return [
+        {
+            "id": u.id,
+            "first_name": u.first_name,
+            "last_name": u.last_name,
+            "can_access_closed": True,
+            "is_closed": False,
+        }
+        for u in map(state.user, ids)
+    ]
 
 
 # --- photos -----------------------------------------------------------------------------------
@@ -247,8 +286,12 @@ def users_get(state: State, params: Params) -> Any:
 
 def photos_get_messages_upload_server(state: State, params: Params) -> Any:
     server = 1000 + state.group_id % 1000
-    return {"album_id": -3, "user_id": 0, "group_id": state.group_id,
-            "upload_url": f"{state.base_url}/upload/{server}?act=do_add&gid={state.group_id}&aid=-3"}
+    return {
+        "album_id": -3,
+        "user_id": 0,
+        "group_id": state.group_id,
+        "upload_url": f"{state.base_url}/upload/{server}?act=do_add&gid={state.group_id}&aid=-3",
+    }
 
 
 def photos_save_messages_photo(state: State, params: Params) -> Any:

@@ -19,7 +19,12 @@ from PIL import Image
 
 # Scaled sizes by the longest side, smallest first.
 _SCALED: tuple[tuple[str, int], ...] = (
-    ("s", 75), ("m", 130), ("x", 604), ("y", 807), ("z", 1080), ("w", 2560),
+    ("s", 75),
+    ("m", 130),
+    ("x", 604),
+    ("y", 807),
+    ("z", 1080),
+    ("w", 2560),
 )
 # Preview crops by width; VK lists them after the scaled ones.
 _CROPS: tuple[tuple[str, int], ...] = (("o", 130), ("p", 200), ("q", 320), ("r", 510))
@@ -113,8 +118,11 @@ def _sizes(width: int, height: int) -> list[PhotoSize]:
             scaled.append(PhotoSize(size_type, width, height, original=True))
             break
         factor = limit / longest
-        scaled.append(PhotoSize(size_type, max(1, round(width * factor)), max(1, round(height * factor)),
-                                original=False))
+        scaled.append(
+            PhotoSize(
+                size_type, max(1, round(width * factor)), max(1, round(height * factor)), original=False
+            )
+        )
     else:
         # Larger than the largest scaled type: VK still keeps the original under "w".
         scaled[-1] = PhotoSize("w", width, height, original=True)

@@ -47,8 +47,14 @@ def _json(data: Any) -> web.Response:
 class FakeVK:
     """A local VK API for photobot's tests; see the package docstring for how to use it."""
 
-    def __init__(self, token: str | None = None, group_id: int = 224466001, host: str = "127.0.0.1",
-                 port: int = 0, rate_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        token: str | None = None,
+        group_id: int = 224466001,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit: int | None = None,
+    ) -> None:
         self.token = token or f"vk1.a.{secrets.token_urlsafe(24)}"
         self.group_id = group_id
         self.host = host
@@ -148,8 +154,15 @@ class FakeVK:
             self.state.log(method, logged, error.code)
             request_params = [{"key": "method", "value": method}, {"key": "oauth", "value": "1"}]
             request_params += [{"key": k, "value": v} for k, v in logged.items()]
-            return _json({"error": {"error_code": error.code, "error_msg": error.message,
-                                    "request_params": request_params}})
+            return _json(
+                {
+                    "error": {
+                        "error_code": error.code,
+                        "error_msg": error.message,
+                        "request_params": request_params,
+                    }
+                }
+            )
         self.state.log(method, logged)
         return _json({"response": result})
 
@@ -232,8 +245,14 @@ class FakeVK:
     # --- side door: users write ---------------------------------------------------------------
 
     @on_loop
-    def inject_message(self, user_id: int, text: str = "", images: list[bytes] | None = None,
-                       payload: dict[str, Any] | None = None, peer_id: int | None = None) -> dict[str, Any]:
+    def inject_message(
+        self,
+        user_id: int,
+        text: str = "",
+        images: list[bytes] | None = None,
+        payload: dict[str, Any] | None = None,
+        peer_id: int | None = None,
+    ) -> dict[str, Any]:
         """A user's message arrives: stored, and a message_new event queued for the long poll.
         Returns the message object as the bot will receive it."""
         state = self.state
@@ -245,38 +264,65 @@ class FakeVK:
             state.photos[(photo.owner_id, photo.id)] = photo
             photos.append(photo)
         message = Message(
-            id=state.new_message_id(), peer_id=peer, from_id=user_id,
-            conversation_message_id=state.new_cmid(peer), date=int(time.time()), out=False,
-            text=text, photos=photos, payload=json.dumps(payload) if payload is not None else None,
+            id=state.new_message_id(),
+            peer_id=peer,
+            from_id=user_id,
+            conversation_message_id=state.new_cmid(peer),
+            date=int(time.time()),
+            out=False,
+            text=text,
+            photos=photos,
+            payload=json.dumps(payload) if payload is not None else None,
         )
         state.messages[message.id] = message
         vk_message = api.message_to_vk(state, message)
-        client_info = {"button_actions": ["text", "vkpay", "open_app", "location", "open_link",
-                                          "callback", "intent_subscribe", "intent_unsubscribe"],
-                       "keyboard": True, "inline_keyboard": True, "carousel": True,
-                       "lang_id": user.lang_id}
+        client_info = {
+            "button_actions": [
+                "text",
+                "vkpay",
+                "open_app",
+                "location",
+                "open_link",
+                "callback",
+                "intent_subscribe",
+                "intent_unsubscribe",
+            ],
+            "keyboard": True,
+            "inline_keyboard": True,
+            "carousel": True,
+            "lang_id": user.lang_id,
+        }
         state.push_event("message_new", {"message": vk_message, "client_info": client_info})
         return vk_message
 
     def inject_text(self, user_id: int, text: str, peer_id: int | None = None) -> dict[str, Any]:
         return self.inject_message(user_id, text, peer_id=peer_id)
 
-    def inject_photo(self, user_id: int, image_bytes: bytes, text: str = "",
-                     peer_id: int | None = None) -> dict[str, Any]:
+    def inject_photo(
+        self, user_id: int, image_bytes: bytes, text: str = "", peer_id: int | None = None
+    ) -> dict[str, Any]:
         return self.inject_message(user_id, text, [image_bytes], peer_id=peer_id)
 
-    def inject_photos(self, user_id: int, images: list[bytes], text: str = "",
-                      peer_id: int | None = None) -> dict[str, Any]:
+    def inject_photos(
+        self, user_id: int, images: list[bytes], text: str = "", peer_id: int | None = None
+    ) -> dict[str, Any]:
         return self.inject_message(user_id, text, list(images), peer_id=peer_id)
 
-    def inject_payload(self, user_id: int, payload: dict[str, Any], text: str,
-                       peer_id: int | None = None) -> dict[str, Any]:
+    def inject_payload(
+        self, user_id: int, payload: dict[str, Any], text: str, peer_id: int | None = None
+    ) -> dict[str, Any]:
         """A keyboard button press: VK sends the button's label as text and its payload."""
         return self.inject_message(user_id, text, payload=payload, peer_id=peer_id)
 
     @on_loop
-    def set_user(self, user_id: int, *, first_name: str | None = None, last_name: str | None = None,
-                 lang_id: int | None = None) -> None:
+    def set_user(
+        self,
+        user_id: int,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        lang_id: int | None = None,
+    ) -> None:
         """Name and client language (lang_id 0 Russian, 3 English) of a user."""
         user = self.state.user(user_id)
         user.first_name = first_name or user.first_name
@@ -377,4 +423,3 @@ class FakeVK:
 
     def _changed_since(self, version: int) -> bool:
         return self.state.version != version
-

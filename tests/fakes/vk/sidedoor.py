@@ -66,8 +66,14 @@ def add_side_door(app: web.Application, fake: FakeVK) -> None:
             raise web.HTTPBadRequest(text="peer_id is required") from None
 
     async def info(request: web.Request) -> web.Response:
-        return _reply({"base_url": fake.base_url, "api_url": fake.api_url, "token": fake.token,
-                       "group_id": fake.group_id})
+        return _reply(
+            {
+                "base_url": fake.base_url,
+                "api_url": fake.api_url,
+                "token": fake.token,
+                "group_id": fake.group_id,
+            }
+        )
 
     async def inject_text(request: web.Request) -> web.Response:
         d = await body(request)
@@ -85,8 +91,9 @@ def add_side_door(app: web.Application, fake: FakeVK) -> None:
 
     async def inject_payload(request: web.Request) -> web.Response:
         d = await body(request)
-        return _reply(fake.inject_payload(int(d["user_id"]), dict(d["payload"]), str(d["text"]),
-                                          d.get("peer_id")))
+        return _reply(
+            fake.inject_payload(int(d["user_id"]), dict(d["payload"]), str(d["text"]), d.get("peer_id"))
+        )
 
     async def messages(request: web.Request) -> web.Response:
         return _reply(fake.messages(peer(request)))
@@ -123,8 +130,12 @@ def add_side_door(app: web.Application, fake: FakeVK) -> None:
 
     async def set_user(request: web.Request) -> web.Response:
         d = await body(request)
-        fake.set_user(int(d["user_id"]), first_name=d.get("first_name"), last_name=d.get("last_name"),
-                      lang_id=d.get("lang_id"))
+        fake.set_user(
+            int(d["user_id"]),
+            first_name=d.get("first_name"),
+            last_name=d.get("last_name"),
+            lang_id=d.get("lang_id"),
+        )
         return _reply({"ok": True})
 
     async def reset(request: web.Request) -> web.Response:

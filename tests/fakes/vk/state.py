@@ -186,18 +186,20 @@ class State:
         return self._event_seq
 
     def push_event(self, event_type: str, obj: dict[str, Any]) -> None:
-        self.events.append({
-            "group_id": self.group_id,
-            "type": event_type,
-            "event_id": secrets.token_hex(20),
-            "v": API_VERSION,
-            "object": obj,
-        })
+        self.events.append(
+            {
+                "group_id": self.group_id,
+                "type": event_type,
+                "event_id": secrets.token_hex(20),
+                "v": API_VERSION,
+                "object": obj,
+            }
+        )
         self._event_seq += 1
         self.changed()
 
     def events_from(self, ts: int) -> list[dict[str, Any]]:
-        return self.events[max(0, ts - self.first_event_seq):]
+        return self.events[max(0, ts - self.first_event_seq) :]
 
     def rotate_key(self) -> None:
         self.longpoll_key = secrets.token_hex(16)
@@ -210,8 +212,13 @@ class State:
     def visible(self, peer_id: int) -> list[VisibleMessage]:
         return [
             VisibleMessage(
-                m.id, m.conversation_message_id, m.text, tuple(p.data for p in m.photos),
-                tuple(m.attachments), m.keyboard, m.edits,
+                m.id,
+                m.conversation_message_id,
+                m.text,
+                tuple(p.data for p in m.photos),
+                tuple(m.attachments),
+                m.keyboard,
+                m.edits,
             )
             for m in self.bot_messages(peer_id)
         ]

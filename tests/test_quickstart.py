@@ -1,0 +1,179 @@
+"""The quick start as a newcomer meets it: a fresh clone, a .env with the bot token, `make run`, and
+the bot answers /start; and every command the README shows exists, so the README's commands are the
+ones the tests run."""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from photobot.bot.i18n import t
+from photobot.cli import build_parser
+from tests.fakes.telegram import FakeTelegram
+from tests.fixtures.redis_server import free_port
+from tests.process_support import children, clean_env, is_embedded_redis_event, layered_venv, start, wait_gone
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+
+def fresh_clone(target: Path) -> Path:
+    """`git clone` of the repository at HEAD (what is committed, not the work tree)."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(ROOT), str(target)], check=True, timeout=60)
+    subprocess.run(["git", "checkout", "-q", head.stdout.strip()], cwd=target, check=True, timeout=60)
+    return target
+
+
+def test_make_run_from_a_fresh_clone_answers_start(tmp_path: Path) -> None:
+    clone = fresh_clone(tmp_path / "photobot")
+    venv = layered_venv(tmp_path / "venv")
+    user = 5151
+    with FakeTelegram.run_in_thread() as tg:
+        (clone / ".env").write_text(f"BOT_TOKEN={tg.token}\nTELEGRAM_API_URL={tg.base_url}\n")
+        # Only the HTTP port comes from outside .env: 8080 may be taken by anything on this machine.
+        env = clean_env(HTTP_PORT=str(free_port()))
+        make, output = start(["make", "run", f"VENV={venv}"], clone, env)
+        try:
+            started = output.wait_event(is_embedded_redis_event, 90)
+            assert started["directory"] == str(clone / "data" / "redis")
+            (photobot,) = children(make.pid)
+            assert started["pid"] in children(photobot)
+
+            tg.inject_text(user, "/start")
+            tg.wait_for_sync(lambda: any(m.text == t("start", "en") for m in tg.visible_messages(user)), 30)
+            assert (venv / ".photobot-requirements").read_text() == (clone / "requirements.txt").read_text()
+
+            os.kill(photobot, signal.SIGTERM)
+            assert make.wait(timeout=45) == 0, output.text()
+        finally:
+            if make.poll() is None:
+                os.killpg(make.pid, signal.SIGKILL)
+        assert any(e.get("event") == "photobot stopped" for e in output.events()), output.text()
+        assert wait_gone(int(started["pid"]), 5)
+
+
+def test_make_run_without_a_token_says_so_in_one_line_before_installing(tmp_path: Path) -> None:
+    clone = fresh_clone(tmp_path / "photobot")
+    venv = tmp_path / "never-created"
+    result = subprocess.run(
+        ["make", "-s", "run", f"VENV={venv}"], check=False, cwd=clone, env=clean_env(),
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "BOT_TOKEN is not set" in lines[0] and ".env" in lines[0], result.stderr
+    assert result.stdout == "" and not venv.exists()
+
+
+def test_photobot_run_without_a_token_says_so_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "photobot", "run"], check=False,
+        cwd=tmp_path, env=clean_env(PYTHONPATH=str(ROOT), LOG_FILE="none"), capture_output=True, text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "photobot: error: BOT_TOKEN: is not set; get one from @BotFather and put it in .env"
+    ]
+
+
+# --- The README's commands ----------------------------------------------------------------------
+
+def readme_commands() -> list[str]:
+    """Every command line of the README's fenced `sh` blocks: prompts, comments and output dropped,
+    continued lines joined."""
+    commands: list[str] = []
+    for block in re.findall(r"^```sh\n(.*?)^```", README.read_text(), re.M | re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for raw in joined.splitlines():
+            line = re.sub(r"^\$\s+", "", raw.strip())
+            line = re.sub(r"(^|\s)#.*$", "", line).strip()
+            if line:
+                commands.append(line)
+    return commands
+
+
+def photobot_argv(command: str) -> list[list[str]]:
+    """The arguments of each `python -m photobot ...` in a line, synopsis brackets removed."""
+    found = []
+    for match in re.finditer(r"python3? -m photobot\s+([^)|;&]*)", command):
+        args = re.sub(r"\[[^\[\]]*\]", " ", match.group(1)).replace("...", " ")
+        found.append(shlex.split(args))
+    return found
+
+
+def test_the_readme_shows_the_quick_start_and_test_commands() -> None:
+    commands = readme_commands()
+    for expected in ("docker compose up -d", "make run", "make test", "cp .env.example .env"):
+        assert any(c.startswith(expected) for c in commands), f"the README does not show `{expected}`"
+
+
+def readme_inline_commands() -> list[str]:
+    """`python -m photobot ...` in the README's running text (code spans)."""
+    return re.findall(r"`((?:\.venv/bin/)?python3? -m photobot [^`]+)`", README.read_text())
+
+
+def test_every_photobot_command_in_the_readme_parses() -> None:
+    parser = build_parser()
+    checked = 0
+    for command in readme_commands() + readme_inline_commands():
+        for argv in photobot_argv(command):
+            if argv and argv[0].isupper():
+                continue  # the synopsis `python -m photobot COMMAND`
+            try:
+                parser.parse_args(argv)
+            except SystemExit as exit_:
+                shown = " ".join(argv)
+                pytest.fail(f"README: `python -m photobot {shown}` does not parse (exit {exit_.code})")
+            checked += 1
+    assert checked >= 20
+
+
+def test_every_make_target_module_and_file_in_the_readme_exists() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    profiles = {p for s in compose["services"].values() for p in s.get("profiles", [])}
+    for command in readme_commands():
+        words = shlex.split(command.replace("$(", " ").replace(")", " "))
+        for index, word in enumerate(words):
+            following = words[index + 1] if index + 1 < len(words) else ""
+            if word == "make" and following and not following.startswith("-"):
+                result = subprocess.run(["make", "-n", following], check=False, cwd=ROOT, text=True,
+                                        capture_output=True, env=clean_env(BOT_TOKEN="1:x"), timeout=30)
+                assert result.returncode == 0, f"README: `make {following}`: {result.stderr}"
+            elif word == "-m" and re.fullmatch(r"[\w.]+", following) and "python" in words[index - 1]:
+                assert importlib.util.find_spec(following) is not None, f"README: no module {following}"
+            elif word == "--profile":
+                assert following in profiles, f"README: no compose profile {following}"
+            elif re.fullmatch(r"(\.ci|bench|tests|deploy)/[\w.*/-]+", word):
+                assert glob.glob(str(ROOT / word)), f"README: no file {word}"
+
+
+def test_every_link_inside_the_readme_finds_its_heading() -> None:
+    """GitHub's anchors: lower case, punctuation dropped, spaces to hyphens, -1, -2 for repeats."""
+    text = README.read_text()
+    text_outside_code = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    anchors: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", text_outside_code, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchor, repeat = slug, 0
+        while anchor in anchors:
+            repeat += 1
+            anchor = f"{slug}-{repeat}"
+        anchors.add(anchor)
+    links = re.findall(r"\]\(#([^)]+)\)", text)
+    assert len(links) >= 15
+    assert sorted(set(links) - anchors) == []
