@@ -3,6 +3,9 @@ does not allow messages (901), long-poll failures, and a restart with messages s
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +22,14 @@ pytestmark = pytest.mark.timeout(240)
 def vk() -> Iterator[FakeVK]:
     with FakeVK.run_in_thread() as fake:
         yield fake
+
+
+def user_job_statuses(bot: PhotobotProcess, user_key: str) -> list[str]:
+    listing = subprocess.run(
+        [sys.executable, "-m", "photobot", "jobs", "--user", user_key, "--json"],
+        env=bot.env, capture_output=True, text=True, timeout=30, check=True,
+    )
+    return [json.loads(line)["status"] for line in listing.stdout.splitlines() if line.strip()]
 
 
 def successful_sends(vk: FakeVK, peer_id: int) -> int:
@@ -95,6 +106,10 @@ def test_901_ends_the_delivery_without_a_retry_storm(vk: FakeVK, redis_url: str,
         assert sends_to(vk, 331) == 2  # one try each, no retries
         assert vk.visible_messages(331) == []
         assert bot.log_text().count("the user does not allow messages") == 2
+        # The refused user's job ends at once (cancelled, or completed without a delivery when a
+        # worker held it already) instead of lingering in retries for its status message.
+        statuses = user_job_statuses(bot, "vk:331")
+        assert statuses and all(status in ("cancelled", "completed") for status in statuses), statuses
     finally:
         assert bot.stop() == 0
 

@@ -39,6 +39,11 @@ PHOTO_MAX_SIDES = 10_000
 ALBUM_MAX = 10
 
 
+class Undeliverable(Exception):
+    """The bot could not even send the status message (the user blocked it or does not allow
+    messages), so there is nothing to deliver to."""
+
+
 class StatusNotReady(TransientJobError):
     code = "status_not_ready"
 
@@ -123,7 +128,11 @@ class JobPipeline:
         chat_id = job.chat_id
         if images is None:
             images = await self._load_results(job)
-        status_id = job.status_message_id or await self._wait_status_message(job)
+        try:
+            status_id = job.status_message_id or await self._wait_status_message(job)
+        except Undeliverable:
+            log.info("the user cannot be answered; delivery ends")
+            return
         caption = self._result_caption(job)
         try:
             album = images[1:]
@@ -197,6 +206,8 @@ class JobPipeline:
             current = await self.queue.get(job.job_id)
             if current is not None and current.status_message_id is not None:
                 return current.status_message_id
+            if current is not None and current.metadata.get("undeliverable"):
+                raise Undeliverable(job.job_id)
             if asyncio.get_running_loop().time() >= deadline:
                 break
             await asyncio.sleep(0.05)

@@ -248,7 +248,12 @@ class BotService:
             await self.queue.cancel(job.job_id)
             log.info("job cancelled: its user cannot be answered", job_id=job.job_id)
         except (JobNotFound, NotCancellable):
-            pass  # a worker took it already; its delivery ends the same way
+            # A worker holds it already: mark it, so the worker ends the job instead of waiting
+            # for a status message that will never come and trying the user again.
+            current = await self.queue.get(job.job_id)
+            if current is not None and not current.status.is_final:
+                metadata = {**current.metadata, "undeliverable": True}
+                await self.queue.set_fields(job.job_id, metadata=metadata)
 
     # --- an operation is chosen on the keyboard --------------------------------------------------
     async def choose_operation(
