@@ -44,7 +44,7 @@ def test_sigkill_ten_times_during_a_500_photo_load(
     users = [10_000 + i for i in range(USERS)]
     began = time.monotonic()
     bot.start()
-    wait_polling(tg, bot)
+    wait_polling(bot)
     down = [False]  # from the kill until the new process polls again
     load = Load(tg, users, PHOTOS, rate=PHOTOS / LOAD_SECONDS, is_down=lambda: down[0]).start()
     downtime: list[float] = []
@@ -56,7 +56,7 @@ def test_sigkill_ten_times_during_a_500_photo_load(
             killed = time.monotonic()
             time.sleep(rng.uniform(0.0, 0.5))
             bot.start()
-            wait_polling(tg, bot)
+            wait_polling(bot)
             down[0] = False
             downtime.append(time.monotonic() - killed)
         load.join(120)

@@ -43,11 +43,11 @@ def test_drive_errors_and_a_20_second_outage(
         bot = Photobot(env, tmp_path)
         began = time.monotonic()
         bot.start()
-        wait_polling(tg, bot)
+        wait_polling(bot)
         drive.fail_ratio = 0.3
-        load = Load(tg, [30_000 + i for i in range(USERS)], PHOTOS, rate=PHOTOS / 30.0, seed=11).start()
+        load = Load(tg, [30_000 + i for i in range(USERS)], PHOTOS, rate=PHOTOS / 20.0, seed=11).start()
         try:
-            time.sleep(8.0)
+            time.sleep(5.0)
             drive.go_down(OUTAGE_SECONDS)
             load.join(60)
             result = wait_all_answered(tg, load.sent, timeout=150)

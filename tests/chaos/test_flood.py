@@ -56,7 +56,7 @@ def test_a_flood_is_held_and_others_stay_fast(
     bot = Photobot(env, tmp_path)
     began = time.monotonic()
     bot.start()
-    wait_polling(tg, bot)
+    wait_polling(bot)
     try:
         idle = Load(tg, OTHERS, CALM_PHOTOS, rate=1 / 0.75, seed=21).start()
         idle.join(60)

@@ -43,12 +43,12 @@ def test_redis_killed_and_restarted_under_load(
     bot = Photobot(env, tmp_path)
     began = time.monotonic()
     bot.start()
-    wait_polling(tg, bot)
-    load = Load(tg, [20_000 + i for i in range(USERS)], PHOTOS, rate=PHOTOS / 24.0, seed=7).start()
+    wait_polling(bot)
+    load = Load(tg, [20_000 + i for i in range(USERS)], PHOTOS, rate=PHOTOS / 16.0, seed=7).start()
     accepted_at_kill: list[int] = []
     try:
         for _ in range(KILLS):
-            time.sleep(6.0)
+            time.sleep(5.0)
             accepted_at_kill.append(tg.confirmed_offset)
             aof_redis.kill()
             time.sleep(DOWN_SECONDS)

@@ -68,8 +68,8 @@ def test_two_workers_and_a_bot_on_a_cluster(tg: FakeTelegram, cluster: RedisClus
             part.start()
         for worker in workers:
             wait_started(worker)
-        wait_polling(tg, bot)
-        load = Load(tg, [60_000 + i for i in range(USERS)], PHOTOS, rate=PHOTOS / 15.0, seed=31).start()
+        wait_polling(bot)
+        load = Load(tg, [60_000 + i for i in range(USERS)], PHOTOS, rate=PHOTOS / 10.0, seed=31).start()
         load.join(60)
         result = wait_all_answered(tg, load.sent, timeout=120)
     finally:

@@ -74,7 +74,7 @@ def test_bursts_of_429_drop_nothing_and_pace_holds(
     bot = Photobot(env, tmp_path)
     began = time.monotonic()
     bot.start()
-    wait_polling(tg, bot)
+    wait_polling(bot)
     load = Load(tg, [40_000 + i for i in range(USERS)], PHOTOS, rate=PHOTOS / 15.0, seed=13).start()
     try:
         tg.storm(0.3, retry_after=1, duration=8.0)
