@@ -21,6 +21,7 @@ here is asserted.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,13 +47,27 @@ OTHERS = [50_001 + i for i in range(5)]
 WARNING = "You are sending photos too fast"
 CALM_PHOTOS = 20  # per phase: four per other user, one every 0.75 s in all
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def settle(tg: FakeTelegram, count: Callable[[], int], quiet: float = 3.0, limit: float = 90.0) -> None:
+    """Until every update is confirmed and `count()` has not moved for `quiet` seconds."""
+    deadline = time.monotonic() + limit
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = count()
+        if now != last or tg.pending_update_count:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.5)
 
 
 def test_a_flood_is_held_and_others_stay_fast(
     tg: FakeTelegram, aof_redis: RedisServer, tmp_path: Path
 ) -> None:
-    env = base_env(tg, aof_redis.url, tmp_path, FLOOD_LIMIT=FLOOD_LIMIT, FLOOD_WINDOW_SECONDS=WINDOW)
+    env = base_env(tg, aof_redis.url, tmp_path, FLOOD_LIMIT=FLOOD_LIMIT, FLOOD_WINDOW_SECONDS=WINDOW,
+                   LOG_LEVEL="DEBUG")
     bot = Photobot(env, tmp_path)
     began = time.monotonic()
     bot.start()
@@ -66,7 +81,7 @@ def test_a_flood_is_held_and_others_stay_fast(
         flood.join(60)
         calm.join(60)
         busy_tally = wait_all_answered(tg, calm.sent, timeout=120)
-        time.sleep(3.0)  # let whatever the flood got accepted finish
+        settle(tg, lambda: tally(tg, flood.sent).results)  # whatever the flood got accepted finishes
         flooder = tally(tg, flood.sent)
     finally:
         code = bot.stop()
