@@ -118,11 +118,15 @@ class ImageProcessor:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(slot.executor, _ready) for slot in self._slots))
 
-    async def run(self, data: bytes, name: str, params: Mapping[str, Any]) -> OperationResult:
+    async def run(
+        self, data: bytes, name: str, params: Mapping[str, Any], *, as_photo: bool = False
+    ) -> OperationResult:
         """Run operation `name` on `data` in a worker; ProcessingError subclasses are its refusals.
 
-        The name, the params and the byte cap are checked here first: such a refusal costs no round
-        trip. ProcessingTimeout and WorkerCrashed are transient (`.transient`); the rest permanent.
+        `as_photo`: the result goes to a chat as a photo, so it is made no larger than
+        PHOTO_RESULT_MAX_SIDE (`Limits.for_photo`). The name, the params and the byte cap are
+        checked here first: such a refusal costs no round trip. ProcessingTimeout and WorkerCrashed
+        are transient (`.transient`); the rest permanent.
         """
         if self._closed:
             raise RuntimeError("ImageProcessor is closed")
@@ -136,7 +140,8 @@ class ImageProcessor:
         started = time.perf_counter()
         outcome = "error"
         try:
-            future = loop.run_in_executor(slot.executor, run_operation, data, name, dict(params), self.limits)
+            limits = self.limits.for_photo() if as_photo else self.limits
+            future = loop.run_in_executor(slot.executor, run_operation, data, name, dict(params), limits)
             result = await asyncio.wait_for(future, self.timeout_seconds)
             outcome = "ok"
             return result
