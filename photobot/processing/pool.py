@@ -24,18 +24,21 @@ from photobot.config import Settings
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 from photobot.processing.errors import ProcessingTimeout, TooLarge, WorkerCrashed
+from photobot.processing.lifeline import die_with_parent
 from photobot.processing.limits import Limits
 from photobot.processing.registry import get_operation, validate_params
 from photobot.processing.run import OperationResult, run_operation
 
 log = get_logger(__name__)
-PRELOAD = ["photobot.processing.run", "numpy", "cv2", "PIL.Image"]
+PRELOAD = ["photobot.processing.forkserver_preload", "photobot.processing.run", "numpy", "cv2", "PIL.Image"]
 
 
 def _init_worker(cv_threads: int) -> None:
-    """In each worker: share the cores with the other workers, and leave Ctrl-C to the parent."""
+    """In each worker: die with the parent, share the cores with the other workers, leave Ctrl-C to
+    the parent."""
     import cv2
 
+    die_with_parent()
     cv2.setNumThreads(cv_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
