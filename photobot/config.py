@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     result_max_side: int = Field(
         2560, ge=64, le=10000, description="Longest side of a result image, in pixels."
     )
+    photo_result_max_side: int = Field(
+        1280,
+        ge=64,
+        le=10000,
+        description="Longest side of a result sent as a photo (Telegram shows and keeps photos at "
+        "1280 px); results sent as files keep RESULT_MAX_SIDE.",
+    )
     jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of results.")
     face_model_path: Path | None = Field(
         None, description="YuNet ONNX model; unset: OpenCV's bundled Haar cascades."

@@ -24,18 +24,21 @@ from photobot.config import Settings
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 from photobot.processing.errors import ProcessingTimeout, TooLarge, WorkerCrashed
+from photobot.processing.lifeline import die_with_parent
 from photobot.processing.limits import Limits
 from photobot.processing.registry import get_operation, validate_params
 from photobot.processing.run import OperationResult, run_operation
 
 log = get_logger(__name__)
-PRELOAD = ["photobot.processing.run", "numpy", "cv2", "PIL.Image"]
+PRELOAD = ["photobot.processing.forkserver_preload", "photobot.processing.run", "numpy", "cv2", "PIL.Image"]
 
 
 def _init_worker(cv_threads: int) -> None:
-    """In each worker: share the cores with the other workers, and leave Ctrl-C to the parent."""
+    """In each worker: die with the parent, share the cores with the other workers, leave Ctrl-C to
+    the parent."""
     import cv2
 
+    die_with_parent()
     cv2.setNumThreads(cv_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -118,11 +121,15 @@ class ImageProcessor:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(slot.executor, _ready) for slot in self._slots))
 
-    async def run(self, data: bytes, name: str, params: Mapping[str, Any]) -> OperationResult:
+    async def run(
+        self, data: bytes, name: str, params: Mapping[str, Any], *, as_photo: bool = False
+    ) -> OperationResult:
         """Run operation `name` on `data` in a worker; ProcessingError subclasses are its refusals.
 
-        The name, the params and the byte cap are checked here first: such a refusal costs no round
-        trip. ProcessingTimeout and WorkerCrashed are transient (`.transient`); the rest permanent.
+        `as_photo`: the result goes to a chat as a photo, so it is made no larger than
+        PHOTO_RESULT_MAX_SIDE (`Limits.for_photo`). The name, the params and the byte cap are
+        checked here first: such a refusal costs no round trip. ProcessingTimeout and WorkerCrashed
+        are transient (`.transient`); the rest permanent.
         """
         if self._closed:
             raise RuntimeError("ImageProcessor is closed")
@@ -136,7 +143,8 @@ class ImageProcessor:
         started = time.perf_counter()
         outcome = "error"
         try:
-            future = loop.run_in_executor(slot.executor, run_operation, data, name, dict(params), self.limits)
+            limits = self.limits.for_photo() if as_photo else self.limits
+            future = loop.run_in_executor(slot.executor, run_operation, data, name, dict(params), limits)
             result = await asyncio.wait_for(future, self.timeout_seconds)
             outcome = "ok"
             return result
