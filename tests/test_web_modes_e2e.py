@@ -1,6 +1,6 @@
 """The one HTTP app in the other ways photobot runs: Telegram by webhook on the process's own port,
-and a split deployment (`photobot bot` + `photobot worker`), each process serving /healthz,
-/readyz, /metrics and the API.
+a split deployment (`photobot bot` + `photobot worker`), each process serving /healthz, /readyz,
+/metrics and the API, and VK, whose /token and /logout open and close the same API.
 
 Real subprocesses against the fake Bot API and a real redis-server. The fake delivers updates to the
 webhook as Telegram does (POSTs with X-Telegram-Bot-Api-Secret-Token, again until a 2xx).
@@ -16,10 +16,15 @@ from pathlib import Path
 import pytest
 import redis
 
+from photobot.bot.i18n import t
 from tests.fakes.telegram import FakeTelegram
+from tests.fakes.vk import FakeVK
 from tests.fixtures.redis_server import RedisServer, free_port
-from tests.http_support import call, scrape, token_from, total, wait_http
+from tests.http_support import TOKEN_IN_TEXT, call, scrape, token_from, total, wait_http
 from tests.telegram_support import BotProcess, small_image, texts, wait_results
+from tests.vk_support import PhotobotProcess
+from tests.vk_support import texts as vk_texts
+from tests.vk_support import wait_text as vk_wait_text
 
 pytestmark = pytest.mark.slow
 SECRET = "webhook-secret-0123456789"
@@ -141,3 +146,34 @@ def _ask(tg: FakeTelegram, user: int, text: str) -> str:
     tg.inject_text(user, text)
     tg.wait_for_sync(lambda: len(texts(tg, user)) > before, 30)
     return texts(tg, user)[-1]
+
+
+def test_token_and_logout_on_vk(clean_redis: str, tmp_path: Path) -> None:
+    """The same commands on VK: a token in a private dialogue, none in a group chat, /logout."""
+    base = f"http://127.0.0.1:{free_port()}"
+    user, admin, chat = 108, 7001, 2_000_000_001
+    with FakeVK.run_in_thread() as vk:
+        process = PhotobotProcess(vk, clean_redis, tmp_path / "vk", vk_admin_ids=admin, **http_env(base))
+        process.start(vk)
+        try:
+            wait_http(base, "/readyz", 200)
+            for someone in (user, admin):
+                vk.set_user(someone, lang_id=3)
+            vk.inject_text(user, "/token", peer_id=chat)
+            assert vk_wait_text(vk, chat, "A token is personal", bot=process) == t("token_private_only", "en")
+            assert not any(TOKEN_IN_TEXT.search(text) for text in vk_texts(vk, chat))
+
+            vk.inject_text(user, "/token")
+            token = token_from(vk_wait_text(vk, user, "Your token", bot=process))
+            me = call(base, "/api/v1/me", token=token).json()
+            assert (me["user_key"], me["scope"]) == (f"vk:{user}", "user")
+            vk.inject_text(admin, "!token")
+            admin_token = token_from(vk_wait_text(vk, admin, "Your token", bot=process))
+            assert call(base, "/api/v1/me", token=admin_token).json()["scope"] == "admin"
+
+            vk.inject_text(user, "/logout")
+            vk_wait_text(vk, user, "Done: your API tokens no longer work (1 revoked)", bot=process)
+            assert call(base, "/api/v1/me", token=token).status == 401
+            assert call(base, "/api/v1/me", token=admin_token).status == 200
+        finally:
+            assert process.stop() == 0, process.log_tail()
