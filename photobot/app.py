@@ -4,7 +4,7 @@
 reaper and scheduler and the HTTP app as the mode asks, and on SIGTERM / SIGINT stops them in
 order: polling stops taking updates, workers drain within SHUTDOWN_GRACE_SECONDS (unfinished leases
 go back to the queue), then pools, clients and an embedded Redis are closed. No part reaches for a
-global: each gets what it needs passed in.
+global: each gets what it needs passed in. The HTTP app is wired from the parts in photobot.app_web.
 """
 
 from __future__ import annotations

@@ -148,6 +148,8 @@ def test_token_opens_the_api_and_logout_closes_it(tg: FakeTelegram, bot: BotProc
         assert refused.status == 401 and refused.json()["error"]["code"] == "invalid_token", refused
     assert call(base, "/api/v1/me", token=other).status == 200  # only the caller's tokens went
     assert ask(tg, user, "/logout") == t("logged_out", "en", count=0)
+    logged = bot.log_path.read_text(errors="replace")
+    assert "session.issued" in logged and token not in logged and other not in logged
 
 
 def test_an_admin_token_opens_the_admin_api(tg: FakeTelegram, bot: BotProcess, base: str) -> None:
