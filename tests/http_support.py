@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from photobot.sessions import TOKEN_SHAPE
 
 TOKEN_IN_TEXT = re.compile(r"Bearer ([A-Za-z0-9_-]{43})\b")
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @dataclass(frozen=True)
@@ -68,18 +69,18 @@ def wait_http(base: str, path: str, status: int = 200, timeout: float = 30.0) ->
     raise AssertionError(f"{path} did not answer {status} within {timeout:g} s; last: {last}")
 
 
-def scrape(base: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+def scrape(base: str) -> Samples:
     """/metrics as {(sample name, labels): value}; the names as scraped (counters end in _total)."""
     answer = call(base, "/metrics")
     assert answer.status == 200, answer
-    samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    samples: Samples = {}
     for family in text_string_to_metric_families(answer.body.decode()):
         for sample in family.samples:
             samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
     return samples
 
 
-def total(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+def total(samples: Samples, name: str, **labels: str) -> float:
     """The sum of `name` over the samples whose labels include `labels`."""
     wanted = set(labels.items())
     return sum(value for (sample, have), value in samples.items() if sample == name and wanted <= have)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from photobot.bot.i18n import t
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.vk import FakeVK
 from tests.fixtures.redis_server import RedisServer, free_port
-from tests.http_support import TOKEN_IN_TEXT, call, scrape, token_from, total, wait_http
+from tests.http_support import TOKEN_IN_TEXT, Samples, call, scrape, token_from, total, wait_http
 from tests.telegram_support import BotProcess, small_image, texts, wait_results
 from tests.vk_support import PhotobotProcess
 from tests.vk_support import texts as vk_texts
@@ -44,16 +45,25 @@ def http_env(base: str) -> dict[str, str]:
     return {"http_enabled": "true", "http_host": "127.0.0.1", "http_port": base.rsplit(":", 1)[1]}
 
 
-def wait_metric(base: str, check: str, predicate: object, timeout: float = 15.0) -> float:
-    """Scrape until `predicate(value of the sample check)` holds; the value."""
-    assert callable(predicate)
+def pending_free(samples: Samples) -> float:
+    return samples.get(PENDING_FREE, -1.0)
+
+
+def counter(name: str) -> Callable[[Samples], float]:
+    return lambda samples: total(samples, name)
+
+
+def wait_metric(
+    base: str, read: Callable[[Samples], float], expected: float, timeout: float = 15.0
+) -> float:
+    """Scrape until `read` gives `expected` (counters move once a job is acknowledged, just after
+    its result reaches the chat)."""
     deadline = time.monotonic() + timeout
     while True:
-        samples = scrape(base)
-        value = total(samples, check) if check.endswith("_total") else samples.get(PENDING_FREE, -1.0)
-        if predicate(value):
+        value = read(scrape(base))
+        if value == expected:
             return value
-        assert time.monotonic() < deadline, f"{check} stayed at {value}"
+        assert time.monotonic() < deadline, f"expected {expected}, the metric stayed at {value}"
         time.sleep(0.2)
 
 
@@ -73,7 +83,7 @@ def test_webhook_mode_serves_updates_on_the_same_app(clean_redis: str, tmp_path:
         update_id = tg.inject_photo(401, small_image(401), caption="sepia")
         wait_results(tg, 401, 1, bot=bot)
         assert tg.calls("getUpdates") == []  # the update came by webhook, not by a long poll
-        enqueued = wait_metric(base, "photobot_jobs_enqueued_total", lambda value: value == 1)
+        enqueued = wait_metric(base, counter("photobot_jobs_enqueued_total"), 1)
 
         # Someone who is not Telegram posts a photo update of their own to the webhook route.
         tg.open_chat(402)
@@ -119,7 +129,7 @@ def test_split_bot_and_worker_each_serve_http(clean_redis: str, tmp_path: Path) 
         assert ready.json()["checks"] == {"redis": "ok", "storage": "ok"}
 
         tg.inject_photo(501, small_image(501), caption="sepia")
-        wait_metric(bot_base, "photobot_queue_depth", lambda value: value == 1)  # waits: no worker yet
+        wait_metric(bot_base, pending_free, 1)  # waits: no worker yet
         assert total(scrape(bot_base), "photobot_jobs_enqueued_total", tier="free", operation="sepia") == 1
         assert any(text.startswith("⏳ Queued") for text in _captions(tg, 501))
         token = token_from(_ask(tg, 501, "/token"))
@@ -128,8 +138,8 @@ def test_split_bot_and_worker_each_serve_http(clean_redis: str, tmp_path: Path) 
         ready = wait_http(worker_base, "/readyz", 200)
         assert ready.json()["checks"] == {"redis": "ok", "storage": "ok", "workers": "ok"}
         wait_results(tg, 501, 1, bot=worker)
-        wait_metric(worker_base, "photobot_jobs_finished_total", lambda value: value == 1)
-        wait_metric(bot_base, "photobot_queue_depth", lambda value: value == 0)
+        wait_metric(worker_base, counter("photobot_jobs_finished_total"), 1)
+        wait_metric(bot_base, pending_free, 0)
         # The token the bot issued opens the API on the worker's port too: one Redis behind both.
         jobs = call(worker_base, "/api/v1/jobs", token=token).json()
         assert [job["status"] for job in jobs["jobs"]] == ["completed"]
