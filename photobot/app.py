@@ -4,14 +4,13 @@
 reaper and scheduler and the HTTP app as the mode asks, and on SIGTERM / SIGINT stops them in
 order: polling stops taking updates, workers drain within SHUTDOWN_GRACE_SECONDS (unfinished leases
 go back to the queue), then pools, clients and an embedded Redis are closed. No part reaches for a
-global: each gets what it needs passed in.
+global: each gets what it needs passed in. The HTTP app is wired from the parts in photobot.app_web.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import inspect
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +25,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import web
 from redis.asyncio import Redis
 
+from photobot.app_web import create_web_app
 from photobot.bot.adapter import ChatAdapter
 from photobot.bot.commands import Commands
 from photobot.bot.pipeline import JobPipeline
@@ -33,13 +33,7 @@ from photobot.bot.service import BotService
 from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices
 from photobot.bot.telegram.adapter import TelegramAdapter
 from photobot.bot.telegram.polling import ConfirmingPoller
-from photobot.bot.telegram.setup import (
-    add_webhook_route,
-    build_bot,
-    build_dispatcher,
-    set_commands,
-    start_webhook,
-)
+from photobot.bot.telegram.setup import build_bot, build_dispatcher, set_commands, start_webhook
 from photobot.bot.vk.adapter import VKAdapter
 from photobot.bot.vk.api import PoliteAPI, build_api
 from photobot.bot.vk.polling import ConfirmingLongPoll
@@ -53,16 +47,13 @@ from photobot.metrics import Metrics
 from photobot.processing import ImageProcessor
 from photobot.queue import JobQueue, Maintenance, Worker
 from photobot.redis_client import connect
+from photobot.sessions import SessionStore
 from photobot.users import UserStore
+from photobot.web import serve
 
 log = get_logger(__name__)
 
 Mode = Literal["all", "bot", "worker"]
-
-# Modules that add routes to the HTTP app: each exposes `setup(app: web.Application, parts: Parts)`.
-WEB_MODULES: tuple[str, ...] = ()
-
-PARTS_KEY: web.AppKey[Parts] = web.AppKey("parts")
 
 
 @dataclass
@@ -76,6 +67,7 @@ class Parts:
     queue: JobQueue
     storage: Storage
     users: UserStore
+    sessions: SessionStore
     processor: ImageProcessor | None = None
     adapters: dict[Platform, ChatAdapter] = field(default_factory=dict)
     bot: Bot | None = None
@@ -117,6 +109,7 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
         storage = build_storage(settings, metrics)
         stack.push_async_callback(_close, storage)
         users = UserStore(redis, settings)
+        sessions = SessionStore(redis, settings.key_prefix, settings.token_ttl_seconds)
         parts = Parts(
             settings=settings,
             mode=mode,
@@ -125,6 +118,7 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
             queue=queue,
             storage=storage,
             users=users,
+            sessions=sessions,
         )
         prefix = settings.key_prefix
         locks = MessageLocks(redis, prefix)
@@ -161,7 +155,7 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
                 albums=AlbumChoices(redis, prefix),
                 locks=locks,
             )
-            parts.commands = Commands(parts.service, users)
+            parts.commands = Commands(parts.service, users, sessions)
             adapter = parts.adapters.get(Platform.TELEGRAM)
             if isinstance(adapter, TelegramAdapter):
                 parts.dispatcher = build_dispatcher(settings, parts.service, parts.commands, users, adapter)
@@ -194,23 +188,6 @@ async def _close(part: object) -> None:
             return
 
 
-def create_web_app(parts: Parts) -> web.Application:
-    """photobot's aiohttp app: /healthz, the Telegram webhook, and what WEB_MODULES add."""
-    app = web.Application(client_max_size=2 * 1024 * 1024)
-    app[PARTS_KEY] = parts
-    app.router.add_get("/healthz", _healthz)
-    settings = parts.settings
-    if settings.webhook_url and parts.dispatcher is not None and parts.bot is not None:
-        add_webhook_route(app, settings, parts.dispatcher, parts.bot)
-    for name in WEB_MODULES:
-        importlib.import_module(name).setup(app, parts)
-    return app
-
-
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "mode": request.app[PARTS_KEY].mode})
-
-
 class Runner:
     """Runs the built parts until a signal, then stops them in order."""
 
@@ -221,12 +198,13 @@ class Runner:
         self.worker: Worker | None = None
         self.maintenance: Maintenance | None = None
         self.web_runner: web.AppRunner | None = None
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        tasks: dict[str, asyncio.Task[Any]] = {}
+        tasks = self.tasks
         try:
             stop_task = asyncio.ensure_future(self.stopping.wait())
             starting = asyncio.ensure_future(self._start(tasks))
@@ -256,9 +234,9 @@ class Runner:
     async def _start(self, tasks: dict[str, asyncio.Task[Any]]) -> None:
         parts, settings = self.parts, self.parts.settings
         if settings.http_enabled:
-            self.web_runner = web.AppRunner(create_web_app(parts), access_log=None)
-            await self.web_runner.setup()
-            await web.TCPSite(self.web_runner, settings.http_host, settings.http_port).start()
+            alive = self.workers_alive if parts.pipeline is not None else None
+            app = create_web_app(parts, alive)
+            self.web_runner = await serve(app, settings.http_host, settings.http_port)
             log.info("http server listening", host=settings.http_host, port=settings.http_port)
         if parts.pipeline is not None:
             self.worker = Worker(
@@ -279,6 +257,14 @@ class Runner:
         if parts.vk_poll is not None and parts.vk_api is not None:
             await wait_until_ready(parts.vk_api, settings, self.stopping)
             tasks["vk_polling"] = asyncio.ensure_future(parts.vk_poll.run())
+
+    async def workers_alive(self) -> bool:
+        """/readyz's worker probe: this process's worker runs and takes work, and the queue counts a
+        worker whose heartbeat arrived recently (so its Redis side works too)."""
+        task = self.tasks.get("worker")
+        if self.worker is None or self.worker.stopping or task is None or task.done():
+            return False
+        return (await self.parts.queue.stats()).workers_alive > 0
 
     async def _start_telegram(self, bot: Bot, dispatcher: Dispatcher) -> None:
         settings = self.parts.settings

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     result_max_side: int = Field(
         2560, ge=64, le=10000, description="Longest side of a result image, in pixels."
     )
+    photo_result_max_side: int = Field(
+        1280,
+        ge=64,
+        le=10000,
+        description="Longest side of a result sent as a photo (Telegram shows and keeps photos at "
+        "1280 px); results sent as files keep RESULT_MAX_SIDE.",
+    )
     jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of results.")
     face_model_path: Path | None = Field(
         None, description="YuNet ONNX model; unset: OpenCV's bundled Haar cascades."
@@ -196,6 +203,11 @@ class Settings(BaseSettings):
     http_host: str = Field("127.0.0.1", description="HTTP listen address (0.0.0.0 in a container).")
     http_port: int = Field(8080, ge=0, le=65535, description="HTTP listen port.")
     token_ttl_seconds: int = Field(86400, ge=60, description="Lifetime of an API session token.")
+    public_url: str | None = Field(
+        None,
+        description="Base URL at which users reach the HTTP API (e.g. https://bot.example.com); "
+        "/token's answer shows it in its example.",
+    )
 
     @field_validator("tiers", mode="before")
     @classmethod
@@ -216,7 +228,9 @@ class Settings(BaseSettings):
             raise ValueError("use letters, digits, '-' or '_' (no braces, colons or spaces)")
         return value
 
-    @field_validator("redis_url", "gdrive_folder_id", "webhook_url", "gdrive_api_url", mode="before")
+    @field_validator(
+        "redis_url", "gdrive_folder_id", "webhook_url", "gdrive_api_url", "public_url", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -232,6 +246,16 @@ class Settings(BaseSettings):
     def _check_redis_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or len(value) <= len("https://"):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://bot.example.com")
         return value
 
     @field_validator("gdrive_chunk_bytes")

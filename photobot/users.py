@@ -119,7 +119,13 @@ class UserStore:
             mapping["language"] = language
         await self._redis.hset(self._key(user_key), mapping=mapping)  # type: ignore[misc]
 
+    async def get_tier(self, user_key: str) -> str:
+        """The user's tier as the queue prioritises it (admins by ADMIN_IDS included); the HTTP API's
+        UserDirectory reads it for /api/v1/me."""
+        return (await self.get(user_key)).tier
+
     async def set_tier(self, user_key: str, tier: str) -> None:
+        """Change a user's tier (admins: /tier in a chat, POST /api/v1/users/{key}/tier)."""
         self.parse_key(user_key)
         name = tier.strip().lower()
         if name not in self._settings.tiers:

@@ -24,6 +24,7 @@ from photobot.gdrive import build_storage
 from photobot.jobs import Platform
 from photobot.processing import ImageProcessor
 from photobot.queue import JobContext, JobQueue
+from photobot.sessions import SessionStore
 from photobot.users import UserStore
 
 
@@ -156,7 +157,9 @@ async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
     users = UserStore(redis, settings)
     pipeline = JobPipeline(queue, storage, processor, adapters, locks, status_wait_seconds=0.5)  # type: ignore[arg-type]
     try:
-        yield ChatSide(settings, redis, queue, users, adapter, service, Commands(service, users), pipeline)
+        sessions = SessionStore(redis, prefix, settings.token_ttl_seconds)
+        commands = Commands(service, users, sessions)
+        yield ChatSide(settings, redis, queue, users, adapter, service, commands, pipeline)
     finally:
         await processor.close()
         await storage.close()

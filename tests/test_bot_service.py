@@ -8,6 +8,7 @@ keyboard choice, a crash after the result was stored (resumes without processing
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Callable
 
@@ -64,8 +65,11 @@ async def test_caption_sepia_becomes_the_result_in_place(side: ChatSide) -> None
     assert (
         status.kind == "photo" and status.text is not None and status.text.startswith("⏳ Queued, position 1")
     )
+    # Picked up at once and done before the notice is due: "queued", then the result, no
+    # "processing". The notice delay is long here so a slow machine cannot make the work "slow".
+    side.pipeline.notice_after_seconds = 60.0
     ctx = await side.run_one()
-    assert side.adapter.kinds() == ["photo", "edit_caption", "edit_media"]
+    assert side.adapter.kinds() == ["photo", "edit_media"]
     result = side.adapter.messages[status.message_id]
     assert result.text == "✅ Sepia" or (result.text or "").startswith("✅")
     r, g, b = decoded(result.image).convert("RGB").resize((1, 1)).getpixel((0, 0))  # type: ignore[misc]
@@ -158,6 +162,34 @@ async def test_faces_crop_edits_in_the_first_face(side: ChatSide) -> None:
     await side.run_one()
     assert side.adapter.kinds()[-1] == "edit_media"
     assert "1" in (side.adapter.log[-1].text or "")
+
+
+async def test_a_job_that_waited_in_the_queue_says_processing_first(side: ChatSide) -> None:
+    side.pipeline.notice_after_seconds = 0.2
+    await side.service.accept_photo(await photo(side, 11, "sepia"))
+    await asyncio.sleep(0.3)  # longer than the notice delay: the user has been looking at "queued"
+    await side.run_one()
+    assert side.adapter.kinds() == ["photo", "edit_caption", "edit_media"]
+    notice = side.adapter.log[1].text or ""
+    assert notice.startswith("⚙️") and side.adapter.log[2].text == "✅ Sepia"
+
+
+async def test_slow_work_says_processing_while_it_runs(side: ChatSide) -> None:
+    side.pipeline.notice_after_seconds = 0.0  # any work at all counts as slow
+    await side.service.accept_photo(await photo(side, 12, "sepia"))
+    await side.run_one()
+    assert side.adapter.kinds() == ["photo", "edit_caption", "edit_media"]
+    assert (side.adapter.log[1].text or "").startswith("⚙️")
+
+
+async def test_a_photo_result_is_no_larger_than_a_chat_shows(side: ChatSide) -> None:
+    big = io.BytesIO()
+    Image.new("RGB", (3000, 2000), (120, 90, 60)).save(big, "JPEG")
+    side.adapter.files["big"] = big.getvalue()
+    await side.service.accept_photo(await photo(side, 13, "invert", ref="big"))
+    await side.run_one()
+    [edit] = [s for s in side.adapter.log if s.kind == "edit_media"]
+    assert decoded(edit.image).size == (1280, 853)
 
 
 async def test_a_rerun_after_the_result_was_stored_does_not_process_again(side: ChatSide) -> None:

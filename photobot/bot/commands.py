@@ -2,7 +2,8 @@
 
 Each method takes the caller (`UserRecord`), their language and the command's argument text, and
 returns a `Reply`; the platform's router only parses the command and sends the reply. Admin
-commands check the caller first and run nothing for anyone else.
+commands check the caller first and run nothing for anyone else. /token answers only in a private
+chat, since a token posted in a group would open the caller's jobs to every member.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from photobot.jobs import Job, JobStatus, Platform, user_key
 from photobot.logs import get_logger
 from photobot.processing import list_operations
 from photobot.queue import JobNotFound, NotCancellable, NotRequeueable
+from photobot.sessions import Scope, SessionStore
 from photobot.users import UnknownTier, UserRecord, UserStore
 
 log = get_logger(__name__)
@@ -35,11 +37,12 @@ class Reply:
 class Commands:
     """User and admin commands over the queue and the user store."""
 
-    def __init__(self, service: BotService, users: UserStore) -> None:
+    def __init__(self, service: BotService, users: UserStore, sessions: SessionStore) -> None:
         self.service = service
         self.queue = service.queue
         self.settings = service.settings
         self.users = users
+        self.sessions = sessions
 
     # --- everyone ------------------------------------------------------------------------------------
     def start(self, lang: str) -> Reply:
@@ -159,6 +162,24 @@ class Commands:
         log.info("tier set", admin=user.key, target=target, tier=parts[1].lower())
         return Reply(t("tier_set", lang, user=target, tier=parts[1].lower()))
 
+    # --- API tokens ----------------------------------------------------------------------------------
+    async def token(self, user: UserRecord, lang: str, *, private: bool) -> Reply:
+        """A new API token, answered in a private chat only; an admin's carries the admin scope."""
+        if not private:
+            return Reply(t("token_private_only", lang))
+        scope = Scope.ADMIN if user.is_admin else Scope.USER
+        ttl = self.sessions.default_ttl
+        token = await self.sessions.issue(user.key, scope, ttl)
+        base = self.settings.public_url or t("token_base_unknown", lang)
+        return Reply(
+            t("token_issued", lang, token=token, base=base, scope=scope.value, lifetime=_lifetime(ttl, lang))
+        )
+
+    async def logout(self, user: UserRecord, lang: str) -> Reply:
+        """Every token of the caller stops working at once (wherever the command is sent)."""
+        count = await self.sessions.revoke_all(user.key)
+        return Reply(t("logged_out", lang, count=count))
+
     # --- admins ------------------------------------------------------------------------------------
     async def ban(self, user: UserRecord, lang: str, arg: str, *, banned: bool = True) -> Reply:
         if not user.is_admin:
@@ -259,6 +280,12 @@ class Commands:
 
 def _status(status: JobStatus | str, lang: str) -> str:
     return status_name(str(status), lang)
+
+
+def _lifetime(seconds: int, lang: str) -> str:
+    if seconds % 3600 == 0:
+        return t("lifetime_hours", lang, count=seconds // 3600)
+    return t("lifetime_minutes", lang, count=max(1, round(seconds / 60)))
 
 
 def _num(value: float | None) -> str:

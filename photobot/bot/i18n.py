@@ -27,7 +27,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         '• or name it in the caption, e.g. "sepia" or "faces_blur";\n'
         "• an album becomes one job per photo.\n\n"
         "Commands:\n/ops: the operations\n/jobs: your recent jobs\n/status ID: one job\n"
-        "/cancel ID: cancel a waiting job\n/tier: your tier\n\n"
+        "/cancel ID: cancel a waiting job\n/tier: your tier\n"
+        "/token: a token for the HTTP API (in a private chat)\n/logout: revoke your tokens\n\n"
         "Limits: files up to {max_mb} MB, {flood_limit} photos per {flood_window} s, "
         "{pending_cap} unfinished jobs at a time.",
         "ru": "Как пользоваться:\n"
@@ -35,7 +36,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "• или напишите её в подписи, например «сепия» или «faces_blur»;\n"
         "• альбом — это по заданию на каждое фото.\n\n"
         "Команды:\n/ops — операции\n/jobs — ваши последние задания\n/status ID — одно задание\n"
-        "/cancel ID — отменить ожидающее задание\n/tier — ваш тариф\n\n"
+        "/cancel ID — отменить ожидающее задание\n/tier — ваш тариф\n"
+        "/token — токен для HTTP API (в личном чате)\n/logout — отозвать ваши токены\n\n"
         "Ограничения: файлы до {max_mb} МБ, {flood_limit} фото за {flood_window} с, "
         "не более {pending_cap} незавершённых заданий.",
     },
@@ -128,6 +130,27 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     },
     "usage": {"en": "Usage: {usage}", "ru": "Использование: {usage}"},
     "tier_own": {"en": "Your tier: {tier}.", "ru": "Ваш тариф: {tier}."},
+    "token_issued": {
+        "en": "Your token for photobot's HTTP API, valid for {lifetime} ({scope} scope). Keep it secret: "
+        "anyone who has it sees your jobs. /logout revokes it.\n\n{token}\n\n"
+        "Try it:\ncurl -H \"Authorization: Bearer {token}\" {base}/api/v1/me\n\n"
+        "Your jobs: {base}/api/v1/jobs; the whole API: {base}/api/v1/openapi.json",
+        "ru": "Ваш токен для HTTP API photobot, действует {lifetime} (права: {scope}). Храните его в тайне: "
+        "с ним видны ваши задания. /logout отзывает его.\n\n{token}\n\n"
+        "Попробуйте:\ncurl -H \"Authorization: Bearer {token}\" {base}/api/v1/me\n\n"
+        "Ваши задания: {base}/api/v1/jobs; весь API: {base}/api/v1/openapi.json",
+    },
+    "token_base_unknown": {"en": "<your photobot's address>", "ru": "<адрес вашего photobot>"},
+    "lifetime_hours": {"en": "{count} h", "ru": "{count} ч"},
+    "lifetime_minutes": {"en": "{count} min", "ru": "{count} мин"},
+    "token_private_only": {
+        "en": "A token is personal, so I send it only in a private chat: write /token to me directly.",
+        "ru": "Токен — личный, поэтому я присылаю его только в личном чате: напишите мне /token напрямую.",
+    },
+    "logged_out": {
+        "en": "Done: your API tokens no longer work ({count} revoked).",
+        "ru": "Готово: ваши токены API больше не действуют (отозвано: {count}).",
+    },
     "admin_only": {
         "en": "Sorry, this command is for admins only.",
         "ru": "Извините, эта команда только для администраторов.",
@@ -182,6 +205,8 @@ COMMANDS: Mapping[str, Mapping[str, str]] = {
     "status": {"en": "Status of a job: /status ID", "ru": "Состояние задания: /status ID"},
     "cancel": {"en": "Cancel a waiting job: /cancel ID", "ru": "Отменить задание: /cancel ID"},
     "tier": {"en": "My tier", "ru": "Мой тариф"},
+    "token": {"en": "A token for the HTTP API (private chat)", "ru": "Токен для HTTP API (в личном чате)"},
+    "logout": {"en": "Revoke my API tokens", "ru": "Отозвать мои токены API"},
 }
 
 

@@ -10,6 +10,7 @@ and its only window for a duplicate is between the platform's answer and `save_p
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,6 +61,7 @@ class JobPipeline:
         locks: MessageLocks,
         *,
         status_wait_seconds: float = 5.0,
+        notice_after_seconds: float = 1.0,
     ) -> None:
         self.queue = queue
         self.storage = storage
@@ -67,6 +69,7 @@ class JobPipeline:
         self.adapters = adapters
         self.locks = locks
         self.status_wait_seconds = status_wait_seconds
+        self.notice_after_seconds = notice_after_seconds
 
     async def __call__(self, ctx: JobContext) -> None:
         job = ctx.job
@@ -90,14 +93,17 @@ class JobPipeline:
             return
         images: list[OutImage] | None = None
         if not job.result_ids:
-            # "processing" is shown while the work goes on, not before it: one round trip saved.
-            notice = asyncio.ensure_future(self._notice_processing(job))
+            as_document = bool(job.metadata.get("as_document"))
+            finished = asyncio.Event()
+            notice = asyncio.ensure_future(self._notice_processing(job, finished))
             try:
                 original = await self.storage.get(job.photo_id)
-                outcome = await self.processor.run(original, job.operation, job.params)
+                outcome = await self.processor.run(
+                    original, job.operation, job.params, as_photo=not as_document
+                )
             finally:
+                finished.set()
                 await notice
-            as_document = bool(job.metadata.get("as_document"))
             results: list[dict[str, Any]] = []
             ids: list[str] = []
             images = []
@@ -226,11 +232,25 @@ class JobPipeline:
             return t("faces_found", job.language, operation=title, count=summary["faces"])
         return t("done", job.language, operation=title)
 
-    async def _notice_processing(self, job: Job) -> None:
-        """Best effort: the caption says "processing" while the operation runs."""
+    async def _notice_processing(self, job: Job, finished: asyncio.Event) -> None:
+        """Best effort: the caption says "processing" when the user would otherwise wait on "queued".
+
+        A job that waited in the queue (or runs again) shows it at once. A job picked up at once
+        shows it only if its work is still going after `notice_after_seconds`: at idle the user
+        sees "queued" and then the result, and the photo costs two chat calls instead of three
+        (Telegram's 30 messages/s is shared by all chats). An edit that has started is never
+        cancelled, so it cannot land after the result's edit.
+        """
         adapter = self.adapters.get(job.platform)
         if adapter is None or job.chat_id is None or job.status_message_id is None:
             return
+        waited = max(0.0, time.time() - job.created_at / 1000)
+        if job.attempts <= 1 and waited < self.notice_after_seconds:
+            try:
+                await asyncio.wait_for(finished.wait(), self.notice_after_seconds)
+                return
+            except TimeoutError:
+                pass
         text = t("processing", job.language, operation=operation_title(job.operation, job.language))
         try:
             async with self.locks.hold(job.platform, job.chat_id, job.status_message_id):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from photobot.config import Settings
 
@@ -18,8 +18,18 @@ class Limits:
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 50_000_000
     result_max_side: int = 2560
+    photo_result_max_side: int = 1280
     jpeg_quality: int = 85
     face_model_path: str | None = None
+
+    def for_photo(self) -> Limits:
+        """The limits of a result delivered as a photo: no larger than a chat shows it.
+
+        Telegram displays photos at most 1280 px and recompresses larger ones, so more pixels only
+        cost decode (a deeper JPEG draft), the operation, the encode and the upload.
+        """
+        side = min(self.result_max_side, self.photo_result_max_side)
+        return replace(self, result_max_side=side)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -27,6 +37,7 @@ class Limits:
             max_bytes=settings.max_image_bytes,
             max_pixels=settings.max_image_pixels,
             result_max_side=settings.result_max_side,
+            photo_result_max_side=settings.photo_result_max_side,
             jpeg_quality=settings.jpeg_quality,
             face_model_path=str(settings.face_model_path) if settings.face_model_path else None,
         )

@@ -14,7 +14,6 @@ import asyncio
 import multiprocessing
 import os
 import signal
-import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -25,35 +24,23 @@ from photobot.config import Settings
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 from photobot.processing.errors import ProcessingTimeout, TooLarge, WorkerCrashed
+from photobot.processing.lifeline import die_with_parent
 from photobot.processing.limits import Limits
 from photobot.processing.registry import get_operation, validate_params
 from photobot.processing.run import OperationResult, run_operation
 
 log = get_logger(__name__)
-PRELOAD = ["photobot.processing.run", "numpy", "cv2", "PIL.Image"]
+PRELOAD = ["photobot.processing.forkserver_preload", "photobot.processing.run", "numpy", "cv2", "PIL.Image"]
 
 
-def _init_worker(cv_threads: int, parent_pid: int | None = None) -> None:
-    """In each worker: share the cores with the other workers, leave Ctrl-C to the parent, and end
-    when the parent is gone (a SIGKILLed parent cannot shut its pool down, and a worker blocked on
-    its call queue would otherwise live on, holding the forkserver with it)."""
+def _init_worker(cv_threads: int) -> None:
+    """In each worker: die with the parent, share the cores with the other workers, leave Ctrl-C to
+    the parent."""
     import cv2
 
+    die_with_parent()
     cv2.setNumThreads(cv_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if parent_pid is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-
-
-def _exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
-    while True:
-        time.sleep(interval)
-        try:
-            os.kill(parent_pid, 0)
-        except ProcessLookupError:
-            os._exit(1)
-        except PermissionError:  # the pid belongs to someone else's process now
-            os._exit(1)
 
 
 def _ready() -> int:
@@ -63,7 +50,7 @@ def _ready() -> int:
 class _Slot:
     def __init__(self, context: Any, cv_threads: int) -> None:
         self.executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=context, initializer=_init_worker, initargs=(cv_threads, os.getpid())
+            max_workers=1, mp_context=context, initializer=_init_worker, initargs=(cv_threads,)
         )
 
     def pids(self) -> list[int]:
@@ -134,11 +121,15 @@ class ImageProcessor:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(slot.executor, _ready) for slot in self._slots))
 
-    async def run(self, data: bytes, name: str, params: Mapping[str, Any]) -> OperationResult:
+    async def run(
+        self, data: bytes, name: str, params: Mapping[str, Any], *, as_photo: bool = False
+    ) -> OperationResult:
         """Run operation `name` on `data` in a worker; ProcessingError subclasses are its refusals.
 
-        The name, the params and the byte cap are checked here first: such a refusal costs no round
-        trip. ProcessingTimeout and WorkerCrashed are transient (`.transient`); the rest permanent.
+        `as_photo`: the result goes to a chat as a photo, so it is made no larger than
+        PHOTO_RESULT_MAX_SIDE (`Limits.for_photo`). The name, the params and the byte cap are
+        checked here first: such a refusal costs no round trip. ProcessingTimeout and WorkerCrashed
+        are transient (`.transient`); the rest permanent.
         """
         if self._closed:
             raise RuntimeError("ImageProcessor is closed")
@@ -152,7 +143,8 @@ class ImageProcessor:
         started = time.perf_counter()
         outcome = "error"
         try:
-            future = loop.run_in_executor(slot.executor, run_operation, data, name, dict(params), self.limits)
+            limits = self.limits.for_photo() if as_photo else self.limits
+            future = loop.run_in_executor(slot.executor, run_operation, data, name, dict(params), limits)
             result = await asyncio.wait_for(future, self.timeout_seconds)
             outcome = "ok"
             return result

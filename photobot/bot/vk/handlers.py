@@ -5,6 +5,7 @@
 (an operation for a waiting photo, a page of /jobs, VK's own "start"), photos and image files (one
 job per image, under the flood limit), commands with "/" or "!", a text that names an operation
 (for the sender's latest waiting photo), and a short hint for anything else in a private chat.
+/token answers with a token in a private chat only.
 
 Errors: an outage propagates, so the long poll holds the event back and it comes again; a user who
 does not allow messages (901) ends the handling quietly; any other failure is logged and answered
@@ -85,7 +86,8 @@ class VKHandlers:
         elif message.images:
             await self._on_images(message, user)
         elif (command := parse_command(message.text)) is not None:
-            await self._reply(message, await self._command(command.name, command.args, user, lang))
+            reply = await self._command(command.name, command.args, user, lang, private=message.private)
+            await self._reply(message, reply)
         elif message.other_attachments:
             await self._say(message, t("not_image", lang))
         elif await self._on_named_operation(message, user):
@@ -192,7 +194,7 @@ class VKHandlers:
         await service.queue.redis.delete(self._latest_key(peer, user))
 
     # --- commands --------------------------------------------------------------------------------
-    async def _command(self, name: str, args: str, user: UserRecord, lang: str) -> Reply:
+    async def _command(self, name: str, args: str, user: UserRecord, lang: str, *, private: bool) -> Reply:
         commands = self.commands
         plain: dict[str, Callable[[], Reply]] = {
             "start": lambda: commands.start(lang),
@@ -206,16 +208,20 @@ class VKHandlers:
             "requeue": commands.requeue,
             "job": commands.job,
         }
+        bound: dict[str, Callable[[], Awaitable[Reply]]] = {
+            "jobs": lambda: commands.jobs(user, lang),
+            "stats": lambda: commands.stats(user, lang),
+            "token": lambda: commands.token(user, lang, private=private),
+            "logout": lambda: commands.logout(user, lang),
+            "ban": lambda: commands.ban(user, lang, args, banned=True),
+            "unban": lambda: commands.ban(user, lang, args, banned=False),
+        }
         if name in plain:
             return plain[name]()
         if name in with_args:
             return await with_args[name](user, lang, args)
-        if name == "jobs":
-            return await commands.jobs(user, lang)
-        if name == "stats":
-            return await commands.stats(user, lang)
-        if name in ("ban", "unban"):
-            return await commands.ban(user, lang, args, banned=name == "ban")
+        if name in bound:
+            return await bound[name]()
         return Reply(t("unknown_command", lang, command="/" + name))
 
     # --- answers -----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Commands for everyone: /start, /help, /ops, /jobs, /status, /cancel, /tier."""
+"""Commands for everyone: /start, /help, /ops, /jobs, /status, /cancel, /tier, /token, /logout."""
 
 from __future__ import annotations
 
 from aiogram import Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
@@ -73,5 +74,18 @@ def build() -> Router:
         lang: str,
     ) -> None:
         await send(adapter, message, await commands.tier(user, lang, command.args or ""))
+
+    @router.message(Command("token"))
+    async def on_token(
+        message: Message, *, commands: Commands, adapter: TelegramAdapter, user: UserRecord, lang: str
+    ) -> None:
+        private = message.chat.type == ChatType.PRIVATE
+        await send(adapter, message, await commands.token(user, lang, private=private))
+
+    @router.message(Command("logout"))
+    async def on_logout(
+        message: Message, *, commands: Commands, adapter: TelegramAdapter, user: UserRecord, lang: str
+    ) -> None:
+        await send(adapter, message, await commands.logout(user, lang))
 
     return router

@@ -1,0 +1,55 @@
+"""The HTTP half of the composition root: photobot.web's app, wired from the parts `app.build` made.
+
+One aiohttp app per process, in every mode: /healthz, /readyz, /metrics and the JSON API always, the
+Telegram webhook route too when WEBHOOK_URL is set and this process runs the bot. Everything it
+serves shares the process's Redis pool, Metrics registry and storage, so /metrics counts the jobs
+this process enqueued and finished, and a token issued by /token in a chat opens the API at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from photobot.bot.telegram.setup import add_webhook_route
+from photobot.web import WebDeps, build_web_app
+from photobot.web.deps import RouteHook, WorkersAlive
+
+if TYPE_CHECKING:
+    from photobot.app import Parts
+
+
+def webhook_routes(parts: Parts) -> RouteHook | None:
+    """The Telegram webhook route, when this process takes Telegram's updates by webhook."""
+    settings, dispatcher, bot = parts.settings, parts.dispatcher, parts.bot
+    if not settings.webhook_url or dispatcher is None or bot is None:
+        return None
+
+    def add_routes(app: web.Application) -> None:
+        add_webhook_route(app, settings, dispatcher, bot)
+
+    return add_routes
+
+
+def web_deps(parts: Parts, workers_alive: WorkersAlive | None = None) -> WebDeps:
+    """What the HTTP side needs, from the built parts.
+
+    workers_alive: None where this process runs no worker (bot mode), so that /readyz of a bot-only
+    replica does not depend on worker containers elsewhere.
+    """
+    return WebDeps(
+        settings=parts.settings,
+        queue=parts.queue,
+        storage=parts.storage,
+        sessions=parts.sessions,
+        users=parts.users,
+        metrics=parts.metrics,
+        workers_alive=workers_alive,
+        add_routes=webhook_routes(parts),
+    )
+
+
+def create_web_app(parts: Parts, workers_alive: WorkersAlive | None = None) -> web.Application:
+    """photobot's aiohttp app for this process."""
+    return build_web_app(web_deps(parts, workers_alive))

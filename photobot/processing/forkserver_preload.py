@@ -1,0 +1,11 @@
+"""Imported by the pool's forkserver at its start (the preload list): it dies with photobot.
+
+Only the forkserver imports this module; importing it anywhere else would tie that process's life
+to its parent's. See `photobot.processing.lifeline`.
+"""
+
+from __future__ import annotations
+
+from photobot.processing.lifeline import die_with_parent
+
+ARMED = die_with_parent()

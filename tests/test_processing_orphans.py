@@ -1,0 +1,88 @@
+"""A SIGKILLed owner of an ImageProcessor takes its forkserver and worker processes with it (Linux)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.telegram_support import REPO
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's"),
+]
+
+OWNER = """
+import asyncio, sys, time
+from photobot.processing import ImageProcessor, Limits
+
+async def main() -> None:
+    processor = ImageProcessor(Limits(), workers=2, timeout_seconds=30)
+    await processor.warm_up()
+    await processor.run(open(sys.argv[1], "rb").read(), "sepia", {})
+    print("ready", flush=True)
+    time.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a dead orphan may wait a while for its new parent to reap it)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+def test_sigkill_of_the_owner_leaves_no_pool_process(tmp_path: Path) -> None:
+    from tests.conftest import ASTRONAUT
+
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(ASTRONAUT)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert owner.stdout is not None
+        for line in owner.stdout:  # logs come first
+            if line.strip() == b"ready":
+                break
+        pool = descendants(owner.pid)
+        assert len(pool) >= 3, pool  # the forkserver and two workers
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        deadline = time.monotonic() + 5
+        while (alive := [pid for pid in pool if running(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert alive == [], f"pool processes outlived their owner: {alive}"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(10)
