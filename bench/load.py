@@ -15,7 +15,7 @@ before the start, then send photos captioned with one operation, each user chose
 
 The fake Bot API enforces no limits, and TG_GLOBAL_RATE / TG_CHAT_RATE are raised here so that what
 is measured is photobot's queue and workers, not Telegram's pacing. To see premium stay fast while
-free waits, offer more than the workers can do (the default does on a 2-core machine).
+free waits, offer more than the workers can do (--rate 40 does on a quiet 2-core machine).
 
 Usage: python bench/load.py [--rate 20] [--duration 60] [--users free=40,premium=10]
        [--operation enhance] [--side 640] [--concurrent-jobs 3] [--process-workers 1]
