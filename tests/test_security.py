@@ -46,7 +46,7 @@ from tests.conftest import ASTRONAUT
 from tests.fakes.drive import FakeDrive
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.vk import FakeVK
-from tests.fixtures.redis_server import free_port
+from tests.fixtures.redis_server import RedisServer, free_port
 
 ADMIN, ALICE, BOB, FORGER = 900, 901, 902, 903
 SECRET = "webhook-secret-" + "s3cr3t" * 4
@@ -66,9 +66,9 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator[Deployment]:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("security")
-    redis.Redis.from_url(redis_server.url).flushall()
+    redis_server = RedisServer(tmp / "redis").start()  # its own: other tests flush the shared one
     port = free_port()
     with FakeTelegram.run_in_thread() as tg, FakeVK.run_in_thread() as vk, FakeDrive.run_in_thread() as drive:
         key_file = drive.write_service_account(tmp / "sa.json")
@@ -91,6 +91,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> I
         finally:
             bot.stop()
             bot.clean_up()
+            redis_server.stop()
 
 
 def _key_body(pem: str) -> str:
