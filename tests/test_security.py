@@ -173,9 +173,9 @@ def test_webhook_without_the_secret_is_refused_and_enqueues_nothing(deployment: 
     message = forged["message"]
     message["message_id"] += 1000
     message["from"]["id"] = message["chat"]["id"] = FORGER
-    assert _post(url, forged, None) in (401, 403)
-    assert _post(url, forged, "wrong-" + SECRET) in (401, 403)
-    assert _post(url, forged, SECRET[:-1]) in (401, 403)
+    assert _post(url, forged, None) == 403
+    assert _post(url, forged, "wrong-" + SECRET) == 403
+    assert _post(url, forged, SECRET[:-1]) == 403
     time.sleep(1.0)
     assert _jobs_of(deployment.redis_url, f"tg:{FORGER}") == []
     assert tg.messages(FORGER) == []
