@@ -20,9 +20,10 @@ from photobot.jobs import Platform
 
 _FLOOD_SCRIPT = """
 -- KEYS[1] window zset, KEYS[2] warned flag
--- ARGV[1] limit, ARGV[2] window ms, ARGV[3] event id
+-- ARGV[1] limit, ARGV[2] window ms, ARGV[3] event id, ARGV[4] when the user sent it (ms, or '')
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[4] ~= '' and tonumber(ARGV[4]) < now then now = tonumber(ARGV[4]) end
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
@@ -140,14 +141,22 @@ class UserStore:
         self.parse_key(user_key)
         await self._redis.hset(self._key(user_key), "banned", "0")  # type: ignore[misc]
 
-    async def check_flood(self, user_key: str, event_id: str) -> FloodVerdict:
-        """Count one photo (by its event id, so a repeated update counts once) against the limit."""
+    async def check_flood(
+        self, user_key: str, event_id: str, sent_at: float | None = None
+    ) -> FloodVerdict:
+        """Count one photo (by its event id, so a repeated update counts once) against the limit.
+
+        `sent_at` (Unix seconds, the platform's message date) places the photo in the window of when
+        the user sent it, so a backlog handled late (after a restart, or behind the chat's send
+        pacing) is judged by the user's pace, not by photobot's.
+        """
         result = await self._flood(
             keys=[f"{self._prefix}:flood:{user_key}", f"{self._prefix}:flood:{user_key}:warned"],
             args=[
                 self._settings.flood_limit,
                 int(self._settings.flood_window_seconds * 1000),
                 event_id,
+                "" if sent_at is None else str(int(sent_at * 1000)),
             ],
         )
         return {0: FloodVerdict.ALLOWED, 1: FloodVerdict.WARN}.get(int(result), FloodVerdict.SILENT)

@@ -76,7 +76,9 @@ class FloodMiddleware(BaseMiddleware):
         record: UserRecord | None = data.get("user")
         if record is None or not isinstance(event, Message):
             return await handler(event, data)
-        verdict = await self.users.check_flood(record.key, f"{event.chat.id}:{event.message_id}")
+        verdict = await self.users.check_flood(
+            record.key, f"{event.chat.id}:{event.message_id}", sent_at=event.date.timestamp()
+        )
         if verdict is FloodVerdict.ALLOWED:
             return await handler(event, data)
         log.info("flood limit reached", user_id=record.key, verdict=verdict.value)
