@@ -16,7 +16,8 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
@@ -28,16 +29,13 @@ from redis.asyncio import Redis
 from photobot.app_web import create_web_app
 from photobot.bot.adapter import ChatAdapter
 from photobot.bot.commands import Commands
+from photobot.bot.inbox import UpdateInbox
 from photobot.bot.pipeline import JobPipeline
 from photobot.bot.service import BotService
 from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices
 from photobot.bot.telegram.adapter import TelegramAdapter
-from photobot.bot.telegram.polling import ConfirmingPoller
+from photobot.bot.telegram.polling import InboxPoller
 from photobot.bot.telegram.setup import build_bot, build_dispatcher, set_commands, start_webhook
-from photobot.bot.vk.adapter import VKAdapter
-from photobot.bot.vk.api import PoliteAPI, build_api
-from photobot.bot.vk.polling import ConfirmingLongPoll
-from photobot.bot.vk.setup import build_long_poll, require_group_id, wait_until_ready
 from photobot.config import Settings, SettingsError
 from photobot.embedded_redis import EmbeddedRedis
 from photobot.gdrive import Storage, build_storage
@@ -50,6 +48,10 @@ from photobot.redis_client import connect
 from photobot.sessions import SessionStore
 from photobot.users import UserStore
 from photobot.web import serve
+
+if TYPE_CHECKING:
+    from photobot.bot.vk.api import PoliteAPI
+    from photobot.bot.vk.polling import ConfirmingLongPoll
 
 log = get_logger(__name__)
 
@@ -79,12 +81,20 @@ class Parts:
     vk_poll: ConfirmingLongPoll | None = None
 
 
+def _vk_setup() -> ModuleType:
+    """The VK side's builders, imported on first use: vkbottle takes seconds to import, and a
+    Telegram-only deployment (or a test of one) should not wait for it at every start."""
+    from photobot.bot.vk import setup
+
+    return setup
+
+
 def check_settings(settings: Settings, mode: Mode) -> None:
     """What this mode needs, checked before anything starts: one line per problem."""
     if mode in ("all", "bot") and not settings.vk_enabled:
         settings.require_bot_token()  # one chat platform at least: Telegram, VK or both
     if settings.vk_enabled:
-        require_group_id(settings)
+        settings.require_vk_group_id()
     if settings.webhook_url and mode in ("all", "bot") and settings.telegram_enabled:
         if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value().strip():
             raise SettingsError("WEBHOOK_SECRET: is required with WEBHOOK_URL (Telegram sends it back)")
@@ -129,9 +139,8 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
         elif mode == "worker":
             log.warning("BOT_TOKEN is not set: this worker cannot deliver Telegram results")
         if settings.vk_enabled:
-            parts.vk_api = build_api(settings, metrics)
+            parts.vk_api, parts.adapters[Platform.VK] = _vk_setup().build_client(settings, metrics)
             stack.push_async_callback(parts.vk_api.close)
-            parts.adapters[Platform.VK] = VKAdapter(parts.vk_api, require_group_id(settings))
         elif mode == "worker":
             log.warning("VK_TOKEN is not set: this worker cannot deliver VK results")
         if mode in ("all", "bot"):
@@ -160,8 +169,8 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
             if isinstance(adapter, TelegramAdapter):
                 parts.dispatcher = build_dispatcher(settings, parts.service, parts.commands, users, adapter)
             vk_adapter = parts.adapters.get(Platform.VK)
-            if isinstance(vk_adapter, VKAdapter) and parts.vk_api is not None:
-                parts.vk_poll = build_long_poll(
+            if vk_adapter is not None and parts.vk_api is not None:
+                parts.vk_poll = _vk_setup().build_long_poll(
                     settings,
                     api=parts.vk_api,
                     redis=redis,
@@ -194,7 +203,7 @@ class Runner:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         self.stopping = asyncio.Event()
-        self.poller: ConfirmingPoller | None = None
+        self.poller: InboxPoller | None = None
         self.worker: Worker | None = None
         self.maintenance: Maintenance | None = None
         self.web_runner: web.AppRunner | None = None
@@ -252,10 +261,13 @@ class Runner:
         if parts.dispatcher is not None and parts.bot is not None:
             await self._start_telegram(parts.bot, parts.dispatcher)
             if not settings.webhook_url:
-                self.poller = ConfirmingPoller(parts.bot, parts.dispatcher)
+                inbox = UpdateInbox(parts.redis, f"{settings.key_prefix}:tg:inbox:{parts.bot.id}")
+                self.poller = InboxPoller(
+                    parts.bot, parts.dispatcher, inbox, grace_seconds=settings.shutdown_grace_seconds
+                )
                 tasks["polling"] = asyncio.ensure_future(self.poller.run())
         if parts.vk_poll is not None and parts.vk_api is not None:
-            await wait_until_ready(parts.vk_api, settings, self.stopping)
+            await _vk_setup().wait_until_ready(parts.vk_api, settings, self.stopping)
             tasks["vk_polling"] = asyncio.ensure_future(parts.vk_poll.run())
 
     async def workers_alive(self) -> bool:
@@ -295,7 +307,7 @@ class Runner:
         grace = self.parts.settings.shutdown_grace_seconds
         if self.poller is not None:
             self.poller.stop()
-            await _settle(tasks.get("polling"), grace)
+            await _settle(tasks.get("polling"), grace + 5)
         if self.parts.vk_poll is not None:
             self.parts.vk_poll.stop()
             await _settle(tasks.get("vk_polling"), grace)

@@ -309,6 +309,11 @@ class Settings(BaseSettings):
             raise SettingsError("BOT_TOKEN: is not set; get one from @BotFather and put it in .env")
         return self.bot_token.get_secret_value().strip()
 
+    def require_vk_group_id(self) -> int:
+        if self.vk_group_id is None or self.vk_group_id <= 0:
+            raise SettingsError("VK_GROUP_ID: is required with VK_TOKEN (the community's numeric id)")
+        return self.vk_group_id
+
     @property
     def telegram_enabled(self) -> bool:
         return self.bot_token is not None and bool(self.bot_token.get_secret_value().strip())

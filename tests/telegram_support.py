@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
 from PIL import Image
 
 from tests.fakes.telegram import BotMessage, FakeTelegram
@@ -174,6 +175,18 @@ def sent_photos(tg: FakeTelegram, chat_id: int) -> int:
         and str(call.chat_id) == str(chat_id)
         and call.method.lower() in ("sendphoto", "senddocument", "sendmediagroup")
     )
+
+
+def handled(tg: FakeTelegram, redis_url: str, update_id: int) -> bool:
+    """Whether photobot is done with the update: confirmed to Telegram and gone from its inbox."""
+    if (tg.confirmed_offset or 0) <= update_id:
+        return False
+    client = redis.Redis.from_url(redis_url)
+    try:
+        bot_id = tg.token.split(":", 1)[0]
+        return not client.hexists(f"{{photobot}}:tg:inbox:{bot_id}", str(update_id))
+    finally:
+        client.close()
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, step: float = 0.05) -> None:

@@ -67,6 +67,43 @@ async def test_runs_at_most_concurrency_jobs_at_once_and_completes_all(queue: Jo
     assert job.result_ids == [f"result-{job.job_id}"]
 
 
+async def test_a_job_that_steps_aside_frees_its_place_and_keeps_its_lease(queue: JobQueue) -> None:
+    """Jobs waiting on a slow chat step aside: the others still get all the places, and the
+    waiting ones stay leased (heartbeats go on) until they finish; beyond `max_aside`, a waiting
+    job keeps its place."""
+    chat_open = asyncio.Event()
+    slow_waiting, quick_done = 0, 0
+    running, peak = 0, 0
+
+    async def handler(ctx: JobContext) -> None:
+        nonlocal slow_waiting, quick_done, running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        if ctx.job.operation == "slow-chat":
+            ctx.step_aside()
+            slow_waiting += 1
+            await chat_open.wait()
+        else:
+            quick_done += 1
+
+    await queue.enqueue_many([make_job("slow", operation="slow-chat") for _ in range(4)])
+    quick = await queue.enqueue_many([make_job(str(i), operation="quick") for i in range(20)])
+    worker = Worker(queue, handler, concurrency=2, max_aside=3, metrics=Metrics())
+    task = asyncio.create_task(worker.run())
+    await wait_for(lambda: quick_done == 20 and slow_waiting == 4)
+    await asyncio.sleep(1.0)  # beyond the 0.6 s lease: the waiting ones are kept by heartbeats
+    stats = await queue.stats()
+    assert peak <= 2 and worker.aside == 3  # the fourth keeps its place
+    assert stats.counts["processing"] == 4 and worker.processed == 20
+    chat_open.set()
+    await wait_for(lambda: worker.processed == 24)
+    worker.stop()
+    await task
+    assert [await status_of(queue, r.job.job_id) for r in quick] == [JobStatus.COMPLETED] * 20
+
+
 async def test_errors_are_classified(queue: JobQueue) -> None:
     bad = (await queue.enqueue(make_job("1", operation="bad"))).job
     flaky = (await queue.enqueue(make_job("2", operation="flaky"))).job

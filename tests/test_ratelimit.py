@@ -7,6 +7,7 @@ send not repeated when it may have reached Telegram.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -66,6 +67,18 @@ async def test_groups_are_limited_per_minute() -> None:
         await rl.acquire(-100)
     # 3 in the burst, then 20 more at 20 a minute: about a minute.
     assert clock.now - 1000.0 == pytest.approx(60.0, rel=0.01)
+
+
+async def test_a_backed_up_chat_does_not_hold_back_the_others() -> None:
+    rl = RateLimiter(global_rate=30.0, chat_rate=1.0, chat_burst=1)
+    queued = [asyncio.ensure_future(rl.acquire(1)) for _ in range(5)]  # chat 1's turns: 0 to 4 s ahead
+    await asyncio.sleep(0)
+    try:
+        assert (await rl.acquire(2)).seconds == 0
+    finally:
+        for task in queued:
+            task.cancel()
+        await asyncio.gather(*queued, return_exceptions=True)
 
 
 async def test_pause_holds_a_chat() -> None:

@@ -19,12 +19,14 @@ from tests.conftest import ASTRONAUT
 from tests.fakes.telegram import FakeTelegram
 from tests.telegram_support import (
     BotProcess,
+    handled,
     results,
     sent_photos,
     small_image,
     texts,
     wait_results,
     wait_text,
+    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -106,12 +108,14 @@ def big_face_photo() -> bytes:
     return buffer.getvalue()
 
 
-def test_killed_while_processing(tg: FakeTelegram, spawn: Callable[..., BotProcess]) -> None:
+def test_killed_while_processing(
+    tg: FakeTelegram, spawn: Callable[..., BotProcess], redis_url: str
+) -> None:
     chat_side = spawn("bot").start(tg)
     update_id = tg.inject_photo(203, big_face_photo(), caption="faces_blur")
     tg.wait_for_sync(lambda: status_caption(tg, 203).startswith("⏳ Queued"), 30)
-    # Confirmed means handled: the job and its status message are recorded in Redis.
-    tg.wait_for_sync(lambda: (tg.confirmed_offset or 0) > update_id, 30)
+    # Handled: the job and its status message are recorded in Redis.
+    wait_until(lambda: handled(tg, redis_url, update_id), 30)
     chat_side.kill()
     # A worker-only process leases the job, says "processing", and dies in the middle of it.
     worker = spawn("worker").start(tg, wait_ready=False)

@@ -60,7 +60,7 @@ class JobPipeline:
         adapters: Mapping[Platform, ChatAdapter],
         locks: MessageLocks,
         *,
-        status_wait_seconds: float = 5.0,
+        status_wait_seconds: float = 30.0,
         notice_after_seconds: float = 1.0,
     ) -> None:
         self.queue = queue
@@ -125,6 +125,7 @@ class JobPipeline:
             job = job.model_copy(update={"result_ids": ids, "metadata": metadata})
         if job.platform not in (Platform.TELEGRAM, Platform.VK):
             return  # jobs from the command line have no chat to deliver to
+        ctx.step_aside()  # what is left waits on the chat's send budget, not on this process
         await self._deliver(ctx, job, images)
 
     async def _deliver(self, ctx: JobContext, job: Job, images: list[OutImage] | None) -> None:
@@ -203,11 +204,13 @@ class JobPipeline:
         return images
 
     async def _wait_status_message(self, job: Job) -> int | None:
-        """The bot records the status message right after enqueue; wait for it briefly.
+        """The bot records the status message right after enqueue, once the chat's send budget lets
+        it out (behind the chat's earlier messages); the job has stepped aside, so waiting is cheap.
 
         On the last attempt the result is sent as a new message rather than lost.
         """
         deadline = asyncio.get_running_loop().time() + self.status_wait_seconds
+        pause = 0.05
         while True:
             current = await self.queue.get(job.job_id)
             if current is not None and current.status_message_id is not None:
@@ -216,7 +219,8 @@ class JobPipeline:
                 raise Undeliverable(job.job_id)
             if asyncio.get_running_loop().time() >= deadline:
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(pause)
+            pause = min(0.5, pause * 1.5)
         if _last_attempt(job):
             return None
         raise StatusNotReady("the status message is not recorded yet")

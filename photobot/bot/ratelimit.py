@@ -92,16 +92,9 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
 
-    def reserve(self, chat_id: int | str | None) -> Wait:
-        """Take a slot in every budget that applies; returns how long to wait for it."""
+    def _reserve(self, buckets: list[tuple[str, _Bucket]]) -> Wait:
+        """Take the first slot every bucket allows; returns how long to wait for it."""
         now = self._clock()
-        buckets: list[tuple[str, _Bucket]] = [("global", self._global)]
-        if chat_id is not None:
-            buckets.append(("chat", self._bucket(self._chats, chat_id, self._chat_rate, self._chat_burst)))
-            if _is_group(chat_id):
-                buckets.append(
-                    ("group", self._bucket(self._groups, chat_id, self._group_rate, self._group_burst))
-                )
         scope, start = "none", now
         for name, bucket in buckets:
             at = bucket.allowed_at(now)
@@ -112,10 +105,30 @@ class RateLimiter:
         return Wait(max(0.0, start - now), scope)
 
     async def acquire(self, chat_id: int | str | None) -> Wait:
-        wait = self.reserve(chat_id)
+        """Wait for the chat's turn (its own and its group's budget), then for a global slot.
+
+        The global slot is taken only once the chat's turn has come: reserved together, a chat
+        whose turn is far ahead (a flood, a retry_after) would push the global budget's next slot
+        just as far and hold back every other chat until then.
+        """
+        waited, scope = 0.0, "none"
+        if chat_id is not None:
+            buckets = [("chat", self._bucket(self._chats, chat_id, self._chat_rate, self._chat_burst))]
+            if _is_group(chat_id):
+                buckets.append(
+                    ("group", self._bucket(self._groups, chat_id, self._group_rate, self._group_burst))
+                )
+            wait = self._reserve(buckets)
+            if wait.seconds > 0:
+                await self._sleep(wait.seconds)
+                waited, scope = wait.seconds, wait.scope
+        wait = self._reserve([("global", self._global)])
         if wait.seconds > 0:
             await self._sleep(wait.seconds)
-        return wait
+            if wait.seconds > waited:
+                scope = wait.scope
+            waited += wait.seconds
+        return Wait(waited, scope)
 
     def pause(self, chat_id: int | str | None, seconds: float) -> None:
         """Telegram said retry_after: nobody sends to that chat (or at all) before then."""

@@ -1,6 +1,11 @@
 """The worker loop: lease in batches, run the handler on up to `concurrency` jobs at once, keep
 their leases alive, classify what they raise, and acknowledge in batches.
 
+A job whose handler steps aside (`JobContext.step_aside`: its work is done and it waits on a chat's
+send budget) keeps its lease but no longer takes one of the `concurrency` places, so a chat that
+can only take a message a second does not stall the work of everyone else; at most `max_aside`
+such jobs wait at once (more keep their place).
+
 Acknowledgements go through one ack task that completes everything finished since its last call
 in a single round trip, so under load the cost per job is a fraction of a call, while an idle
 worker still acks a lone job at once. On stop (SIGTERM) the worker stops leasing, lets in-flight
@@ -43,6 +48,9 @@ class JobContext:
     lease: Lease
     queue: JobQueue
     result_ids: list[str] | None = field(default=None)
+    step_aside: Callable[[], None] = field(default=lambda: None)
+    """Call when what is left of the job waits on something else than this process (a chat's send
+    budget): the job keeps its lease, and the worker takes another job in its place."""
 
     async def save_progress(
         self,
@@ -78,6 +86,7 @@ class Worker:
         grace_seconds: float = 20.0,
         metrics: Metrics | None = None,
         idle_wait: float = 0.5,
+        max_aside: int = 200,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -88,10 +97,12 @@ class Worker:
         self.grace_seconds = grace_seconds
         self.metrics = metrics
         self.idle_wait = idle_wait
+        self.max_aside = max_aside
         self.processed = 0
         self._stop = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._inflight: dict[str, tuple[Lease, asyncio.Task[None]]] = {}
+        self._aside: set[str] = set()  # in flight, but stepped aside: not counted as busy
         self._lost: set[str] = set()
         self._held_until: dict[str, float] = {}
         self._acks: list[_Ack] = []
@@ -131,7 +142,7 @@ class Worker:
     async def _lease_loop(self) -> None:
         outage = Outage("worker")
         while not self._stop.is_set():
-            free = self.concurrency - len(self._inflight)
+            free = self.concurrency - (len(self._inflight) - len(self._aside))
             if free <= 0:
                 self._slot_free.clear()
                 await _first(self._slot_free.wait(), self._stop.wait())
@@ -151,15 +162,29 @@ class Worker:
                 self._inflight[lease.job_id] = (lease, task)
                 task.add_done_callback(functools.partial(self._finished, lease.job_id))
 
+    @property
+    def aside(self) -> int:
+        """Jobs in flight that stepped aside."""
+        return len(self._aside)
+
+    def _step_aside(self, job_id: str) -> None:
+        """Beyond `max_aside` waiting jobs, a job keeps its place: the process's backlog stays bounded."""
+        if job_id in self._inflight and job_id not in self._aside and len(self._aside) < self.max_aside:
+            self._aside.add(job_id)
+            self._slot_free.set()
+
     def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._inflight.pop(job_id, None)
+        self._aside.discard(job_id)
         self._lost.discard(job_id)
         self._held_until.pop(job_id, None)
         self._slot_free.set()
 
     async def _process(self, lease: Lease) -> None:
         job = lease.job
-        ctx = JobContext(job=job, lease=lease, queue=self.queue)
+        ctx = JobContext(
+            job=job, lease=lease, queue=self.queue, step_aside=functools.partial(self._step_aside, job.job_id)
+        )
         # Each job runs in its own task, hence its own copy of the context: bound once, no reset.
         structlog.contextvars.bind_contextvars(job_id=job.job_id, user_id=job.user_key)
         try:

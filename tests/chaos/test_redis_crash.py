@@ -3,10 +3,10 @@ again on the same port: the one `python -m photobot run` reconnects by itself, a
 job completes.
 
 "Accepted" means the update was confirmed to Telegram: the getUpdates offset moved past it, which
-photobot does only after the job is in Redis. Those are the photos Telegram will never send again,
-so losing one would be a silent loss; the test records the confirmed offset at each kill and checks
-each of those photos. Photos not yet confirmed come again from Telegram and must end the same way:
-every photo, exactly one visible result.
+photobot does only once the update is in Redis (its inbox, from which the job is made). Those are
+the photos Telegram will never send again, so losing one would be a silent loss; the test records
+the confirmed offset at each kill and checks each of those photos. Photos not yet confirmed come
+again from Telegram and must end the same way: every photo, exactly one visible result.
 
 Redis replies to a write only after it wrote the command to the append-only file (the kernel has
 it; everysec is the fsync to the disk), so a killed redis-server loses nothing acknowledged; a

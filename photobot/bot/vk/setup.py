@@ -1,6 +1,7 @@
 """Building and starting the VK side; the composition root (photobot.app) calls these.
 
-Nothing here runs at import.
+Nothing here runs at import, and only a deployment with VK_TOKEN imports it: vkbottle takes
+seconds to import.
 """
 
 from __future__ import annotations
@@ -14,20 +15,21 @@ from vkbottle.exception_factory import VKAPIError
 from photobot.bot.commands import Commands
 from photobot.bot.service import BotService
 from photobot.bot.vk.adapter import VKAdapter
-from photobot.bot.vk.api import PoliteAPI, error_code
+from photobot.bot.vk.api import PoliteAPI, build_api, error_code
 from photobot.bot.vk.handlers import VKHandlers
 from photobot.bot.vk.polling import ConfirmingLongPoll
 from photobot.config import Settings, SettingsError
 from photobot.logs import get_logger
+from photobot.metrics import Metrics
 from photobot.users import UserStore
 
 log = get_logger(__name__)
 
 
-def require_group_id(settings: Settings) -> int:
-    if settings.vk_group_id is None or settings.vk_group_id <= 0:
-        raise SettingsError("VK_GROUP_ID: is required with VK_TOKEN (the community's numeric id)")
-    return settings.vk_group_id
+def build_client(settings: Settings, metrics: Metrics) -> tuple[PoliteAPI, VKAdapter]:
+    """The rate-limited API client and the chat adapter on top of it."""
+    api = build_api(settings, metrics)
+    return api, VKAdapter(api, settings.require_vk_group_id())
 
 
 def build_long_poll(
@@ -41,12 +43,12 @@ def build_long_poll(
     adapter: VKAdapter,
 ) -> ConfirmingLongPoll:
     handlers = VKHandlers(settings, service, commands, users, adapter)
-    return ConfirmingLongPoll(api, require_group_id(settings), handlers, redis, settings.key_prefix)
+    return ConfirmingLongPoll(api, settings.require_vk_group_id(), handlers, redis, settings.key_prefix)
 
 
 async def wait_until_ready(api: PoliteAPI, settings: Settings, stopping: asyncio.Event) -> None:
     """Check the token and the community before polling; VK being unreachable is waited out."""
-    group_id = require_group_id(settings)
+    group_id = settings.require_vk_group_id()
     delay = 1.0
     while not stopping.is_set():
         try:

@@ -1,0 +1,189 @@
+"""Updates kept in Redis from the moment they are fetched until their handler finished.
+
+A chat platform that delivers at least once (Telegram's getUpdates) forgets an update as soon as the
+client confirms it. Confirming only after the handler finished ties the platform's window to the
+slowest chat: Telegram returns at most 100 updates above the confirmed offset, so a flooding chat
+whose photos wait for their send budget (one message a second) hides every other chat's updates.
+Here the update is written to the inbox first and confirmed at once; the inbox, not the platform,
+is what a restarted process resumes from. Redis answers a write only after it is in its append-only
+file, so a confirmed update survives a crash of photobot and of Redis alike.
+
+`ChatLanes` handles the inbox's updates concurrently across chats and in order within one chat. An
+update whose handler failed on an outage (Redis down, storage down, the network) is tried again in
+its lane after a backoff, so the chat's later updates wait behind it and are never handled out of
+order; any other failure was answered by the error handlers and ends the update. An update leaves
+the inbox only when it is done, so a crash at any point means it is handled again, which the
+idempotent handlers make harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Generic, TypeVar
+
+from redis.asyncio import Redis
+
+from photobot.logs import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class UpdateInbox:
+    """One Redis hash: update id → the update as the platform sent it (JSON)."""
+
+    def __init__(self, redis: Redis, key: str) -> None:
+        self.redis = redis
+        self.key = key
+
+    async def add(self, updates: Mapping[str, str]) -> None:
+        if updates:
+            await self.redis.hset(self.key, mapping=dict(updates))  # type: ignore[misc]
+
+    async def remove(self, update_id: str) -> None:
+        await self.redis.hdel(self.key, update_id)  # type: ignore[misc]
+
+    async def load(self) -> dict[str, str]:
+        raw: dict[str | bytes, str | bytes] = await self.redis.hgetall(self.key)  # type: ignore[misc]
+        return {_text(key): _text(value) for key, value in raw.items()}
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class Backoff:
+    """Exponential backoff with jitter, from `base` up to `cap` seconds."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        self.base = base
+        self.cap = cap
+
+    def delay(self, failures: int) -> float:
+        raw: float = min(self.cap, self.base * 2.0 ** min(max(failures, 1) - 1, 10))
+        return raw * (0.5 + random.random() / 2)
+
+
+class ChatLanes(Generic[T]):
+    """One lane per chat: its updates in order, each done before the next starts.
+
+    `submit` never waits; at most `concurrency` handlers run at once across all lanes. `close()`
+    lets the running handlers finish, starts nothing new, and leaves what was not done in the inbox.
+    """
+
+    def __init__(
+        self,
+        handle: Callable[[T], Awaitable[None]],
+        is_outage: Callable[[BaseException], bool],
+        inbox: UpdateInbox,
+        *,
+        concurrency: int = 64,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._handle = handle
+        self._is_outage = is_outage
+        self._inbox = inbox
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._backoff = backoff or Backoff(0.5, 30.0)
+        self._lanes: dict[Hashable, deque[tuple[str, T]]] = {}
+        self._runners: dict[Hashable, asyncio.Task[None]] = {}
+        self._known: set[str] = set()  # submitted and not done
+        self._progress = asyncio.Event()
+        self._closing = asyncio.Event()
+
+    def __contains__(self, update_id: str) -> bool:
+        return update_id in self._known
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def submit(self, update_id: str, chat: Hashable, update: T) -> bool:
+        """Queue `update` in its chat's lane; False when it is already there (a repeat)."""
+        if update_id in self._known or self._closing.is_set():
+            return False
+        self._known.add(update_id)
+        self._lanes.setdefault(chat, deque()).append((update_id, update))
+        if chat not in self._runners:
+            self._runners[chat] = asyncio.ensure_future(self._run_lane(chat))
+        return True
+
+    async def wait_progress(self, seconds: float) -> None:
+        """Until an update is done, or `seconds` pass."""
+        self._progress.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._progress.wait(), seconds)
+
+    async def close(self, grace: float) -> None:
+        """Finish what runs within `grace` seconds; the rest stays in the inbox for the next start."""
+        self._closing.set()
+        runners = list(self._runners.values())
+        if not runners:
+            return
+        _, late = await asyncio.wait(runners, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+        log.info("update lanes closed", left_in_inbox=len(self._known))
+
+    async def _run_lane(self, chat: Hashable) -> None:
+        lane = self._lanes[chat]
+        try:
+            while lane and not self._closing.is_set():
+                update_id, update = lane[0]
+                if not await self._handle_until_done(update_id, update):
+                    return
+                lane.popleft()
+                self._known.discard(update_id)
+                self._progress.set()
+        finally:
+            if self._closing.is_set() or not lane:
+                self._lanes.pop(chat, None)
+                self._runners.pop(chat, None)
+
+    async def _handle_until_done(self, update_id: str, update: T) -> bool:
+        """Handle, retrying outages; remove it from the inbox. False when closing stopped it."""
+        failures = 0
+        while True:
+            async with self._semaphore:
+                try:
+                    await self._handle(update)
+                    break
+                except Exception as error:
+                    if not self._is_outage(error):
+                        # A bad update the error handlers could not answer: done, never retried forever.
+                        log.error("update dropped after an error", update_id=update_id, exc_info=error)
+                        break
+                    failures += 1
+                    delay = self._backoff.delay(failures)
+                    log.warning("update held back", update_id=update_id, error=repr(error),
+                                retry_in=round(delay, 2))
+            if not await self._pause(delay):
+                return False
+        failures = 0
+        while True:
+            try:
+                await self._inbox.remove(update_id)
+                return True
+            except Exception as error:
+                if not self._is_outage(error):
+                    log.error("done update not removed from the inbox", update_id=update_id, exc_info=error)
+                    return True
+                failures += 1
+                # Done but still in the inbox: if photobot stops now, the update is handled once
+                # more at the next start, harmlessly. Keep the lane's order until it is removed.
+                delay = self._backoff.delay(failures)
+                log.warning("done update not removed from the inbox", update_id=update_id,
+                            error=repr(error), retry_in=round(delay, 2))
+                if not await self._pause(delay):
+                    return False
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep unless closing; False when closing cut it short."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+        return not self._closing.is_set()

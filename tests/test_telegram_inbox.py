@@ -1,0 +1,215 @@
+"""The Telegram poller and its inbox, with a real aiogram Bot polling the fake Bot API and a real
+redis-server: an update is confirmed once it is in the inbox, a slow chat holds back nobody else,
+a chat's updates stay in order through outages, and a stopped or crashed process's updates are
+handled by the next one.
+
+Bad input tried: a Redis that refuses the inbox write (nothing confirmed, the update comes again
+and is handled once), a handler that fails with a bug (the update is dropped, not retried forever),
+an update left in the inbox by a process that died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Message
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from photobot.bot.inbox import UpdateInbox
+from photobot.bot.telegram.polling import InboxPoller
+from tests.fakes.telegram import FakeTelegram
+
+INBOX_KEY = "{photobot}:tg:inbox:test"
+
+
+@dataclass
+class Recorder:
+    """The handlers: record each text per chat; a chat in `gates` waits for its gate first."""
+
+    handled: list[tuple[int, str]] = field(default_factory=list)
+    gates: dict[int, asyncio.Event] = field(default_factory=dict)
+    outages: dict[str, int] = field(default_factory=dict)  # text → how many times it fails first
+    started: list[str] = field(default_factory=list)
+
+    def router(self) -> Router:
+        router = Router()
+
+        @router.message()
+        async def record(message: Message) -> None:
+            text = message.text or ""
+            self.started.append(text)
+            gate = self.gates.get(message.chat.id)
+            if gate is not None:
+                await gate.wait()
+            if self.outages.get(text, 0) > 0:
+                self.outages[text] -= 1
+                raise RedisConnectionError("Redis went away")
+            if text == "bug":
+                raise ValueError("a handler bug")
+            self.handled.append((message.chat.id, text))
+
+        return router
+
+    def texts(self, chat_id: int) -> list[str]:
+        return [text for chat, text in self.handled if chat == chat_id]
+
+
+class RefusingInbox(UpdateInbox):
+    """The inbox whose first `refusals` writes fail as if Redis were down."""
+
+    def __init__(self, redis: Redis, key: str, refusals: int) -> None:
+        super().__init__(redis, key)
+        self.refusals = refusals
+
+    async def add(self, updates: Mapping[str, str]) -> None:
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise RedisConnectionError("Redis went away")
+        await super().add(updates)
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(tg.base_url))
+    client = Bot(token=tg.token, session=session)
+    yield client
+    await session.close()
+
+
+class Polling:
+    """One InboxPoller running in the test's loop."""
+
+    def __init__(self, bot: Bot, recorder: Recorder, inbox: UpdateInbox, **options: Any) -> None:
+        dispatcher = Dispatcher()
+        dispatcher.include_router(recorder.router())
+        self.poller = InboxPoller(
+            bot, dispatcher, inbox, timeout=1, backoff_base=0.05, backoff_max=0.2, **options
+        )
+        self.task: asyncio.Task[None] | None = None
+
+    def __enter__(self) -> InboxPoller:
+        self.task = asyncio.ensure_future(self.poller.run())
+        return self.poller
+
+    def __exit__(self, *exc: object) -> None:
+        self.poller.stop()
+
+    async def stopped(self) -> None:
+        self.poller.stop()
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 10)
+
+
+async def test_a_slow_chat_holds_back_nobody_else(tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
+    recorder = Recorder(gates={1: asyncio.Event()})
+    for index in range(150):  # more than getUpdates' window of 100
+        tg.inject_text(1, f"slow {index}")
+    tg.inject_text(2, "calm")
+    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
+    with polling:
+        await tg.wait_for(lambda: recorder.texts(2) == ["calm"], 10)
+        # All 151 are confirmed to Telegram and kept in the inbox, the slow chat's 150 unhandled.
+        assert tg.pending_update_count == 0
+        assert await redis.hlen(INBOX_KEY) == 150
+        assert sorted(recorder.started) == ["calm", "slow 0"]
+        recorder.gates[1].set()
+        await tg.wait_for(lambda: len(recorder.texts(1)) == 150, 20)
+    await polling.stopped()
+    assert recorder.texts(1) == [f"slow {i}" for i in range(150)]
+    assert await redis.hlen(INBOX_KEY) == 0
+
+
+async def test_an_outage_keeps_the_chat_in_order(tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
+    recorder = Recorder(outages={"two": 3})
+    for text in ("one", "two", "three"):
+        tg.inject_text(5, text)
+    tg.inject_text(6, "bug")
+    tg.inject_text(6, "after the bug")
+    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
+    with polling:
+        await tg.wait_for(lambda: len(recorder.texts(5)) == 3 and len(recorder.texts(6)) == 1, 20)
+    await polling.stopped()
+    assert recorder.texts(5) == ["one", "two", "three"]
+    assert recorder.started.count("two") == 4  # three outages, then done
+    assert recorder.texts(6) == ["after the bug"]  # the bug was dropped, not retried forever
+    assert recorder.started.count("bug") == 1
+    assert await redis.hlen(INBOX_KEY) == 0
+
+
+async def test_refused_by_redis_nothing_is_confirmed(tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
+    recorder = Recorder()
+    first = tg.inject_text(7, "hello")
+    inbox = RefusingInbox(redis, INBOX_KEY, refusals=3)
+    polling = Polling(bot, recorder, inbox)
+    with polling:
+        await tg.wait_for(lambda: recorder.texts(7) == ["hello"], 10)
+        assert inbox.refusals == 0
+    await polling.stopped()
+    assert tg.confirmed_offset == first + 1
+    assert recorder.texts(7) == ["hello"]
+
+
+async def test_a_stop_leaves_the_unfinished_in_the_inbox_for_the_next_start(
+    tg: FakeTelegram, bot: Bot, redis: Redis
+) -> None:
+    recorder = Recorder(gates={3: asyncio.Event()})
+    tg.inject_text(3, "stuck")
+    tg.inject_text(3, "behind it")
+    last = tg.inject_text(4, "free")
+    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), grace_seconds=0.2)
+    with polling:
+        await tg.wait_for(lambda: recorder.texts(4) == ["free"] and "stuck" in recorder.started, 10)
+    await polling.stopped()
+    # Confirmed to Telegram, so only the inbox has them now.
+    assert tg.confirmed_offset == last + 1 and tg.pending_update_count == 0
+    assert await redis.hlen(INBOX_KEY) == 2
+    # The next process handles them first, in order.
+    successor = Recorder()
+    polling = Polling(bot, successor, UpdateInbox(redis, INBOX_KEY))
+    with polling:
+        await tg.wait_for(lambda: successor.texts(3) == ["stuck", "behind it"], 10)
+    await polling.stopped()
+    assert successor.texts(4) == []
+    assert await redis.hlen(INBOX_KEY) == 0
+
+
+async def test_a_flood_waits_at_telegram_beyond_the_in_hand_bound(
+    tg: FakeTelegram, bot: Bot, redis: Redis
+) -> None:
+    recorder = Recorder(gates={8: asyncio.Event()})
+    for index in range(30):
+        tg.inject_text(8, f"flood {index}")
+    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), max_in_hand=10, limit=5)
+    with polling:
+        for _ in range(100):
+            if await redis.hlen(INBOX_KEY) >= 10:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        # The last batch kept is confirmed by the next getUpdates, which waits for room.
+        assert await redis.hlen(INBOX_KEY) == 10 and tg.pending_update_count >= 20
+        recorder.gates[8].set()
+        await tg.wait_for(lambda: len(recorder.texts(8)) == 30, 20)
+    await polling.stopped()
+    assert recorder.texts(8) == [f"flood {i}" for i in range(30)]
