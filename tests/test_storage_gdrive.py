@@ -50,6 +50,15 @@ async def test_small_file_round_trip_with_app_properties(
     assert [c[2]["uploadType"] for c in uploads] == ["multipart"]
 
 
+@pytest.mark.parametrize("tail", [b"\r", b"\n", b"\r\n", b"\n\r", b"--"])
+async def test_a_payload_ending_in_line_break_bytes_round_trips(
+    drive: FakeDrive, storage: GoogleDriveStorage, tail: bytes
+) -> None:
+    data = os.urandom(100) + tail
+    file_id = await storage.put(data, "photo.jpg", "image/jpeg", META)
+    assert await storage.get(file_id) == data
+
+
 async def test_large_file_goes_resumable_in_aligned_chunks(
     drive: FakeDrive, storage: GoogleDriveStorage
 ) -> None:

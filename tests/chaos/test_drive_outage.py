@@ -3,8 +3,8 @@ throughout, and in the middle goes away for 20 s (every connection dropped befor
 photobot runs with STORAGE_BACKEND=gdrive and the fake's service-account credentials, and its
 default retry settings (MAX_ATTEMPTS 5, RETRY_BASE_SECONDS 2): every job completes, once.
 
-Both halves meet the outage: the bot stores each original before it confirms the update (a failed
-store leaves the update unconfirmed, and Telegram sends it again), and the worker fetches the
+Both halves meet the outage: the bot stores each original before the update leaves its inbox (a
+failed store keeps the update there, tried again after a backoff), and the worker fetches the
 original and stores the result (a failed call is retried by the Drive client, then by the queue).
 """
 

@@ -224,13 +224,17 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, Any], byt
     if not match:
         raise ValueError("multipart upload without a boundary")
     delimiter = b"--" + match.group(1).encode()
+    # The line break before each delimiter belongs to it. Which one the sender uses (googleapiclient:
+    # LF; others: CRLF) is read off the first delimiter line, so a payload ending in "\r" keeps it.
+    crlf = body.lstrip(b"\r\n").startswith(delimiter + b"\r\n")
     parts = (b"\n" + body).split(b"\n" + delimiter)
     sections = []
     for raw in parts[1:]:
         if raw.startswith(b"--"):
             break
         part = raw.removeprefix(b"\r\n") if raw.startswith(b"\r\n") else raw.removeprefix(b"\n")
-        part = part.removesuffix(b"\r")
+        if crlf:
+            part = part.removesuffix(b"\r")
         head, sep, payload = part.partition(b"\r\n\r\n")
         if not sep:
             head, sep, payload = part.partition(b"\n\n")
