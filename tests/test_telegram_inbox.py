@@ -5,13 +5,14 @@ handled by the next one.
 
 Bad input tried: a Redis that refuses the inbox write (nothing confirmed, the update comes again
 and is handled once), a handler that fails with a bug (the update is dropped, not retried forever),
-an update left in the inbox by a process that died.
+an update left in the inbox by a process that died, and kept updates that cannot be read (wrong
+shape, not JSON): dropped with an error in the log, and polling goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,18 @@ class RefusingInbox(UpdateInbox):
         await super().add(updates)
 
 
+async def until(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def kept(redis: Redis) -> int:
+    """How many updates the inbox holds."""
+    return len(await UpdateInbox(redis, INBOX_KEY).load())
+
+
 @pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as fake:
@@ -128,16 +141,16 @@ async def test_a_slow_chat_holds_back_nobody_else(tg: FakeTelegram, bot: Bot, re
     tg.inject_text(2, "calm")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
     with polling:
-        await tg.wait_for(lambda: recorder.texts(2) == ["calm"], 10)
+        await until(lambda: recorder.texts(2) == ["calm"], 10)
         # All 151 are confirmed to Telegram and kept in the inbox, the slow chat's 150 unhandled.
         assert tg.pending_update_count == 0
-        assert await redis.hlen(INBOX_KEY) == 150
+        assert await kept(redis) == 150
         assert sorted(recorder.started) == ["calm", "slow 0"]
         recorder.gates[1].set()
-        await tg.wait_for(lambda: len(recorder.texts(1)) == 150, 20)
+        await until(lambda: len(recorder.texts(1)) == 150, 20)
     await polling.stopped()
     assert recorder.texts(1) == [f"slow {i}" for i in range(150)]
-    assert await redis.hlen(INBOX_KEY) == 0
+    assert await kept(redis) == 0
 
 
 async def test_an_outage_keeps_the_chat_in_order(tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
@@ -148,13 +161,13 @@ async def test_an_outage_keeps_the_chat_in_order(tg: FakeTelegram, bot: Bot, red
     tg.inject_text(6, "after the bug")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
     with polling:
-        await tg.wait_for(lambda: len(recorder.texts(5)) == 3 and len(recorder.texts(6)) == 1, 20)
+        await until(lambda: len(recorder.texts(5)) == 3 and len(recorder.texts(6)) == 1, 20)
     await polling.stopped()
     assert recorder.texts(5) == ["one", "two", "three"]
     assert recorder.started.count("two") == 4  # three outages, then done
     assert recorder.texts(6) == ["after the bug"]  # the bug was dropped, not retried forever
     assert recorder.started.count("bug") == 1
-    assert await redis.hlen(INBOX_KEY) == 0
+    assert await kept(redis) == 0
 
 
 async def test_refused_by_redis_nothing_is_confirmed(tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
@@ -163,7 +176,7 @@ async def test_refused_by_redis_nothing_is_confirmed(tg: FakeTelegram, bot: Bot,
     inbox = RefusingInbox(redis, INBOX_KEY, refusals=3)
     polling = Polling(bot, recorder, inbox)
     with polling:
-        await tg.wait_for(lambda: recorder.texts(7) == ["hello"], 10)
+        await until(lambda: recorder.texts(7) == ["hello"], 10)
         assert inbox.refusals == 0
     await polling.stopped()
     assert tg.confirmed_offset == first + 1
@@ -179,19 +192,32 @@ async def test_a_stop_leaves_the_unfinished_in_the_inbox_for_the_next_start(
     last = tg.inject_text(4, "free")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), grace_seconds=0.2)
     with polling:
-        await tg.wait_for(lambda: recorder.texts(4) == ["free"] and "stuck" in recorder.started, 10)
+        await until(lambda: recorder.texts(4) == ["free"] and "stuck" in recorder.started, 10)
     await polling.stopped()
     # Confirmed to Telegram, so only the inbox has them now.
     assert tg.confirmed_offset == last + 1 and tg.pending_update_count == 0
-    assert await redis.hlen(INBOX_KEY) == 2
+    assert await kept(redis) == 2
     # The next process handles them first, in order.
     successor = Recorder()
     polling = Polling(bot, successor, UpdateInbox(redis, INBOX_KEY))
     with polling:
-        await tg.wait_for(lambda: successor.texts(3) == ["stuck", "behind it"], 10)
+        await until(lambda: successor.texts(3) == ["stuck", "behind it"], 10)
     await polling.stopped()
     assert successor.texts(4) == []
-    assert await redis.hlen(INBOX_KEY) == 0
+    assert await kept(redis) == 0
+
+
+async def test_an_unreadable_kept_update_is_dropped_not_fatal(
+    tg: FakeTelegram, bot: Bot, redis: Redis
+) -> None:
+    await UpdateInbox(redis, INBOX_KEY).add({"5": '{"update_id": "five", "message": 1}', "6": "not json"})
+    recorder = Recorder()
+    tg.inject_text(9, "still served")
+    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
+    with polling:
+        await until(lambda: recorder.texts(9) == ["still served"], 10)
+    await polling.stopped()
+    assert await kept(redis) == 0
 
 
 async def test_a_flood_waits_at_telegram_beyond_the_in_hand_bound(
@@ -203,13 +229,13 @@ async def test_a_flood_waits_at_telegram_beyond_the_in_hand_bound(
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), max_in_hand=10, limit=5)
     with polling:
         for _ in range(100):
-            if await redis.hlen(INBOX_KEY) >= 10:
+            if await kept(redis) >= 10:
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         # The last batch kept is confirmed by the next getUpdates, which waits for room.
-        assert await redis.hlen(INBOX_KEY) == 10 and tg.pending_update_count >= 20
+        assert await kept(redis) == 10 and tg.pending_update_count >= 20
         recorder.gates[8].set()
-        await tg.wait_for(lambda: len(recorder.texts(8)) == 30, 20)
+        await until(lambda: len(recorder.texts(8)) == 30, 20)
     await polling.stopped()
     assert recorder.texts(8) == [f"flood {i}" for i in range(30)]

@@ -21,6 +21,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
+from pydantic import ValidationError
 
 from photobot.bot.inbox import Backoff, ChatLanes, UpdateInbox
 from photobot.bot.telegram.routers.errors import is_outage
@@ -105,7 +106,16 @@ class InboxPoller:
                 await self._back_off("inbox not readable at start", error)
         else:
             return
-        updates = [Update.model_validate_json(raw, context={"bot": self.bot}) for raw in saved.values()]
+        updates = []
+        for update_id, raw in saved.items():
+            try:
+                updates.append(Update.model_validate_json(raw, context={"bot": self.bot}))
+            except ValidationError as error:
+                # Kept by another version of photobot, say, in a shape this one cannot read.
+                log.error(
+                    "unreadable update dropped from the inbox", update_id=update_id, error=str(error)[:300]
+                )
+                await self.inbox.remove(update_id)
         for update in sorted(updates, key=lambda u: u.update_id):
             self.lanes.submit(str(update.update_id), _chat_of(update), update)
         if updates:
