@@ -39,6 +39,14 @@ def test_image_documents_are_images_and_other_attachments_are_not() -> None:
     assert message.other_attachments == ["doc", "video"]
 
 
+def test_the_message_date_is_when_the_user_sent_it() -> None:
+    message = parse_message(event({"date": 1_790_000_000}))
+    assert message is not None and message.sent_at == 1_790_000_000.0
+    for bad in (None, "yesterday", -5, 0):
+        message = parse_message(event({"date": bad}))
+        assert message is not None and message.sent_at is None
+
+
 def test_group_chats_use_conversation_message_ids() -> None:
     message = parse_message(event({"peer_id": 2000000001, "id": 0, "conversation_message_id": 44}))
     assert message is not None and message.message_id == 44 and not message.private

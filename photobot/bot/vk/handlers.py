@@ -99,7 +99,7 @@ class VKHandlers:
     async def _on_images(self, message: VKMessage, user: UserRecord) -> None:
         for index, image in enumerate(message.images):
             key = photo_key(message.message_id, index)
-            verdict = await self.users.check_flood(user.key, f"{message.peer_id}:{key}")
+            verdict = await self.users.check_flood(user.key, f"{message.peer_id}:{key}", message.sent_at)
             if verdict is not FloodVerdict.ALLOWED:
                 log.info("flood limit reached", verdict=verdict.value)
                 if verdict is FloodVerdict.WARN:

@@ -48,6 +48,7 @@ class VKMessage:
     payload: str | None = None
     images: list[ImageRef] = field(default_factory=list)
     other_attachments: list[str] = field(default_factory=list)
+    sent_at: float | None = None  # Unix seconds: when the user sent it, as VK dates it
 
     @property
     def private(self) -> bool:
@@ -87,6 +88,7 @@ def parse_message(obj: dict[str, Any], default_language: str = "en") -> VKMessag
     lang_id = client.get("lang_id") if isinstance(client, dict) else None
     code = _LANG_IDS.get(lang_id) if isinstance(lang_id, int) else None
     payload = message.get("payload")
+    date = message.get("date")
     return VKMessage(
         peer_id=peer_id,
         from_id=from_id,
@@ -96,6 +98,7 @@ def parse_message(obj: dict[str, Any], default_language: str = "en") -> VKMessag
         payload=payload if isinstance(payload, str) and payload else None,
         images=images,
         other_attachments=others,
+        sent_at=float(date) if isinstance(date, int | float) and date > 0 else None,
     )
 
 
