@@ -263,7 +263,11 @@ class Runner:
             if not settings.webhook_url:
                 inbox = UpdateInbox(parts.redis, f"{settings.key_prefix}:tg:inbox:{parts.bot.id}")
                 self.poller = InboxPoller(
-                    parts.bot, parts.dispatcher, inbox, grace_seconds=settings.shutdown_grace_seconds
+                    parts.bot,
+                    parts.dispatcher,
+                    inbox,
+                    grace_seconds=settings.shutdown_grace_seconds,
+                    metrics=parts.metrics,
                 )
                 tasks["polling"] = asyncio.ensure_future(self.poller.run())
         if parts.vk_poll is not None and parts.vk_api is not None:

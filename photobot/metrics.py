@@ -46,6 +46,12 @@ class Metrics:
             "photobot_queue_depth", "Jobs in the queue by tier and status.", ["tier", "status"], registry=r
         )
         self.workers_alive = Gauge("photobot_workers_alive", "Worker processes seen recently.", registry=r)
+        self.updates_in_hand = Gauge(
+            "photobot_updates_in_hand",
+            "Chat updates kept in the inbox and not handled yet, in this process.",
+            ["platform"],
+            registry=r,
+        )
         self.chat_api_calls = Counter(
             "photobot_chat_api_calls",
             "Calls to the Telegram or VK API.",

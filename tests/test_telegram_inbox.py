@@ -26,6 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from photobot.bot.inbox import UpdateInbox
 from photobot.bot.telegram.polling import InboxPoller
+from photobot.metrics import Metrics
 from tests.fakes.telegram import FakeTelegram
 
 INBOX_KEY = "{photobot}:tg:inbox:test"
@@ -139,9 +140,15 @@ async def test_a_slow_chat_holds_back_nobody_else(tg: FakeTelegram, bot: Bot, re
     for index in range(150):  # more than getUpdates' window of 100
         tg.inject_text(1, f"slow {index}")
     tg.inject_text(2, "calm")
-    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
+    metrics = Metrics()
+    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), metrics=metrics)
+
+    def in_hand() -> float | None:
+        return metrics.registry.get_sample_value("photobot_updates_in_hand", {"platform": "telegram"})
+
     with polling:
         await until(lambda: recorder.texts(2) == ["calm"], 10)
+        assert in_hand() == 150
         # All 151 are confirmed to Telegram and kept in the inbox, the slow chat's 150 unhandled.
         assert tg.pending_update_count == 0
         assert await kept(redis) == 150
@@ -150,7 +157,7 @@ async def test_a_slow_chat_holds_back_nobody_else(tg: FakeTelegram, bot: Bot, re
         await until(lambda: len(recorder.texts(1)) == 150, 20)
     await polling.stopped()
     assert recorder.texts(1) == [f"slow {i}" for i in range(150)]
-    assert await kept(redis) == 0
+    assert await kept(redis) == 0 and in_hand() == 0
 
 
 async def test_an_outage_keeps_the_chat_in_order(tg: FakeTelegram, bot: Bot, redis: Redis) -> None:

@@ -84,8 +84,10 @@ class ChatLanes(Generic[T]):
         *,
         concurrency: int = 64,
         backoff: Backoff | None = None,
+        on_count: Callable[[int], None] | None = None,
     ) -> None:
         self._handle = handle
+        self._on_count = on_count or (lambda _: None)
         self._is_outage = is_outage
         self._inbox = inbox
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -107,6 +109,7 @@ class ChatLanes(Generic[T]):
         if update_id in self._known or self._closing.is_set():
             return False
         self._known.add(update_id)
+        self._on_count(len(self._known))
         self._lanes.setdefault(chat, deque()).append((update_id, update))
         if chat not in self._runners:
             self._runners[chat] = asyncio.ensure_future(self._run_lane(chat))
@@ -139,6 +142,7 @@ class ChatLanes(Generic[T]):
                     return
                 lane.popleft()
                 self._known.discard(update_id)
+                self._on_count(len(self._known))
                 self._progress.set()
         finally:
             if self._closing.is_set() or not lane:

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from photobot.bot.inbox import Backoff, ChatLanes, UpdateInbox
 from photobot.bot.telegram.routers.errors import is_outage
 from photobot.logs import get_logger
+from photobot.metrics import Metrics
 
 log = get_logger(__name__)
 
@@ -50,6 +51,7 @@ class InboxPoller:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         grace_seconds: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.bot = bot
         self.dispatcher = dispatcher
@@ -59,8 +61,9 @@ class InboxPoller:
         self.max_in_hand = max_in_hand
         self.grace_seconds = grace_seconds
         self._backoff = Backoff(backoff_base, backoff_max)
+        in_hand = metrics.updates_in_hand.labels("telegram").set if metrics is not None else None
         self.lanes: ChatLanes[Update] = ChatLanes(
-            self._feed, is_outage, inbox, concurrency=concurrency, backoff=self._backoff
+            self._feed, is_outage, inbox, concurrency=concurrency, backoff=self._backoff, on_count=in_hand
         )
         self._offset: int | None = None
         self._failures = 0
