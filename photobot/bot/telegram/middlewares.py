@@ -1,7 +1,8 @@
 """Cross-cutting concerns of every update, as aiogram middlewares.
 
 - `UserMiddleware` (outer, on updates): loads the sender's record once per update, picks the
-  language from language_code, and stops a banned user's update (telling them once per window).
+  language from language_code, binds user_id to the update's log lines, and stops a banned user's
+  update (telling them once per window).
 - `FloodMiddleware` (inner, on the photo router): over the per-user photo limit, one polite message
   per window and nothing else.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, Message, TelegramObject, Update, User
 
@@ -41,14 +43,15 @@ class UserMiddleware(BaseMiddleware):
             return None  # channel posts and service updates: nothing for photobot to do
         lang = data["lang"]
         key = user_key(Platform.TELEGRAM, sender.id)
-        record = await self.users.get(key)
-        if record.language != lang:
-            await self.users.touch(key, lang)
-        data["user"] = record
-        if record.banned:
-            await self._refuse_banned(event, data, record, lang)
-            return None
-        return await handler(event, data)
+        with structlog.contextvars.bound_contextvars(user_id=key):
+            record = await self.users.get(key)
+            if record.language != lang:
+                await self.users.touch(key, lang)
+            data["user"] = record
+            if record.banned:
+                await self._refuse_banned(event, data, record, lang)
+                return None
+            return await handler(event, data)
 
     async def _refuse_banned(
         self, event: TelegramObject, data: dict[str, Any], record: UserRecord, lang: str

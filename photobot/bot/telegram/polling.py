@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 from collections.abc import Hashable
 
+import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.methods import GetUpdates
@@ -162,7 +163,8 @@ class InboxPoller:
             self.lanes.submit(str(update.update_id), _chat_of(update), update)
 
     async def _feed(self, update: Update) -> None:
-        await self.dispatcher.feed_update(self.bot, update)
+        with structlog.contextvars.bound_contextvars(update_id=update.update_id):
+            await self.dispatcher.feed_update(self.bot, update)
 
     async def _back_off(self, event: str, error: BaseException | None) -> None:
         self._failures += 1
