@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -21,9 +22,11 @@ from typing import Any
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
 from photobot.jobs import Platform
+from photobot.queue.outage import REDIS_DOWN
 
 
 class PendingPhoto(BaseModel):
@@ -112,22 +115,42 @@ class AlbumChoices:
 
 
 class MessageLocks:
-    """A short Redis lock per status message; whoever edits it holds the lock."""
+    """A Redis lock per status message; whoever edits it holds the lock.
 
-    def __init__(self, redis: Redis, prefix: str, timeout: float = 30.0) -> None:
+    The lock lives `ttl` seconds and is renewed while its holder runs (an edit may wait for the
+    chat's send budget for longer), so a holder that died blocks the next editor for `ttl` at most,
+    not for as long as a live holder may need. A waiter gives up after `wait_seconds` and edits
+    anyway: an edit out of order is better than no edit.
+    """
+
+    def __init__(self, redis: Redis, prefix: str, ttl: float = 6.0, wait_seconds: float = 60.0) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._timeout = timeout
+        self._ttl = ttl
+        self._wait = wait_seconds
 
     @asynccontextmanager
     async def hold(self, platform: Platform | str, chat_id: int, message_id: int) -> AsyncIterator[None]:
         name = f"{self._prefix}:msglock:{Platform(platform).short}:{chat_id}:{message_id}"
-        lock = self._redis.lock(name, timeout=self._timeout, blocking_timeout=self._timeout, sleep=0.02)
+        lock = self._redis.lock(name, timeout=self._ttl, blocking_timeout=self._wait, sleep=0.02)
         acquired = await lock.acquire()
+        renewal = asyncio.ensure_future(self._renew(lock)) if acquired else None
         try:
             yield
         finally:
+            if renewal is not None:
+                renewal.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewal
             if acquired:
-                # A lock that outlived its timeout has expired on its own; nothing to release.
-                with contextlib.suppress(LockError):
+                # A lock that could not be renewed has expired on its own; nothing to release.
+                with contextlib.suppress(LockError, *REDIS_DOWN):
                     await lock.release()
+
+    async def _renew(self, lock: Lock) -> None:
+        while True:
+            await asyncio.sleep(self._ttl / 3)
+            try:
+                await lock.reacquire()
+            except (LockError, *REDIS_DOWN):
+                return  # lost or unreachable: the lock expires, and the next editor goes ahead
