@@ -22,7 +22,9 @@ def test_one_process_serves_both_platforms(redis_url: str, tmp_path: Path) -> No
         )
         bot.start(vk)
         try:
-            tg.wait_for_sync(lambda: len(tg.calls("getUpdates")) > 0, 30)
+            # The Telegram side is up once its menu is set (a long poll enters the call log only
+            # when it ends, up to 25 s later).
+            tg.wait_for_sync(lambda: len(tg.calls("setMyCommands")) > 0, 30)
             vk.set_user(401, lang_id=3)
             tg.inject_photo(401, photo(1), caption="invert")
             vk.inject_photo(401, photo(2), "grayscale")
