@@ -8,8 +8,10 @@ chat, since a token posted in a group would open the caller's jobs to every memb
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from photobot.bot.adapter import Button, Keyboard
@@ -25,6 +27,7 @@ from photobot.users import UnknownTier, UserRecord, UserStore
 log = get_logger(__name__)
 
 JOBS_PAGE = 5
+
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -43,6 +46,17 @@ class Commands:
         self.settings = service.settings
         self.users = users
         self.sessions = sessions
+
+    async def run(
+        self, name: str, args: str, user: UserRecord, lang: str, *, private: bool
+    ) -> Reply | None:
+        """The reply to command `name` (without its slash) with its argument text; None when photobot
+        has no such command. Every platform dispatches through here."""
+        command = _DISPATCH.get(name)
+        if command is None:
+            return None
+        reply = command(self, _Call(user, lang, args, private))
+        return await reply if inspect.isawaitable(reply) else reply
 
     # --- everyone ------------------------------------------------------------------------------------
     def start(self, lang: str) -> Reply:
@@ -290,3 +304,30 @@ def _lifetime(seconds: int, lang: str) -> str:
 
 def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
+
+
+@dataclass(frozen=True)
+class _Call:
+    user: UserRecord
+    lang: str
+    args: str
+    private: bool
+
+
+_DISPATCH: dict[str, Callable[[Commands, _Call], Reply | Awaitable[Reply]]] = {
+    "start": lambda c, call: c.start(call.lang),
+    "help": lambda c, call: c.help(call.user, call.lang),
+    "ops": lambda c, call: c.ops(call.lang),
+    "jobs": lambda c, call: c.jobs(call.user, call.lang),
+    "status": lambda c, call: c.status(call.user, call.lang, call.args),
+    "cancel": lambda c, call: c.cancel(call.user, call.lang, call.args),
+    "tier": lambda c, call: c.tier(call.user, call.lang, call.args),
+    "token": lambda c, call: c.token(call.user, call.lang, private=call.private),
+    "logout": lambda c, call: c.logout(call.user, call.lang),
+    "stats": lambda c, call: c.stats(call.user, call.lang),
+    "requeue": lambda c, call: c.requeue(call.user, call.lang, call.args),
+    "job": lambda c, call: c.job(call.user, call.lang, call.args),
+    "ban": lambda c, call: c.ban(call.user, call.lang, call.args, banned=True),
+    "unban": lambda c, call: c.ban(call.user, call.lang, call.args, banned=False),
+}
+NAMES = tuple(_DISPATCH)  # every command, without its slash

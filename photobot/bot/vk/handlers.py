@@ -14,7 +14,6 @@ with an apology, and the event is confirmed.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -195,34 +194,8 @@ class VKHandlers:
 
     # --- commands --------------------------------------------------------------------------------
     async def _command(self, name: str, args: str, user: UserRecord, lang: str, *, private: bool) -> Reply:
-        commands = self.commands
-        plain: dict[str, Callable[[], Reply]] = {
-            "start": lambda: commands.start(lang),
-            "help": lambda: commands.help(user, lang),
-            "ops": lambda: commands.ops(lang),
-        }
-        with_args: dict[str, Callable[[UserRecord, str, str], Awaitable[Reply]]] = {
-            "status": commands.status,
-            "cancel": commands.cancel,
-            "tier": commands.tier,
-            "requeue": commands.requeue,
-            "job": commands.job,
-        }
-        bound: dict[str, Callable[[], Awaitable[Reply]]] = {
-            "jobs": lambda: commands.jobs(user, lang),
-            "stats": lambda: commands.stats(user, lang),
-            "token": lambda: commands.token(user, lang, private=private),
-            "logout": lambda: commands.logout(user, lang),
-            "ban": lambda: commands.ban(user, lang, args, banned=True),
-            "unban": lambda: commands.ban(user, lang, args, banned=False),
-        }
-        if name in plain:
-            return plain[name]()
-        if name in with_args:
-            return await with_args[name](user, lang, args)
-        if name in bound:
-            return await bound[name]()
-        return Reply(t("unknown_command", lang, command="/" + name))
+        reply = await self.commands.run(name, args, user, lang, private=private)
+        return reply if reply is not None else Reply(t("unknown_command", lang, command="/" + name))
 
     # --- answers -----------------------------------------------------------------------------------
     async def _reply(self, message: VKMessage, reply: Reply) -> None:

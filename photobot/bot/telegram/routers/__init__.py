@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from photobot.bot.telegram.routers import admin, choices, errors, fallback, photos, user_commands
+from photobot.bot.telegram.routers import choices, commands, errors, fallback, photos
 
 
 def all_routers() -> list[Router]:
     return [
         errors.build(),
-        user_commands.build(),
-        admin.build(),
+        commands.build(),
         choices.build(),
         photos.build(),
         fallback.build(),
