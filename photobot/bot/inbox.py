@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Generic, TypeVar
 
 from redis.asyncio import Redis
 
+from photobot.backoff import Backoff
 from photobot.logs import get_logger
 
 log = get_logger(__name__)
@@ -55,18 +55,6 @@ class UpdateInbox:
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-class Backoff:
-    """Exponential backoff with jitter, from `base` up to `cap` seconds."""
-
-    def __init__(self, base: float, cap: float) -> None:
-        self.base = base
-        self.cap = cap
-
-    def delay(self, failures: int) -> float:
-        raw: float = min(self.cap, self.base * 2.0 ** min(max(failures, 1) - 1, 10))
-        return raw * (0.5 + random.random() / 2)
 
 
 class ChatLanes(Generic[T]):
@@ -163,7 +151,7 @@ class ChatLanes(Generic[T]):
                         log.error("update dropped after an error", update_id=update_id, exc_info=error)
                         break
                     failures += 1
-                    delay = self._backoff.delay(failures)
+                    delay = self._backoff.delay(failures - 1)
                     log.warning("update held back", update_id=update_id, error=repr(error),
                                 retry_in=round(delay, 2))
             if not await self._pause(delay):
@@ -180,7 +168,7 @@ class ChatLanes(Generic[T]):
                 failures += 1
                 # Done but still in the inbox: if photobot stops now, the update is handled once
                 # more at the next start, harmlessly. Keep the lane's order until it is removed.
-                delay = self._backoff.delay(failures)
+                delay = self._backoff.delay(failures - 1)
                 log.warning("done update not removed from the inbox", update_id=update_id,
                             error=repr(error), retry_in=round(delay, 2))
                 if not await self._pause(delay):

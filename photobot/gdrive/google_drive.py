@@ -19,6 +19,7 @@ from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import Credentials
 from googleapiclient.http import MediaIoBaseUpload, build_http
 
+from photobot.backoff import Backoff
 from photobot.config import Settings
 from photobot.gdrive.base import StorageMetrics
 from photobot.gdrive.drive_client import (
@@ -29,7 +30,7 @@ from photobot.gdrive.drive_client import (
     principal,
 )
 from photobot.gdrive.errors import FileMissing, InvalidFileId, StorageError, StorageQuotaError
-from photobot.gdrive.retry import QUOTA_HINT, Backoff, classify, error_text
+from photobot.gdrive.retry import QUOTA_HINT, classify, error_text
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 

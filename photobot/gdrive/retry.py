@@ -8,7 +8,6 @@ rateLimitExceeded or userRateLimitExceeded. Not retried: storageQuotaExceeded (S
 from __future__ import annotations
 
 import json
-import random
 import socket
 import ssl
 from dataclasses import dataclass
@@ -34,21 +33,6 @@ class Failure:
     retry: bool
     error: StorageError | FileMissing
     retry_after: float | None = None
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2**attempt)]."""
-
-    base: float = 0.5
-    cap: float = 32.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        ceiling = min(self.cap, self.base * (2**attempt))
-        wait = random.uniform(ceiling / 4, ceiling)
-        if retry_after is not None:
-            wait = max(wait, min(retry_after, self.cap))
-        return wait
 
 
 def http_error_reason(error: HttpError) -> tuple[str, str]:

@@ -24,7 +24,8 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from pydantic import ValidationError
 
-from photobot.bot.inbox import Backoff, ChatLanes, UpdateInbox
+from photobot.backoff import Backoff
+from photobot.bot.inbox import ChatLanes, UpdateInbox
 from photobot.bot.telegram.routers.errors import is_outage
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
@@ -168,7 +169,7 @@ class InboxPoller:
 
     async def _back_off(self, event: str, error: BaseException | None) -> None:
         self._failures += 1
-        delay = self._backoff.delay(self._failures)
+        delay = self._backoff.delay(self._failures - 1)
         log.warning(event, error=repr(error) if error else None, retry_in=round(delay, 2))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=delay)
