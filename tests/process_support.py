@@ -17,6 +17,26 @@ from typing import Any
 from photobot.config import Settings
 
 SETTINGS_ENV = {name.upper() for name in Settings.model_fields}
+REPO = Path(__file__).resolve().parent.parent
+
+
+def child_env(redis_url: str, workdir: Path, **values: Any) -> dict[str, str]:
+    """The environment of a `python -m photobot` child of a test: only what it is given (nothing of
+    the test's own photobot settings), JSON logs, no HTTP server, one pool process, English;
+    `values` (names upper-cased) are added or override."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "REDIS_URL": redis_url,
+        "DATA_DIR": str(workdir / "data"),
+        "STORAGE_DIR": str(workdir / "storage"),
+        "LOG_FORMAT": "json",
+        "HTTP_ENABLED": "false",
+        "PROCESS_WORKERS": "1",
+        "DEFAULT_LANGUAGE": "en",
+    }
+    env.update({key.upper(): str(value) for key, value in values.items()})
+    return env
 
 
 def clean_env(**values: str) -> dict[str, str]:

@@ -18,8 +18,7 @@ import redis
 from PIL import Image
 
 from tests.fakes.telegram import BotMessage, FakeTelegram
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.process_support import child_env
 
 
 def small_image(seed: int, size: int = 48) -> bytes:
@@ -42,21 +41,11 @@ class BotProcess:
         self.mode = mode
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"photobot-{mode}.log"
-        self.env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(REPO),
-            "BOT_TOKEN": tg.token,
-            "TELEGRAM_API_URL": tg.base_url,
-            "REDIS_URL": redis_url,
-            "DATA_DIR": str(workdir / "data"),
-            "STORAGE_DIR": str(workdir / "storage"),
-            "LOG_FILE": "none",
-            "LOG_FORMAT": "json",
-            "HTTP_ENABLED": "false",
-            "PROCESS_WORKERS": "1",
-            "DEFAULT_LANGUAGE": "en",
-        }
-        self.env.update({key.upper(): str(value) for key, value in env.items()})
+        self.env = child_env(
+            redis_url,
+            workdir,
+            **{"BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.base_url, "LOG_FILE": "none", **env},
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, tg: FakeTelegram, timeout: float = 60.0, *, wait_ready: bool = True) -> BotProcess:

@@ -5,7 +5,6 @@ what a VK conversation shows."""
 from __future__ import annotations
 
 import io
-import os
 import random
 import signal
 import subprocess
@@ -16,8 +15,7 @@ from typing import Any
 from PIL import Image
 
 from tests.fakes.vk import FakeVK, VisibleMessage
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.process_support import child_env
 
 
 def photo(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
@@ -38,23 +36,8 @@ class PhotobotProcess:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "photobot.log"
-        self.env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(REPO),
-            "REDIS_URL": redis_url,
-            "DATA_DIR": str(workdir / "data"),
-            "STORAGE_DIR": str(workdir / "storage"),
-            "LOG_FILE": "none",
-            "LOG_FORMAT": "json",
-            "HTTP_ENABLED": "false",
-            "PROCESS_WORKERS": "1",
-            "DEFAULT_LANGUAGE": "en",
-        }
-        if vk is not None:
-            self.env.update(
-                {"VK_TOKEN": vk.token, "VK_GROUP_ID": str(vk.group_id), "VK_API_URL": vk.api_url}
-            )
-        self.env.update({key.upper(): str(value) for key, value in env.items()})
+        platform = {"VK_TOKEN": vk.token, "VK_GROUP_ID": vk.group_id, "VK_API_URL": vk.api_url} if vk else {}
+        self.env = child_env(redis_url, workdir, **{"LOG_FILE": "none", **platform, **env})
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, vk: FakeVK, timeout: float = 60.0) -> PhotobotProcess:

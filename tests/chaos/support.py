@@ -20,8 +20,8 @@ from typing import Any
 from PIL import Image
 
 from tests.fakes.telegram import BotMessage, FakeTelegram
+from tests.process_support import child_env
 
-REPO = Path(__file__).resolve().parents[2]
 RESULT_MARK = "✅"
 
 
@@ -39,29 +39,18 @@ def tiny_jpeg(seed: int, side: int = 48) -> bytes:
 def base_env(tg: FakeTelegram | None, redis_url: str, workdir: Path, **overrides: Any) -> dict[str, str]:
     """The environment of a photobot child: fast recovery (short leases and retries), a cheap
     pool, no HTTP server, a JSON log file of its own. Keyword arguments override (upper-cased)."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(REPO),
-        "REDIS_URL": redis_url,
-        "DATA_DIR": str(workdir / "data"),
-        "STORAGE_DIR": str(workdir / "storage"),
+    platform = {"BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.base_url} if tg is not None else {}
+    fast_recovery = {
         "LOG_FILE": str(workdir / "photobot.log"),
-        "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
-        "HTTP_ENABLED": "false",
-        "PROCESS_WORKERS": "1",
         "CONCURRENT_JOBS": "8",
         "LEASE_SECONDS": "3",
         "RETRY_BASE_SECONDS": "0.3",
         "RETRY_MAX_SECONDS": "2",
         "MAX_ATTEMPTS": "20",
         "SHUTDOWN_GRACE_SECONDS": "5",
-        "DEFAULT_LANGUAGE": "en",
     }
-    if tg is not None:
-        env.update({"BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.base_url})
-    env.update({key.upper(): str(value) for key, value in overrides.items()})
-    return env
+    return child_env(redis_url, workdir, **{**fast_recovery, **platform, **overrides})
 
 
 class Photobot:
