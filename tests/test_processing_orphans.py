@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.telegram_support import REPO
+from tests.process_support import REPO
 
 pytestmark = [
     pytest.mark.slow,

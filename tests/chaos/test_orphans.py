@@ -12,7 +12,7 @@ import sys
 
 import psutil
 
-from tests.chaos.support import REPO
+from tests.process_support import REPO
 
 SCRIPT = """
 import asyncio, sys
