@@ -1,6 +1,6 @@
 """Every knob of photobot, read once from the environment and `.env`.
 
-One pydantic-settings class so that the README's configuration table can be generated from it and
+One pydantic-settings class so that docs/configuration.md's table can be generated from it and
 never drift. Values that only one command needs (the bot token, Drive credentials) are optional here
 and checked by the command that needs them, so `Settings()` loads with nothing but REDIS_URL.
 This module imports nothing of the project.
@@ -58,7 +58,7 @@ def parse_tiers(value: str | dict[str, int]) -> dict[str, int]:
 
 
 class Settings(BaseSettings):
-    """photobot's configuration. Field descriptions become the README's configuration table."""
+    """photobot's configuration. Field descriptions become the table in docs/configuration.md."""
 
     model_config = SettingsConfigDict(
         env_file=".env",

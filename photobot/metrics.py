@@ -1,7 +1,7 @@
 """Prometheus metrics, built on a registry the composition root owns (no process-wide globals).
 
 Every part takes an optional `Metrics`; tests build their own, so figures never leak between them.
-Names are prefixed photobot_ and documented in the README's metrics table.
+Names are prefixed photobot_ and documented in the metrics table of docs/api.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The README's configuration table, generated from Settings so the two never drift.
+"""The configuration table of docs/configuration.md, generated from Settings so the two never drift.
 
-`python -m photobot.settings_doc` prints the table; `--write README.md` replaces the block between
-the markers; `--env-example .env.example` writes the example environment file. Tests fail when
+`python -m photobot.settings_doc` prints the table; `--write docs/configuration.md` replaces the block
+between the markers; `--env-example .env.example` writes the example environment file. Tests fail when
 either differs from what this module generates.
 """
 

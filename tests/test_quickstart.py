@@ -91,13 +91,18 @@ def test_photobot_run_without_a_token_says_so_in_one_line(tmp_path: Path) -> Non
     ]
 
 
-# --- The README's commands ----------------------------------------------------------------------
+# --- The README's and the docs' commands ----------------------------------------------------------
 
-def readme_commands() -> list[str]:
-    """Every command line of the README's fenced `sh` blocks: prompts, comments and output dropped,
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+PAGES = [README, *DOCS]
+README_MAX_LINES = 250
+
+
+def page_commands(page: Path) -> list[str]:
+    """Every command line of a page's fenced `sh` blocks: prompts, comments and output dropped,
     continued lines joined."""
     commands: list[str] = []
-    for block in re.findall(r"^```sh\n(.*?)^```", README.read_text(), re.M | re.S):
+    for block in re.findall(r"^```sh\n(.*?)^```", page.read_text(), re.M | re.S):
         joined = re.sub(r"\\\n\s*", " ", block)
         for raw in joined.splitlines():
             line = re.sub(r"^\$\s+", "", raw.strip())
@@ -107,73 +112,101 @@ def readme_commands() -> list[str]:
     return commands
 
 
+def all_commands() -> list[tuple[str, str]]:
+    return [(page.name, command) for page in PAGES for command in page_commands(page)]
+
+
+# `photobot X`, `.venv/bin/photobot X` and `python -m photobot X`; not `photobot: error: ...` output.
+PHOTOBOT = r"(?:(?<=[\s(=])|^)(?:[\w./]*/)?(?:(?:[\w./]*/)?python3? -m )?photobot\s+"
+
+
 def photobot_argv(command: str) -> list[list[str]]:
-    """The arguments of each `python -m photobot ...` in a line, synopsis brackets removed."""
+    """The arguments of each photobot command in a line, synopsis brackets removed."""
     found = []
-    for match in re.finditer(r"python3? -m photobot\s+([^)|;&]*)", command):
+    for match in re.finditer(PHOTOBOT + r"([^)|;&]*)", command):
         args = re.sub(r"\[[^\[\]]*\]", " ", match.group(1)).replace("...", " ")
         found.append(shlex.split(args))
     return found
 
 
 def test_the_readme_shows_the_quick_start_and_test_commands() -> None:
-    commands = readme_commands()
+    commands = page_commands(README)
     for expected in ("docker compose up -d", "make run", "make test", "cp .env.example .env"):
         assert any(c.startswith(expected) for c in commands), f"the README does not show `{expected}`"
 
 
-def readme_inline_commands() -> list[str]:
-    """`python -m photobot ...` in the README's running text (code spans)."""
-    return re.findall(r"`((?:\.venv/bin/)?python3? -m photobot [^`]+)`", README.read_text())
+def test_the_readme_fits_on_a_page_and_links_every_docs_page() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) <= README_MAX_LINES
+    linked = set(re.findall(r"\]\(docs/([\w.-]+\.md)(?:#[^)]*)?\)", text))
+    assert sorted(page.name for page in DOCS if page.name not in linked) == []
 
 
-def test_every_photobot_command_in_the_readme_parses() -> None:
+def inline_commands(page: Path) -> list[str]:
+    """photobot commands in a page's running text (code spans)."""
+    return re.findall(r"`((?:[\w./]*/)?(?:python3? -m )?photobot [^`]+)`", page.read_text())
+
+
+def test_every_photobot_command_in_the_docs_parses() -> None:
     parser = build_parser()
     checked = 0
-    for command in readme_commands() + readme_inline_commands():
+    shown = [(name, c) for name, c in all_commands()]
+    shown += [(page.name, c) for page in PAGES for c in inline_commands(page)]
+    for name, command in shown:
         for argv in photobot_argv(command):
-            if argv and argv[0].isupper():
-                continue  # the synopsis `python -m photobot COMMAND`
+            if not argv or argv[0].isupper() or argv[0].startswith("<"):
+                continue  # the synopsis `photobot COMMAND`
             try:
                 parser.parse_args(argv)
             except SystemExit as exit_:
-                shown = " ".join(argv)
-                pytest.fail(f"README: `python -m photobot {shown}` does not parse (exit {exit_.code})")
+                pytest.fail(f"{name}: `photobot {' '.join(argv)}` does not parse (exit {exit_.code})")
             checked += 1
-    assert checked >= 20
+    assert checked >= 30
 
 
-def test_every_make_target_module_and_file_in_the_readme_exists() -> None:
+def test_every_make_target_module_and_file_in_the_docs_exists() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     profiles = {p for s in compose["services"].values() for p in s.get("profiles", [])}
-    for command in readme_commands():
+    for name, command in all_commands():
         words = shlex.split(command.replace("$(", " ").replace(")", " "))
         for index, word in enumerate(words):
             following = words[index + 1] if index + 1 < len(words) else ""
             if word == "make" and following and not following.startswith("-"):
                 result = subprocess.run(["make", "-n", following], check=False, cwd=ROOT, text=True,
                                         capture_output=True, env=clean_env(BOT_TOKEN="1:x"), timeout=30)
-                assert result.returncode == 0, f"README: `make {following}`: {result.stderr}"
+                assert result.returncode == 0, f"{name}: `make {following}`: {result.stderr}"
             elif word == "-m" and re.fullmatch(r"[\w.]+", following) and "python" in words[index - 1]:
-                assert importlib.util.find_spec(following) is not None, f"README: no module {following}"
+                assert importlib.util.find_spec(following) is not None, f"{name}: no module {following}"
             elif word == "--profile":
-                assert following in profiles, f"README: no compose profile {following}"
-            elif re.fullmatch(r"(\.ci|bench|tests|deploy)/[\w.*/-]+", word):
-                assert glob.glob(str(ROOT / word)), f"README: no file {word}"
+                assert following in profiles, f"{name}: no compose profile {following}"
+            elif re.fullmatch(r"(\.ci|bench|tests|deploy|docs)/[\w.*/-]+", word):
+                assert glob.glob(str(ROOT / word)), f"{name}: no file {word}"
 
 
-def test_every_link_inside_the_readme_finds_its_heading() -> None:
+def anchors(page: Path) -> set[str]:
     """GitHub's anchors: lower case, punctuation dropped, spaces to hyphens, -1, -2 for repeats."""
-    text = README.read_text()
-    text_outside_code = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
-    anchors: set[str] = set()
+    text_outside_code = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.M | re.S)
+    found: set[str] = set()
     for heading in re.findall(r"^#{1,6} (.+)$", text_outside_code, re.M):
         slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
         anchor, repeat = slug, 0
-        while anchor in anchors:
+        while anchor in found:
             repeat += 1
             anchor = f"{slug}-{repeat}"
-        anchors.add(anchor)
-    links = re.findall(r"\]\(#([^)]+)\)", text)
-    assert len(links) >= 15
-    assert sorted(set(links) - anchors) == []
+        found.add(anchor)
+    return found
+
+
+def test_every_link_between_the_pages_finds_its_file_and_heading() -> None:
+    checked = 0
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # https://, mailto:
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name}: link to a missing file {target}"
+            if anchor:
+                assert anchor in anchors(linked), f"{page.name}: no heading for {target}"
+            checked += 1
+    assert checked >= 40

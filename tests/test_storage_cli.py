@@ -1,6 +1,6 @@
-"""`python -m photobot storage check | put | get` as subprocesses, against the fake Drive, as the
-README shows it. Bad input covered: a file id that names a path, an unknown id, a missing input
-file, an unwritable output, and a folder the service account cannot see."""
+"""`python -m photobot storage check | put | get` as subprocesses, against the fake Drive, as
+docs/google-drive.md shows it. Bad input covered: a file id that names a path, an unknown id, a
+missing input file, an unwritable output, and a folder the service account cannot see."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def test_local_round_trip_and_unwritable_output(tmp_path: Path) -> None:
 
 
 def test_standalone_fake_drive_serves_the_cli(tmp_path: Path) -> None:
-    """`python -m tests.fakes.drive` as the README shows it, then `storage check` against it."""
+    """`python -m tests.fakes.drive` as docs/google-drive.md shows it, then `storage check` against it."""
     server = subprocess.Popen(
         [
             sys.executable,
