@@ -118,8 +118,8 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
         queue = JobQueue.from_settings(settings, redis=redis, metrics=metrics)
         storage = build_storage(settings, metrics)
         stack.push_async_callback(_close, storage)
-        users = UserStore(redis, settings)
         sessions = SessionStore(redis, settings.key_prefix, settings.token_ttl_seconds)
+        users = UserStore(redis, settings, sessions)
         parts = Parts(
             settings=settings,
             mode=mode,

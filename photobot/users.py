@@ -17,6 +17,10 @@ from redis.asyncio import Redis
 
 from photobot.config import Settings
 from photobot.jobs import Platform
+from photobot.logs import get_logger
+from photobot.sessions import SessionStore
+
+log = get_logger(__name__)
 
 _FLOOD_SCRIPT = """
 -- KEYS[1] window zset, KEYS[2] warned flag
@@ -73,12 +77,22 @@ class UnknownTier(ValueError):
     """A tier name that is not one of TIERS."""
 
 
-class UserStore:
-    """Per-user records under `{prefix}:user:<key>` and flood windows under `{prefix}:flood:<key>`."""
+class ProtectedAdmin(ValueError):
+    """An admin named in ADMIN_IDS / VK_ADMIN_IDS: no chat command and no API call bans or demotes
+    them, so the operator's own account can always undo what a rogue admin-tier user did."""
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+
+class UserStore:
+    """Per-user records under `{prefix}:user:<key>` and flood windows under `{prefix}:flood:<key>`.
+
+    It owns every change of a user's authority: a ban, or a tier change that takes admin away,
+    revokes the user's API tokens (`sessions`) in the same call, so no token outlives it.
+    """
+
+    def __init__(self, redis: Redis, settings: Settings, sessions: SessionStore | None = None) -> None:
         self._redis = redis
         self._settings = settings
+        self._sessions = sessions
         self._prefix = settings.key_prefix
         self._flood = redis.register_script(_FLOOD_SCRIPT)
 
@@ -98,7 +112,7 @@ class UserStore:
         platform, user_id = self.parse_key(user_key)
         raw: dict[Any, Any] = await self._redis.hgetall(self._key(user_key))  # type: ignore[misc]
         fields = {_text(k): _text(v) for k, v in raw.items()}
-        configured_admin = self._settings.is_admin(platform.value, user_id)
+        configured_admin = self._configured_admin(user_key)
         tier = fields.get("tier") or ""
         if tier not in self._settings.tiers:
             tier = "admin" if configured_admin and "admin" in self._settings.tiers else ""
@@ -108,7 +122,9 @@ class UserStore:
             platform=platform,
             user_id=user_id,
             tier=tier,
-            banned=fields.get("banned") == "1",
+            # A configured admin is never banned: an old ban (or one set in Redis by hand) would
+            # otherwise drop their updates, /unban included.
+            banned=fields.get("banned") == "1" and not configured_admin,
             language=fields.get("language") or None,
             is_admin=configured_admin or tier == "admin",
         )
@@ -126,16 +142,36 @@ class UserStore:
         return (await self.get(user_key)).tier
 
     async def set_tier(self, user_key: str, tier: str) -> None:
-        """Change a user's tier (admins: /tier in a chat, POST /api/v1/users/{key}/tier)."""
-        self.parse_key(user_key)
+        """Change a user's tier (admins: /tier in a chat, POST /api/v1/users/{key}/tier, the CLI).
+
+        Raises ProtectedAdmin for a configured admin being given a tier below admin; a user who
+        loses admin loses their API tokens with it.
+        """
         name = tier.strip().lower()
         if name not in self._settings.tiers:
             raise UnknownTier(name)
+        before = await self.get(user_key)
+        if before.is_admin and name != "admin" and self._configured_admin(user_key):
+            raise ProtectedAdmin(user_key)
         await self._redis.hset(self._key(user_key), "tier", name)  # type: ignore[misc]
+        if before.is_admin and name != "admin":
+            await self._revoke(user_key, "demoted")
 
     async def ban(self, user_key: str) -> None:
-        self.parse_key(user_key)
+        """Ban a user and revoke their API tokens; ProtectedAdmin for a configured admin."""
+        if self._configured_admin(user_key):
+            raise ProtectedAdmin(user_key)
         await self._redis.hset(self._key(user_key), "banned", "1")  # type: ignore[misc]
+        await self._revoke(user_key, "banned")
+
+    def _configured_admin(self, user_key: str) -> bool:
+        platform, user_id = self.parse_key(user_key)
+        return platform is not Platform.CLI and self._settings.is_admin(platform.value, user_id)
+
+    async def _revoke(self, user_key: str, reason: str) -> None:
+        if self._sessions is not None:
+            count = await self._sessions.revoke_all(user_key)
+            log.info("tokens revoked", user_key=user_key, reason=reason, count=count)
 
     async def unban(self, user_key: str) -> None:
         self.parse_key(user_key)

@@ -154,10 +154,10 @@ async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
         albums=AlbumChoices(redis, prefix),
         locks=locks,
     )
-    users = UserStore(redis, settings)
+    sessions = SessionStore(redis, prefix, settings.token_ttl_seconds)
+    users = UserStore(redis, settings, sessions)
     pipeline = JobPipeline(queue, storage, processor, adapters, locks, status_wait_seconds=0.5)  # type: ignore[arg-type]
     try:
-        sessions = SessionStore(redis, prefix, settings.token_ttl_seconds)
         commands = Commands(service, users, sessions)
         yield ChatSide(settings, redis, queue, users, adapter, service, commands, pipeline)
     finally:

@@ -57,8 +57,9 @@ async def caller_token(world: World, caller: str) -> str | None:
         token = await sessions.issue(OWNER, Scope.ADMIN)
         await sessions.revoke_all(OWNER)
         return token
-    user = {"owner": OWNER, "other": OTHER, "admin": ADMIN}[caller]
-    return await sessions.issue(user, Scope.ADMIN if caller == "admin" else Scope.USER)
+    callers = {"owner": (OWNER, Scope.USER), "other": (OTHER, Scope.USER), "admin": (ADMIN, Scope.ADMIN)}
+    user, scope = callers[caller]
+    return await world.stack.token(user, scope)
 
 
 # endpoint -> (method, path template, JSON body)
@@ -243,7 +244,7 @@ async def test_set_tier_rejects_bad_input_and_changes_nothing(
     kwargs = {"data": body} if isinstance(body, str) else {"json": body}
     status, answer = await world.stack.call("POST", f"/api/v1/users/{user_key}/tier", token, **kwargs)
     assert (status, answer["error"]["code"]) == (422, code)
-    assert await world.stack.users.redis.hgetall(world.stack.users.key) == {}
+    assert await world.stack.users.get_tier("tg:1") == "free"
 
 
 async def test_admin_sets_a_tier(world: World) -> None:
@@ -252,3 +253,42 @@ async def test_admin_sets_a_tier(world: World) -> None:
     status, answer = await world.stack.call("POST", "/api/v1/users/vk:5/tier", token, json=body)
     assert status == 200 and answer == {"user_key": "vk:5", "tier": "premium"}
     assert await world.stack.users.get_tier("vk:5") == "premium"
+
+
+async def test_a_token_opens_only_what_its_user_may_do_now(world: World) -> None:
+    """Attack: user 111 gets the admin tier, takes an admin-scope token, loses the tier (or is
+    banned) and keeps calling the admin API with the old token. Tried: the tier taken away in
+    Redis behind the store's back (no revocation), through the store (revocation), and a ban set
+    either way. The token never opens more than the user's record allows at that moment."""
+    stack, user = world.stack, "tg:111"
+    token = await stack.token(user, Scope.ADMIN)
+    assert (await stack.call("GET", "/api/v1/queue/stats", token))[0] == 200
+    record_key = f"{{photobot}}:user:{user}"
+    await stack.sessions.redis.hset(record_key, "tier", "free")  # type: ignore[misc]
+    for method, path, body in (("GET", "/api/v1/queue/stats", None),
+                               ("POST", f"/api/v1/users/{user}/tier", {"tier": "admin"}),
+                               ("GET", f"/api/v1/jobs/{world.completed}", None),
+                               ("POST", f"/api/v1/jobs/{world.failed}/requeue", None)):
+        status, answer = await stack.call(method, path, token, json=body)
+        assert (status, answer["error"]["code"]) == (403, "forbidden"), path
+    assert await stack.users.get_tier(user) == "free"
+    assert (await stack.call("GET", "/api/v1/me", token))[0] == 200  # still the user's own token
+
+    await stack.sessions.redis.hset(record_key, "banned", "1")  # type: ignore[misc]
+    status, answer = await stack.call("GET", "/api/v1/jobs", token)
+    assert (status, answer["error"]["code"]) == (403, "forbidden")
+    assert await stack.sessions.count(user) == 0, "a banned user's token was not revoked on use"
+
+
+async def test_demotion_and_ban_revoke_tokens(world: World) -> None:
+    stack, user = world.stack, "tg:112"
+    admin_token = await stack.token(user, Scope.ADMIN)
+    await stack.users.set_tier(user, "premium")
+    status, answer = await stack.call("GET", "/api/v1/me", admin_token)
+    assert (status, answer["error"]["code"]) == (401, "invalid_token")
+    user_token = await stack.token(user)
+    await stack.users.set_tier(user, "free")  # not an admin before: a tier change revokes nothing
+    assert (await stack.call("GET", "/api/v1/me", user_token))[0] == 200
+    await stack.users.ban(user)
+    status, answer = await stack.call("GET", "/api/v1/me", user_token)
+    assert (status, answer["error"]["code"]) == (401, "invalid_token")

@@ -1,5 +1,5 @@
-"""Test parts for the HTTP side: a Redis-backed user directory, and a whole web
-stack (real JobQueue, SessionStore, LocalStorage and redis-server) served on 127.0.0.1."""
+"""Test parts for the HTTP side: a whole web stack (real JobQueue, SessionStore, UserStore,
+LocalStorage and redis-server) served on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from redis.asyncio import Redis
 
 from photobot.config import Settings
 from photobot.gdrive import LocalStorage
@@ -19,25 +18,10 @@ from photobot.jobs import Job, PermanentJobError, Platform
 from photobot.metrics import Metrics
 from photobot.queue import JobQueue
 from photobot.sessions import Scope, SessionStore
+from photobot.users import UserStore
 from photobot.web import WebDeps, bound_port, build_web_app, serve
 
 TINY_JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 600
-
-
-class RedisUsers:
-    """The smallest UserDirectory: tiers in one Redis hash."""
-
-    def __init__(self, redis: Redis, default_tier: str) -> None:
-        self.redis = redis
-        self.default_tier = default_tier
-        self.key = "{photobot}:test:tiers"
-
-    async def get_tier(self, user_key: str) -> str:
-        tier = await self.redis.hget(self.key, user_key)  # type: ignore[misc]
-        return str(tier) if tier else self.default_tier
-
-    async def set_tier(self, user_key: str, tier: str) -> None:
-        await self.redis.hset(self.key, user_key, tier)  # type: ignore[misc]
 
 
 @dataclass
@@ -45,7 +29,7 @@ class Stack:
     settings: Settings
     queue: JobQueue
     sessions: SessionStore
-    users: RedisUsers
+    users: UserStore
     storage: LocalStorage
     metrics: Metrics
     http: aiohttp.ClientSession
@@ -53,6 +37,10 @@ class Stack:
     workers: list[bool]
 
     async def token(self, user_key: str, scope: Scope = Scope.USER, ttl: int | None = None) -> str:
+        """A token; an admin-scope one for a user made an admin first (a token opens no more than
+        its user may do now)."""
+        if scope is Scope.ADMIN:
+            await self.users.set_tier(user_key, "admin")
         return await self.sessions.issue(user_key, scope, ttl)
 
     async def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
@@ -92,7 +80,7 @@ async def web_stack(settings: Settings, tmp_path: Path, **deps: Any) -> AsyncIte
     metrics = Metrics()
     queue = JobQueue.from_settings(settings, metrics=metrics)
     sessions = SessionStore.from_settings(settings)
-    users = RedisUsers(sessions.redis, settings.default_tier)
+    users = UserStore(sessions.redis, settings, sessions)
     storage = LocalStorage(tmp_path / "results", metrics)
     workers = [True]
 

@@ -22,7 +22,7 @@ from photobot.logs import get_logger
 from photobot.processing import list_operations
 from photobot.queue import JobNotFound, NotCancellable, NotRequeueable
 from photobot.sessions import Scope, SessionStore
-from photobot.users import UnknownTier, UserRecord, UserStore
+from photobot.users import ProtectedAdmin, UnknownTier, UserRecord, UserStore
 
 log = get_logger(__name__)
 
@@ -169,12 +169,17 @@ class Commands:
         target = self._user_key(user.platform, parts[0])
         if target is None:
             return Reply(t("bad_user_id", lang, value=parts[0][:64]))
+        return Reply(await self._set_tier(user, lang, target, parts[1]))
+
+    async def _set_tier(self, admin: UserRecord, lang: str, target: str, tier: str) -> str:
         try:
-            await self.users.set_tier(target, parts[1])
+            await self.users.set_tier(target, tier)
         except UnknownTier:
-            return Reply(t("unknown_tier", lang, tier=parts[1][:32], tiers=", ".join(self.settings.tiers)))
-        log.info("tier set", admin=user.key, target=target, tier=parts[1].lower())
-        return Reply(t("tier_set", lang, user=target, tier=parts[1].lower()))
+            return t("unknown_tier", lang, tier=tier[:32], tiers=", ".join(self.settings.tiers))
+        except ProtectedAdmin:
+            return t("protected_admin", lang, user=target)
+        log.info("tier set", admin=admin.key, target=target, tier=tier.lower())
+        return t("tier_set", lang, user=target, tier=tier.lower())
 
     # --- API tokens ----------------------------------------------------------------------------------
     async def token(self, user: UserRecord, lang: str, *, private: bool) -> Reply:
@@ -204,7 +209,10 @@ class Commands:
             usage = "/ban USER_ID" if banned else "/unban USER_ID"
             return Reply(t("bad_user_id", lang, value=value[:64]) if value else t("usage", lang, usage=usage))
         if banned:
-            await self.users.ban(target)
+            try:
+                await self.users.ban(target)
+            except ProtectedAdmin:
+                return Reply(t("protected_admin", lang, user=target))
         else:
             await self.users.unban(target)
         log.info("ban changed", admin=user.key, target=target, banned=banned)

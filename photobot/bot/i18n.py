@@ -164,6 +164,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ru": "Неизвестный тариф {tier}; есть: {tiers}.",
     },
     "bad_user_id": {"en": "Not a user id: {value}.", "ru": "Это не id пользователя: {value}."},
+    "protected_admin": {
+        "en": "{user} is an admin named in ADMIN_IDS: not banned or demoted from a chat.",
+        "ru": "{user} — администратор из ADMIN_IDS: из чата его нельзя заблокировать или понизить.",
+    },
     "user_banned": {"en": "User {user} is banned.", "ru": "Пользователь {user} заблокирован."},
     "user_unbanned": {"en": "User {user} is unbanned.", "ru": "Пользователь {user} разблокирован."},
     "requeued": {"en": "Job {job_id} is back in the queue.", "ru": "Задание {job_id} снова в очереди."},

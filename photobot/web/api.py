@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from photobot.gdrive import StorageError
 from photobot.jobs import Job, JobStatus
+from photobot.users import ProtectedAdmin
 from photobot.web.auth import current_session, require_admin
 from photobot.web.deps import DEPS_KEY
 from photobot.web.errors import ApiError
@@ -182,7 +183,10 @@ async def set_tier(request: web.Request) -> web.Response:
     if change.tier not in deps.settings.tiers:
         known = ", ".join(deps.settings.tiers)
         raise ApiError(422, "unknown_tier", f"Tier must be one of {known}.")
-    await deps.users.set_tier(user_key, change.tier)
+    try:
+        await deps.users.set_tier(user_key, change.tier)
+    except ProtectedAdmin:
+        raise ApiError(403, "forbidden", "An admin named in ADMIN_IDS keeps the admin tier.") from None
     return _json(UserTier(user_key=user_key, tier=change.tier))
 
 

@@ -1,15 +1,26 @@
-"""Bearer-token authentication of the JSON API against the SessionStore.
+"""Bearer-token authentication of the JSON API against the SessionStore, and the caller's
+authority as it is now.
 
 The middleware runs on the /api/v1 sub-application only (health, metrics and the Telegram webhook
 have their own rules) and leaves the OpenAPI document open, since it holds nothing private.
+
+A token carries no authority of its own: every request reads the user's record (ban, tier, ADMIN_IDS)
+and the token opens at most what the user may do now. A banned user's tokens are revoked on first
+use (the ban revokes them too); an admin-scope token of a user who is no longer an admin opens only
+their own jobs. Operator tokens (`cli:` keys, issued by `photobot token issue`) belong to no chat
+user and keep the scope they were issued with, unless banned.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from photobot.sessions import Session, SessionStore
+from photobot.jobs import Platform
+from photobot.sessions import Scope, Session, SessionStore
+from photobot.web.deps import DEPS_KEY
 from photobot.web.errors import ApiError
 
 SESSION_KEY: web.AppKey[SessionStore] = web.AppKey("photobot_sessions", SessionStore)
@@ -43,8 +54,22 @@ async def require_session(request: web.Request, handler: Handler) -> web.StreamR
             401, "invalid_token", "The token is unknown, expired or revoked; get a new one with /token.",
             {"WWW-Authenticate": 'Bearer realm="photobot", error="invalid_token"'},
         )
-    request[CALLER] = session
+    request[CALLER] = await _authority_now(request, session)
     return await handler(request)
+
+
+async def _authority_now(request: web.Request, session: Session) -> Session:
+    """The session as the user's record allows it today: 403 for a banned user (whose tokens are
+    revoked here as well), the user scope for an admin token whose user is no longer an admin."""
+    users = request.app[DEPS_KEY].users
+    record = await users.get(session.user_key)
+    if record.banned:
+        await request.app[SESSION_KEY].revoke_all(session.user_key)
+        raise ApiError(403, "forbidden", "This account is banned.")
+    operator = record.platform is Platform.CLI
+    if session.is_admin and not (record.is_admin or operator):
+        return dataclasses.replace(session, scope=Scope.USER)
+    return session
 
 
 def current_session(request: web.Request) -> Session:

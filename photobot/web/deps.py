@@ -19,6 +19,7 @@ from photobot.gdrive import FileMissing, InvalidFileId
 from photobot.jobs import Job, JobStatus
 from photobot.metrics import Metrics
 from photobot.sessions import SessionStore
+from photobot.users import UserRecord
 
 
 class JobSource(Protocol):
@@ -48,7 +49,10 @@ class ResultStorage(Protocol):
 
 
 class UserDirectory(Protocol):
-    """Per-user tier, as the admin API reads and changes it (photobot.users.UserStore keeps it)."""
+    """Per-user record and tier, as every request's authority and the admin API read them
+    (photobot.users.UserStore keeps them; its set_tier revokes the tokens of a demoted admin)."""
+
+    async def get(self, user_key: str) -> UserRecord: ...
 
     async def get_tier(self, user_key: str) -> str: ...
 
