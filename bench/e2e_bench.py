@@ -201,7 +201,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, FakeTelegram.run_in_thread() as tg:
         redis = RedisServer(Path(tmp) / "redis").start()
         # Telegram's real limits would cap a single test chat; the fake chats are many users.
-        bot = BotProcess(tg, redis.url, Path(tmp) / "bot", log_level="WARNING", process_workers=0)
+        bot = BotProcess(tg, redis.url, Path(tmp) / "bot", log_level="WARNING", process_workers=0,
+                         tier_quotas="free=unlimited,premium=unlimited")
         try:
             bot.start(tg)
             tg.inject_photo(1, photo_small(99), caption="sepia")  # warm the process pool

@@ -197,6 +197,7 @@ def main() -> None:
                 tg, server.url, work, CONCURRENT_JOBS=args.concurrent_jobs,
                 PROCESS_WORKERS=args.process_workers, TG_GLOBAL_RATE=10_000, TG_CHAT_RATE=1000,
                 TG_CHAT_BURST=100, FLOOD_LIMIT=100_000, MAX_PENDING_PER_USER=10_000, LEASE_SECONDS=30,
+                TIER_QUOTAS="free=unlimited,premium=unlimited",
             )
             bot = Photobot(env, work).start()
             try:

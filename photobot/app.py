@@ -31,17 +31,20 @@ from photobot.bot.adapter import ChatAdapter
 from photobot.bot.commands import Commands
 from photobot.bot.inbox import UpdateInbox
 from photobot.bot.pipeline import JobPipeline
+from photobot.bot.premium import Premium
 from photobot.bot.service import BotService
 from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices
 from photobot.bot.telegram.adapter import TelegramAdapter
 from photobot.bot.telegram.polling import InboxPoller
 from photobot.bot.telegram.setup import build_bot, build_dispatcher, set_commands, start_webhook
+from photobot.bot.telegram.stars import TelegramStars
 from photobot.config import Settings, SettingsError
 from photobot.embedded_redis import EmbeddedRedis
 from photobot.gdrive import Storage, build_storage
 from photobot.jobs import Platform
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
+from photobot.payments import PremiumLedger
 from photobot.processing import ImageProcessor
 from photobot.queue import JobQueue, Maintenance, Worker
 from photobot.redis_client import connect
@@ -70,6 +73,7 @@ class Parts:
     storage: Storage
     users: UserStore
     sessions: SessionStore
+    ledger: PremiumLedger
     processor: ImageProcessor | None = None
     adapters: dict[Platform, ChatAdapter] = field(default_factory=dict)
     bot: Bot | None = None
@@ -129,6 +133,7 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
             storage=storage,
             users=users,
             sessions=sessions,
+            ledger=PremiumLedger(redis, settings),
         )
         prefix = settings.key_prefix
         locks = MessageLocks(redis, prefix)
@@ -164,10 +169,14 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
                 albums=AlbumChoices(redis, prefix),
                 locks=locks,
             )
-            parts.commands = Commands(parts.service, users, sessions)
+            stars = TelegramStars(parts.bot) if parts.bot is not None else None
+            premium = Premium(settings, parts.ledger, stars)
+            parts.commands = Commands(parts.service, users, sessions, premium)
             adapter = parts.adapters.get(Platform.TELEGRAM)
-            if isinstance(adapter, TelegramAdapter):
-                parts.dispatcher = build_dispatcher(settings, parts.service, parts.commands, users, adapter)
+            if isinstance(adapter, TelegramAdapter) and stars is not None:
+                parts.dispatcher = build_dispatcher(
+                    settings, parts.service, parts.commands, users, adapter, stars=stars
+                )
             vk_adapter = parts.adapters.get(Platform.VK)
             if vk_adapter is not None and parts.vk_api is not None:
                 parts.vk_poll = _vk_setup().build_long_poll(

@@ -57,6 +57,34 @@ def parse_tiers(value: str | dict[str, int]) -> dict[str, int]:
     return dict(sorted(pairs.items(), key=lambda kv: kv[1]))
 
 
+UNLIMITED_WORDS = frozenset({"unlimited", "none", "inf", "-1"})
+
+
+def parse_quotas(value: str | dict[str, int | None]) -> dict[str, int | None]:
+    """Parse `free=30,premium=500,admin=unlimited` into tier -> photos per day (None: no limit)."""
+    if isinstance(value, dict):
+        return {str(name).lower(): (None if n is None or n < 0 else int(n)) for name, n in value.items()}
+    quotas: dict[str, int | None] = {}
+    for raw_item in value.split(","):
+        item = raw_item.strip()
+        if not item:
+            continue
+        name, sep, number = item.partition("=")
+        name, number = name.strip().lower(), number.strip().lower()
+        if not sep or not name:
+            raise ValueError(f"expected tier=photos_per_day pairs, got {item!r}")
+        if number in UNLIMITED_WORDS:
+            quotas[name] = None
+            continue
+        try:
+            quotas[name] = int(number)
+        except ValueError:
+            raise ValueError(f"quota of tier {name!r} is not a number or 'unlimited': {number!r}") from None
+        if quotas[name] is not None and quotas[name] < 0:  # type: ignore[operator]
+            raise ValueError(f"quota of tier {name!r} is negative")
+    return quotas
+
+
 class Settings(BaseSettings):
     """photobot's configuration. Field descriptions become the table in docs/configuration.md."""
 
@@ -98,6 +126,12 @@ class Settings(BaseSettings):
         description="Tiers as name=priority pairs; a higher priority is served first.",
     )
     default_tier: str = Field("free", description="Tier of a user nobody has assigned one.")
+    tier_quotas: Annotated[dict[str, int | None], NoDecode] = Field(
+        default_factory=lambda: {"free": 30, "premium": 500, "admin": None},
+        description="Photos per rolling 24 hours per tier, as name=count pairs; 'unlimited' (or a "
+        "tier left out) has no limit. Counted when a job is queued; a cancelled job, or one that "
+        "failed on photobot's side, gives its photo back.",
+    )
     dedup_ttl_seconds: int = Field(
         86400, ge=1, description="How long a repeated update is recognised as the same job."
     )
@@ -198,6 +232,29 @@ class Settings(BaseSettings):
     )
     vk_rate: float = Field(20.0, gt=0, description="VK API requests per second.")
 
+    # --- Premium (Telegram Stars) ------------------------------------------------------------------
+    premium_tier: str = Field(
+        "premium", description="The tier that paid or granted premium gives while it lasts."
+    )
+    premium_price_stars: int = Field(
+        100,
+        ge=0,
+        le=10000,
+        description="Price of PREMIUM_DAYS of premium in Telegram Stars (XTR); 0: premium is not sold.",
+    )
+    premium_days: int = Field(30, ge=1, le=3650, description="Days of premium one payment buys.")
+    premium_subscription: bool = Field(
+        True,
+        description="Also offer a monthly Stars subscription (renews every 30 days until cancelled); "
+        "it is offered only when PREMIUM_DAYS is 30, the period Telegram subscriptions have.",
+    )
+    pay_support: str = Field(
+        "Write to the bot's admins in this chat; refunds are made with /refund by an admin.",
+        max_length=1000,
+        description="What /paysupport answers (who handles payment questions and how); Telegram's "
+        "terms for Stars payments require the command.",
+    )
+
     # --- HTTP --------------------------------------------------------------------------------------
     http_enabled: bool = Field(True, description="Serve /healthz, /metrics and the API.")
     http_host: str = Field("127.0.0.1", description="HTTP listen address (0.0.0.0 in a container).")
@@ -214,6 +271,13 @@ class Settings(BaseSettings):
     def _parse_tiers(cls, value: object) -> object:
         if isinstance(value, str | dict):
             return parse_tiers(value)
+        return value
+
+    @field_validator("tier_quotas", mode="before")
+    @classmethod
+    def _parse_quotas(cls, value: object) -> object:
+        if isinstance(value, str | dict):
+            return parse_quotas(value)
         return value
 
     @field_validator("admin_ids", "vk_admin_ids", mode="before")
@@ -269,6 +333,11 @@ class Settings(BaseSettings):
     def _check_cross_fields(self) -> Settings:
         if self.default_tier not in self.tiers:
             raise ValueError(f"DEFAULT_TIER {self.default_tier!r} is not one of TIERS")
+        unknown = sorted(set(self.tier_quotas) - set(self.tiers))
+        if unknown:
+            raise ValueError(f"TIER_QUOTAS names {unknown[0]!r}, which is not one of TIERS")
+        if self.premium_tier not in self.tiers:
+            raise ValueError(f"PREMIUM_TIER {self.premium_tier!r} is not one of TIERS")
         if self.retry_max_seconds < self.retry_base_seconds:
             raise ValueError("RETRY_MAX_SECONDS must not be below RETRY_BASE_SECONDS")
         return self
@@ -296,6 +365,14 @@ class Settings(BaseSettings):
     def tier_priority(self, tier: str) -> int:
         """Priority of a tier name; unknown names raise KeyError."""
         return self.tiers[tier]
+
+    def tier_quota(self, tier: str) -> int | None:
+        """Photos per rolling 24 hours of a tier; None: no limit."""
+        return self.tier_quotas.get(tier)
+
+    @property
+    def premium_for_sale(self) -> bool:
+        return self.premium_price_stars > 0
 
     def is_admin(self, platform: str, user_id: int | str) -> bool:
         ids = self.admin_ids if platform == "telegram" else self.vk_admin_ids

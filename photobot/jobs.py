@@ -157,6 +157,9 @@ class JobError(Exception):
 
     code: ClassVar[str] = "internal"
     transient: ClassVar[bool] = False
+    # The user's own file caused it (not an image, too large, no faces): the photo still counts
+    # against their quota. Anything else that fails for good gives the unit back.
+    users_fault: ClassVar[bool] = False
     messages: ClassVar[dict[str, str]] = {
         "en": "Something went wrong on our side.",
         "ru": "Что-то пошло не так на нашей стороне.",

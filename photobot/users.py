@@ -64,6 +64,8 @@ class UserRecord:
     banned: bool
     language: str | None
     is_admin: bool
+    premium_until: int | None = None  # ms since the epoch; premium (paid or granted) ends then
+
 
     @property
     def numeric_id(self) -> int | None:
@@ -109,14 +111,20 @@ class UserStore:
         return platforms[short], user_id
 
     async def get(self, user_key: str) -> UserRecord:
+        """The user now: their tier is PREMIUM_TIER while premium lasts, unless theirs is higher."""
         platform, user_id = self.parse_key(user_key)
-        raw: dict[Any, Any] = await self._redis.hgetall(self._key(user_key))  # type: ignore[misc]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key(user_key))
+            pipe.zscore(f"{self._prefix}:premium", user_key)
+            raw, premium_score = await pipe.execute()
         fields = {_text(k): _text(v) for k, v in raw.items()}
         configured_admin = self._configured_admin(user_key)
         tier = fields.get("tier") or ""
         if tier not in self._settings.tiers:
             tier = "admin" if configured_admin and "admin" in self._settings.tiers else ""
         tier = tier or self._settings.default_tier
+        premium_until = None if premium_score is None else int(premium_score)
+        tier = premium_tier(self._settings, tier, premium_until)
         return UserRecord(
             key=user_key,
             platform=platform,
@@ -127,6 +135,7 @@ class UserStore:
             banned=fields.get("banned") == "1" and not configured_admin,
             language=fields.get("language") or None,
             is_admin=configured_admin or tier == "admin",
+            premium_until=premium_until,
         )
 
     async def touch(self, user_key: str, language: str | None) -> None:
@@ -201,6 +210,14 @@ class UserStore:
         """True the first time in `seconds` for this user and topic (e.g. telling a banned user)."""
         key = f"{self._prefix}:once:{topic}:{user_key}"
         return bool(await self._redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))
+
+
+def premium_tier(settings: Settings, tier: str, premium_until: int | None) -> str:
+    """PREMIUM_TIER while premium lasts if it ranks above `tier`; `tier` otherwise."""
+    if premium_until is None or premium_until <= time.time() * 1000:
+        return tier
+    premium = settings.premium_tier
+    return premium if settings.tiers[premium] > settings.tiers.get(tier, -(10**9)) else tier
 
 
 def _text(value: Any) -> str:

@@ -17,11 +17,13 @@ from redis.asyncio import Redis
 from photobot.bot.adapter import Keyboard, OutImage, RemoteFile
 from photobot.bot.commands import Commands
 from photobot.bot.pipeline import JobPipeline
+from photobot.bot.premium import Premium
 from photobot.bot.service import BotService
 from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices
 from photobot.config import Settings
 from photobot.gdrive import build_storage
 from photobot.jobs import Platform
+from photobot.payments import PremiumLedger
 from photobot.processing import ImageProcessor
 from photobot.queue import JobContext, JobQueue
 from photobot.sessions import SessionStore
@@ -158,7 +160,7 @@ async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
     users = UserStore(redis, settings, sessions)
     pipeline = JobPipeline(queue, storage, processor, adapters, locks, status_wait_seconds=0.5)  # type: ignore[arg-type]
     try:
-        commands = Commands(service, users, sessions)
+        commands = Commands(service, users, sessions, Premium(settings, PremiumLedger(redis, settings)))
         yield ChatSide(settings, redis, queue, users, adapter, service, commands, pipeline)
     finally:
         await processor.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from photobot.bot.adapter import Button, Keyboard
 from photobot.bot.i18n import status_name, t
+from photobot.bot.premium import Premium
 from photobot.bot.service import BotService, operation_title
 from photobot.jobs import Job, JobStatus, Platform, user_key
 from photobot.logs import get_logger
@@ -40,8 +41,11 @@ class Reply:
 class Commands:
     """User and admin commands over the queue and the user store."""
 
-    def __init__(self, service: BotService, users: UserStore, sessions: SessionStore) -> None:
+    def __init__(
+        self, service: BotService, users: UserStore, sessions: SessionStore, premium: Premium
+    ) -> None:
         self.service = service
+        self.premium = premium
         self.queue = service.queue
         self.settings = service.settings
         self.users = users
@@ -62,7 +66,7 @@ class Commands:
     def start(self, lang: str) -> Reply:
         return Reply(t("start", lang))
 
-    def help(self, user: UserRecord, lang: str) -> Reply:
+    async def help(self, user: UserRecord, lang: str) -> Reply:
         s = self.settings
         text = t(
             "help",
@@ -72,8 +76,9 @@ class Commands:
             flood_window=int(s.flood_window_seconds),
             pending_cap=s.max_pending_per_user,
         )
+        text += "\n\n" + "\n".join(await self.service.allowances.lines(user, lang))
         if user.is_admin:
-            text += "\n\n" + t("admin_help", lang)
+            text += "\n\n" + t("admin_help", lang) + "\n" + t("admin_help_premium", lang)
         return Reply(text)
 
     def ops(self, lang: str) -> Reply:
@@ -161,7 +166,7 @@ class Commands:
     async def tier(self, user: UserRecord, lang: str, arg: str) -> Reply:
         parts = arg.split()
         if not parts:
-            return Reply(t("tier_own", lang, tier=user.tier))
+            return Reply("\n".join(await self.service.allowances.lines(user, lang)))
         if not user.is_admin:
             return Reply(t("admin_only", lang))
         if len(parts) != 2:
@@ -239,6 +244,13 @@ class Commands:
                 p95=_num(s.processing_p95_seconds),
                 workers=s.workers_alive,
             )
+            + "\n"
+            + t(
+                "stats_tiers",
+                lang,
+                refused=await self.service.allowances.quotas.refused_today(),
+                premium=await self.premium.ledger.active_count(),
+            )
         )
 
     async def requeue(self, user: UserRecord, lang: str, arg: str) -> Reply:
@@ -274,6 +286,28 @@ class Commands:
             return Reply(t("job_not_found", lang, job_id=value[:64]))
         text = json.dumps(job.model_dump(mode="json"), ensure_ascii=False, indent=1)
         return Reply(text[:3900])
+
+    # --- premium ------------------------------------------------------------------------------------
+    async def grant(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        if not user.is_admin:
+            return Reply(t("admin_only", lang))
+        parts = arg.split()
+        if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) > 3650:
+            return Reply(t("usage", lang, usage="/grant USER_ID DAYS (0-3650)"))
+        target = self._user_key(user.platform, parts[0])
+        if target is None:
+            return Reply(t("bad_user_id", lang, value=parts[0][:64]))
+        log.info("premium granted", admin=user.key, target=target, days=int(parts[1]))
+        return Reply(await self.premium.grant(target, int(parts[1]), lang))
+
+    async def refund(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        if not user.is_admin:
+            return Reply(t("admin_only", lang))
+        charge_id = arg.strip()
+        if not charge_id:
+            return Reply(t("usage", lang, usage="/refund CHARGE_ID"))
+        log.info("refund asked", admin=user.key, charge_id=charge_id[:128])
+        return Reply(await self.premium.refund(charge_id, lang))
 
     # --- helpers -----------------------------------------------------------------------------------
     async def _any_job(self, job_id: str) -> Job | None:
@@ -314,6 +348,10 @@ def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+async def _reply(text: Awaitable[str]) -> Reply:
+    return Reply(await text)
+
+
 @dataclass(frozen=True)
 class _Call:
     user: UserRecord
@@ -335,6 +373,11 @@ _DISPATCH: dict[str, Callable[[Commands, _Call], Reply | Awaitable[Reply]]] = {
     "stats": lambda c, call: c.stats(call.user, call.lang),
     "requeue": lambda c, call: c.requeue(call.user, call.lang, call.args),
     "job": lambda c, call: c.job(call.user, call.lang, call.args),
+    "premium": lambda c, call: Reply(c.premium.offer_text(call.user, call.lang)),
+    "paysupport": lambda c, call: _reply(c.premium.paysupport(call.user, call.lang)),
+    "terms": lambda c, call: Reply(c.premium.terms(call.lang)),
+    "grant": lambda c, call: c.grant(call.user, call.lang, call.args),
+    "refund": lambda c, call: c.refund(call.user, call.lang, call.args),
     "ban": lambda c, call: c.ban(call.user, call.lang, call.args, banned=True),
     "unban": lambda c, call: c.ban(call.user, call.lang, call.args, banned=False),
 }

@@ -102,6 +102,113 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "You already have {cap} unfinished jobs; send more when some are done.",
         "ru": "У вас уже {cap} незавершённых заданий; присылайте ещё, когда часть будет готова.",
     },
+    # --- quotas and premium ------------------------------------------------------------------------
+    "quota_reached": {
+        "en": "You have used your {limit} photos of the last 24 hours; the next one is possible in {wait}.",
+        "ru": "Вы использовали свои {limit} фото за последние 24 часа; следующее можно через {wait}.",
+    },
+    "quota_premium_hint": {
+        "en": "Premium gives {quota} photos a day and a faster queue: /premium",
+        "ru": "Премиум даёт {quota} фото в сутки и быструю очередь: /premium",
+    },
+    "wait_hours": {"en": "{hours} h {minutes} min", "ru": "{hours} ч {minutes} мин"},
+    "wait_minutes": {"en": "{minutes} min", "ru": "{minutes} мин"},
+    "allowance_left": {
+        "en": "Photos left for the last 24 hours: {left} of {limit}.",
+        "ru": "Осталось фото на последние 24 часа: {left} из {limit}.",
+    },
+    "allowance_next": {"en": "The next one comes back in {wait}.", "ru": "Следующее вернётся через {wait}."},
+    "allowance_unlimited": {"en": "Photos: no daily limit.", "ru": "Фото: без дневного предела."},
+    "premium_until": {"en": "Premium until {until} UTC.", "ru": "Премиум до {until} UTC."},
+    "premium_ended": {"en": "Premium ended {until} UTC.", "ru": "Премиум закончился {until} UTC."},
+    "premium_offer": {
+        "en": "⭐ Premium: {quota} photos a day instead of {free_quota}, and your photos go ahead of "
+        "the free queue.\nPrice: {price} Stars for {days} days. /terms says what you buy.",
+        "ru": "⭐ Премиум: {quota} фото в сутки вместо {free_quota}, и ваши фото обрабатываются раньше "
+        "бесплатной очереди.\nЦена: {price} звёзд за {days} дн. Что вы покупаете — в /terms.",
+    },
+    "premium_subscribe": {
+        "en": "⭐ Subscribe: {price} Stars a month",
+        "ru": "⭐ Подписка: {price} звёзд в месяц",
+    },
+    "premium_invoice_title": {"en": "Premium for {days} days", "ru": "Премиум на {days} дн."},
+    "premium_invoice_text": {
+        "en": "{quota} photos a day and a faster queue for {days} days.",
+        "ru": "{quota} фото в сутки и быстрая очередь на {days} дн.",
+    },
+    "premium_not_sold": {
+        "en": "Premium is not sold here; an admin can grant it.",
+        "ru": "Премиум здесь не продаётся; его может выдать администратор.",
+    },
+    "premium_vk": {
+        "en": "Premium is bought with Telegram Stars in photobot's Telegram bot; here, in VK, an admin "
+        "grants it.",
+        "ru": "Премиум покупается за звёзды Telegram в боте photobot в Telegram; здесь, во ВКонтакте, "
+        "его выдаёт администратор.",
+    },
+    "checkout_stale": {
+        "en": "This offer is no longer valid; send /premium for the current one.",
+        "ru": "Это предложение больше не действует; отправьте /premium, чтобы получить новое.",
+    },
+    "checkout_foreign": {
+        "en": "This invoice was made for another user; send /premium for your own.",
+        "ru": "Этот счёт выставлен другому пользователю; отправьте /premium, чтобы получить свой.",
+    },
+    "payment_thanks": {
+        "en": "Thank you! Premium is yours until {until} UTC.",
+        "ru": "Спасибо! Премиум ваш до {until} UTC.",
+    },
+    "payment_unmatched": {
+        "en": "Your payment {charge_id} arrived, but it does not match any offer of mine, so nothing "
+        "was granted. Send /paysupport: it will be refunded.",
+        "ru": "Ваш платёж {charge_id} получен, но не подходит ни к одному моему предложению, поэтому "
+        "ничего не выдано. Напишите /paysupport: платёж вернут.",
+    },
+    "paysupport": {
+        "en": "Payment support: {support}\nYour recent payments: {payments}",
+        "ru": "Поддержка по платежам: {support}\nВаши последние платежи: {payments}",
+    },
+    "paysupport_none": {"en": "none", "ru": "нет"},
+    "terms": {
+        "en": "Terms. photobot sells premium: for {days} days, {quota} photos a day instead of {free_quota} "
+        "and your photos ahead of the free queue. Price: {price} Telegram Stars, or the same each month "
+        "as a subscription that renews until you cancel it in Telegram (a cancelled one runs to its "
+        "end). Premium starts at once and extends an active one. Refunds: /paysupport.",
+        "ru": "Условия. photobot продаёт премиум: на {days} дн. — {quota} фото в сутки вместо {free_quota} "
+        "и ваши фото раньше бесплатной очереди. Цена: {price} звёзд Telegram, или столько же каждый "
+        "месяц по подписке, которая продлевается, пока вы не отмените её в Telegram (отменённая "
+        "действует до конца срока). Премиум начинается сразу и продлевает действующий. Возврат: /paysupport.",
+    },
+    "refund_done": {
+        "en": "Refunded {stars} Stars of payment {charge_id} to {user}. {premium}",
+        "ru": "Возвращено {stars} звёзд платежа {charge_id} пользователю {user}. {premium}",
+    },
+    "refund_unknown": {"en": "No payment {charge_id}.", "ru": "Платежа {charge_id} нет."},
+    "refund_already": {
+        "en": "Payment {charge_id} is already refunded.",
+        "ru": "Платёж {charge_id} уже возвращён.",
+    },
+    "refund_refused": {
+        "en": "Telegram refused the refund of {charge_id}: {reason}",
+        "ru": "Telegram отказал в возврате {charge_id}: {reason}",
+    },
+    "refund_needs_telegram": {
+        "en": "Refunds go through Telegram, which this process does not run.",
+        "ru": "Возврат идёт через Telegram, а этот процесс с ним не работает.",
+    },
+    "premium_none": {"en": "No premium now.", "ru": "Премиума сейчас нет."},
+    "grant_done": {
+        "en": "User {user}: {premium}",
+        "ru": "Пользователь {user}: {premium}",
+    },
+    "admin_help_premium": {
+        "en": "Premium: /grant USER_ID DAYS (0 ends it), /refund CHARGE_ID.",
+        "ru": "Премиум: /grant USER_ID ДНИ (0 — закончить), /refund CHARGE_ID.",
+    },
+    "stats_tiers": {
+        "en": "refused over quota today: {refused}\nactive premium users: {premium}",
+        "ru": "отказано сверх квоты сегодня: {refused}\nактивных премиум-пользователей: {premium}",
+    },
     "choice_expired": {
         "en": "This photo waited too long; please send it again.",
         "ru": "Это фото ждало слишком долго; пришлите его ещё раз.",
@@ -211,6 +318,9 @@ COMMANDS: Mapping[str, Mapping[str, str]] = {
     "tier": {"en": "My tier", "ru": "Мой тариф"},
     "token": {"en": "A token for the HTTP API (private chat)", "ru": "Токен для HTTP API (в личном чате)"},
     "logout": {"en": "Revoke my API tokens", "ru": "Отозвать мои токены API"},
+    "premium": {"en": "Premium: more photos, faster", "ru": "Премиум: больше фото, быстрее"},
+    "paysupport": {"en": "Help with a payment", "ru": "Помощь с платежом"},
+    "terms": {"en": "Terms of premium", "ru": "Условия премиума"},
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from photobot.bot.adapter import Button, ChatAdapter, Keyboard, OutImage, RecipientUnavailable, RemoteFile
+from photobot.bot.allowance import Allowances, now_ms
 from photobot.bot.i18n import t
 from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices, PendingPhoto
 from photobot.config import Settings
@@ -27,7 +28,16 @@ from photobot.processing import (
     list_operations,
     parse_operation,
 )
-from photobot.queue import InvalidJob, JobNotFound, JobQueue, NotCancellable, PendingCapReached
+from photobot.queue import (
+    EnqueueResult,
+    InvalidJob,
+    JobNotFound,
+    JobQueue,
+    NotCancellable,
+    PendingCapReached,
+    QuotaReached,
+)
+from photobot.queue.quota import QuotaBook
 from photobot.users import UserRecord
 
 log = get_logger(__name__)
@@ -75,6 +85,7 @@ class BotService:
         self.answered = answered
         self.albums = albums
         self.locks = locks
+        self.allowances = Allowances(QuotaBook(queue.redis, settings), settings)
 
     def adapter(self, platform: Platform) -> ChatAdapter:
         return self.adapters[platform]
@@ -101,6 +112,14 @@ class BotService:
             choice = await self._operation_for(photo)
         except ProcessingError as error:  # the caption names an operation with a bad value: "blur 500"
             await self._refuse(photo, t("failed", lang, message=error.user_message(lang)))
+            return
+        # Over the quota: refused before anything is downloaded or stored. The enqueue checks again
+        # atomically, since another photo of the user may take the last unit in between.
+        allowance = await self.allowances.of(photo.user)
+        if allowance.left == 0:
+            assert allowance.limit is not None
+            await self.allowances.quotas.count_refusal()
+            await self._refuse_quota(photo, allowance.limit, allowance.wait_seconds(now_ms()))
             return
         data = await adapter.download(photo.file_ref)
         if len(data) > limit:
@@ -150,6 +169,15 @@ class BotService:
             else:
                 parsed = await self.albums.get(photo.platform, photo.chat_id, photo.album_id)
         return parsed
+
+    async def _refuse_quota(self, photo: IncomingPhoto, limit: int, wait_seconds: int) -> None:
+        """One message per flood window, however many photos an album or a burst brings."""
+        key = f"{self.settings.key_prefix}:once:quota:{photo.user.key}"
+        window_ms = max(1, int(self.settings.flood_window_seconds * 1000))
+        log.info("quota reached", user_id=photo.user.key, limit=limit)
+        if await self.queue.redis.set(key, "1", nx=True, px=window_ms):
+            text = self.allowances.refusal(photo.user, limit, wait_seconds, photo.language)
+            await self._refuse(photo, text)
 
     async def _refuse(self, photo: IncomingPhoto, text: str) -> None:
         adapter = self.adapter(photo.platform)
@@ -218,6 +246,10 @@ class BotService:
             result = await self.queue.enqueue(job)
         except PendingCapReached:
             await self._refuse(photo, t("pending_cap", lang, cap=self.settings.max_pending_per_user))
+            return
+        except QuotaReached as refused:
+            await self.storage.delete(photo_id)  # nothing of a refused photo is kept
+            await self._refuse_quota(photo, refused.limit, refused.wait_seconds)
             return
         except InvalidJob as error:
             log.warning("job refused", error=str(error))
@@ -291,16 +323,26 @@ class BotService:
             metadata=pending.metadata,
         )
         job.status_message_id = status_message_id
-        try:
-            result = await self.queue.enqueue(job)
-        except PendingCapReached:
-            return t("pending_cap", language, cap=self.settings.max_pending_per_user)
-        except InvalidJob:
-            return t("unknown_operation", language)
+        result = await self._enqueue_choice(job, user, language)
+        if isinstance(result, str):
+            return result
         pending.chosen_job_id = result.job.job_id
         await self.choices.save(platform, chat_id, user.user_id, status_message_id, pending)
         position = await self.show_queued(result.job)
         return queued_caption(result.job, position, language)
+
+    async def _enqueue_choice(self, job: Job, user: UserRecord, language: str) -> EnqueueResult | str:
+        """The enqueued job, or the refusal to show on the button."""
+        try:
+            return await self.queue.enqueue(job)
+        except PendingCapReached:
+            return t("pending_cap", language, cap=self.settings.max_pending_per_user)
+        except QuotaReached as refused:
+            # The quota ran out while the photo waited for its choice: the photo keeps waiting (until
+            # STATE_TTL_SECONDS), so it can be chosen again once a unit is back.
+            return self.allowances.refusal(user, refused.limit, refused.wait_seconds, language)
+        except InvalidJob:
+            return t("unknown_operation", language)
 
     async def show_queued(self, job: Job) -> int | None:
         """Turn the status message's caption into "queued, position N" unless the worker moved on."""

@@ -18,6 +18,7 @@ class ProcessingError(PermanentJobError):
     """Base of processing refusals; permanent unless a subclass says `transient = True`."""
 
     code: ClassVar[str] = "processing_failed"
+    users_fault: ClassVar[bool] = True
     messages: ClassVar[dict[str, str]] = {
         "en": "The image could not be processed.",
         "ru": "Не удалось обработать изображение.",
@@ -83,6 +84,7 @@ class FaceModelUnavailable(ProcessingError):
     """FACE_MODEL_PATH names a missing or unreadable model: an operator's fix, so not retried."""
 
     code: ClassVar[str] = "face_model"
+    users_fault: ClassVar[bool] = False
     messages: ClassVar[dict[str, str]] = {
         "en": "Face detection is not available at the moment.",
         "ru": "Поиск лиц сейчас недоступен.",

@@ -14,6 +14,7 @@ from photobot.queue.errors import (
     NotRequeueable,
     PendingCapReached,
     QueueError,
+    QuotaReached,
 )
 from photobot.queue.maintenance import Maintenance
 from photobot.queue.models import EnqueueResult, Lease, QueueStats
@@ -33,5 +34,6 @@ __all__ = [
     "PendingCapReached",
     "QueueError",
     "QueueStats",
+    "QuotaReached",
     "Worker",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
 from photobot.config import Settings
-from photobot.jobs import Job, JobError, JobStatus, now_ms
+from photobot.jobs import Job, JobError, JobStatus, Platform, now_ms
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 from photobot.queue.codec import job_from_flat, job_to_hash
@@ -26,6 +26,7 @@ from photobot.queue.errors import (
     NotRequeueable,
     PendingCapReached,
     QueueError,
+    QuotaReached,
 )
 from photobot.queue.keys import Keys
 from photobot.queue.models import EnqueueResult, Lease
@@ -35,6 +36,8 @@ from photobot.queue.views import QueueViews
 from photobot.redis_client import RedisClient, RedisNotConfigured, connect
 
 ENQUEUE_CHUNK = 1000
+CHAT_PLATFORMS = frozenset({Platform.TELEGRAM, Platform.VK})
+QUOTA_WINDOW_MS = 24 * 3600 * 1000  # a rolling 24 hours: a photo's unit comes back a day after it
 SWEEP_LIMIT = 1000
 DURATIONS_KEPT = 1000
 SETTABLE_FIELDS = frozenset({"status_message_id", "language", "metadata"})
@@ -89,7 +92,9 @@ class JobQueue(QueueViews):
 
     async def enqueue_many(self, jobs: Sequence[Job]) -> list[EnqueueResult]:
         """Queue many jobs in one round trip. Every job is validated before anything is written;
-        the pending cap is checked all-or-nothing per chunk of ENQUEUE_CHUNK jobs."""
+        the pending cap and each user's quota (TIER_QUOTAS by the job's tier, over a rolling 24
+        hours) are checked and counted in the same script as the enqueue, all-or-nothing per chunk
+        of ENQUEUE_CHUNK jobs, so two photos at once cannot both take the last unit."""
         prepared = [prepare_job(job, self.settings) for job in jobs]
         if not prepared:
             return []
@@ -105,6 +110,8 @@ class JobQueue(QueueViews):
         for chunk, reply in zip(chunks, replies, strict=True):
             if reply[0] == -1:
                 raise PendingCapReached(reply[1], self.settings.max_pending_per_user)
+            if reply[0] == -2:
+                raise QuotaReached(reply[1], int(reply[3]), int(reply[2]), now_ms())
             now = int(reply[0])
             for job, (flag, _job_id, existing) in zip(chunk, reply[1:], strict=True):
                 if flag == 1:
@@ -118,10 +125,13 @@ class JobQueue(QueueViews):
 
     def _enqueue_args(self, jobs: Sequence[Job]) -> list[Any]:
         args: list[Any] = [self.settings.max_pending_per_user, self.settings.dedup_ttl_seconds,
-                           self._retention_ms, len(jobs)]
+                           self._retention_ms, len(jobs), QUOTA_WINDOW_MS]
         for job in jobs:
             payload = json.dumps(job_to_hash(job), separators=(",", ":"), ensure_ascii=False)
-            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", payload]
+            # Only a chat user's photos count: jobs an operator queues (CLI, the seed service) do not.
+            quota = self.settings.tier_quota(job.tier) if job.platform in CHAT_PLATFORMS else None
+            args += [job.job_id, job.user_key, job.priority, job.dedup_key or "", payload,
+                     -1 if quota is None else quota]
         return args
 
     async def enqueue_task(self, task: dict[str, Any]) -> str:
@@ -327,14 +337,16 @@ class JobQueue(QueueViews):
 
     async def fail(self, lease: Lease, error: BaseException) -> JobStatus:
         """A JobError says whether it is transient; any other exception counts as transient (an
-        unknown fault deserves a retry) and is recorded with a generic, safe message."""
+        unknown fault deserves a retry) and is recorded with a generic, safe message. A job that
+        fails for good gives its unit of quota back unless the error blames the user's file."""
         job_error = error if isinstance(error, JobError) else JobError()
         transient = job_error.transient if isinstance(error, JobError) else True
+        give_back = transient or not job_error.users_fault
         info = job_error.info(lease.job.language)
         status = await self._run("fail", [
             lease.job_id, lease.token, "1" if transient else "0", info.model_dump_json(),
             int(self.settings.retry_base_seconds * 1000), int(self.settings.retry_max_seconds * 1000),
-            random.uniform(0.5, 1.0), self._retention_ms,
+            random.uniform(0.5, 1.0), self._retention_ms, "1" if give_back else "0",
         ])
         if status == "lost":
             raise LeaseLost(lease.job_id)

@@ -53,6 +53,24 @@ class PendingCapReached(QueueError):
         super().__init__(f"{user_key} has {limit} unfinished jobs", limit=limit, user_key=user_key)
 
 
+class QuotaReached(QueueError):
+    """The user's tier allows `limit` photos per rolling 24 hours and they are used up; the next
+    unit comes back at `next_unit_ms` (server time, ms since the epoch)."""
+
+    code = "quota_reached"
+    messages = {
+        "en": "You have used your {limit} photos of the last 24 hours.",
+        "ru": "Вы использовали свои {limit} фото за последние 24 часа.",
+    }
+
+    def __init__(self, user_key: str, limit: int, next_unit_ms: int, now_ms: int) -> None:
+        self.user_key = user_key
+        self.limit = limit
+        self.next_unit_ms = next_unit_ms
+        self.wait_seconds = max(0, (next_unit_ms - now_ms + 999) // 1000)
+        super().__init__(f"{user_key} used {limit} photos in 24 h", limit=limit, user_key=user_key)
+
+
 class JobNotFound(QueueError):
     code = "job_not_found"
     messages = {

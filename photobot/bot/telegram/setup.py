@@ -21,6 +21,7 @@ from photobot.bot.service import BotService
 from photobot.bot.telegram.adapter import TelegramAdapter
 from photobot.bot.telegram.middlewares import FloodMiddleware, UserMiddleware
 from photobot.bot.telegram.routers import all_routers
+from photobot.bot.telegram.stars import TelegramStars
 from photobot.config import Settings
 from photobot.logs import get_logger, register_secret
 from photobot.metrics import Metrics
@@ -50,9 +51,18 @@ def build_dispatcher(
     commands: Commands,
     users: UserStore,
     adapter: TelegramAdapter,
+    *,
+    stars: TelegramStars,
 ) -> Dispatcher:
     """The Dispatcher with photobot's routers, middlewares and dependencies (as workflow data)."""
-    dispatcher = Dispatcher(service=service, commands=commands, users=users, adapter=adapter)
+    dispatcher = Dispatcher(
+        service=service,
+        commands=commands,
+        users=users,
+        adapter=adapter,
+        premium=commands.premium,
+        stars=stars,
+    )
     dispatcher.update.outer_middleware(UserMiddleware(users, adapter, settings))
     routers = all_routers()
     for router in routers:

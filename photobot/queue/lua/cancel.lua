@@ -13,4 +13,5 @@ else
   return {'state', f[1]}
 end
 finish(jid, jk, f[2], 'cancelled', now_ms(), tonumber(ARGV[3]))
+give_quota_back(jid, f[2])
 return {'ok', redis.call('HGETALL', jk)}

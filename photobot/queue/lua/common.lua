@@ -66,6 +66,11 @@ local function remove_pending(jid, uk, prio)
   if redis.call('ZCARD', key('age', prio)) == 0 then redis.call('ZREM', KEYS[1], prio) end
 end
 
+-- A job cancelled, or failed on photobot's side, does not count against its user's quota.
+local function give_quota_back(jid, uk)
+  redis.call('ZREM', key('quota', uk), jid)
+end
+
 -- A final state: recorded in its set by finish time, out of the user's active set, and the hash
 -- expires with the retention so finished jobs do not pile up. no_trim: the caller trims the
 -- set once for a whole batch.

@@ -1,28 +1,35 @@
 -- Enqueue a batch of jobs, all or nothing on the pending cap.
 -- Histories ({prefix}:all, user:<u>:jobs) are scored now * 1000 + a sequence number modulo 1000, so
 -- jobs of one millisecond keep their enqueue order and trimming by time still works.
--- ARGV: max_pending (0: none), dedup_ttl_s, retention_ms, n, then per job:
---   job_id, user_key, priority, dedup_key ('' for none), the hash as a JSON object of strings.
+-- ARGV: max_pending (0: none), dedup_ttl_s, retention_ms, n, quota_window_ms, then per job:
+--   job_id, user_key, priority, dedup_key ('' for none), the hash as a JSON object of strings,
+--   quota (the user's photos per window; -1: no limit).
+-- Quota: quota:<user> holds the user's counted jobs scored by enqueue time; a new job counts when
+-- fewer than `quota` are younger than the window (a rolling window, not a calendar day). A refusal
+-- is counted in quota_refused:<UTC day number>.
 -- (One JSON argument per job rather than one argument per field: encoding arguments is what
 -- costs most on the client.)
 -- Per job the script writes only the hash (one HSET) and the dedup key; the sets and lists a job
 -- joins are written once per batch (per tier, per user) with variadic commands, in the order the
 -- jobs came, so a batch costs what one job costs plus a few commands per user.
 -- Returns {now, {flag, job_id, hash}...} where flag 1 = created, 0 = existing (dedup or same id,
--- hash is the existing job); or {-1, user_key} when a user's cap would be passed (nothing written).
+-- hash is the existing job); or {-1, user_key} when a user's cap would be passed, or
+-- {-2, user_key, next_unit_ms, quota} when a user's quota would be passed (no job written).
 local max_pending = tonumber(ARGV[1])
 local dedup_ttl = tonumber(ARGV[2])
 local retention = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
+local quota_window = tonumber(ARGV[5])
 local now = now_ms()
 local jobs = {}
 local seen = {}
 local active_of = {}
-local pos = 5
+local counted_of = {}
+local pos = 6
 for i = 1, n do
   local j = {jid = ARGV[pos], uk = ARGV[pos + 1], prio = ARGV[pos + 2], dedup = ARGV[pos + 3],
-             payload = ARGV[pos + 4]}
-  pos = pos + 5
+             payload = ARGV[pos + 4], quota = tonumber(ARGV[pos + 5])}
+  pos = pos + 6
   local existing = nil
   if j.dedup ~= '' then
     existing = seen['d:' .. j.dedup]
@@ -45,6 +52,25 @@ for i = 1, n do
       c = c + 1
       active_of[j.uk] = c
       if c > max_pending then return {-1, j.uk} end
+    end
+    if j.quota >= 0 then
+      local qk = key('quota', j.uk)
+      local c = counted_of[j.uk]
+      if c == nil then
+        redis.call('ZREMRANGEBYSCORE', qk, '-inf', now - quota_window)
+        c = redis.call('ZCARD', qk)
+      end
+      c = c + 1
+      counted_of[j.uk] = c
+      if c > j.quota then
+        local oldest = redis.call('ZRANGE', qk, 0, 0, 'WITHSCORES')
+        local next_unit = now + quota_window
+        if #oldest > 0 then next_unit = tonumber(oldest[2]) + quota_window end
+        local refused = key('quota_refused', math.floor(now / 86400000))
+        redis.call('INCR', refused)
+        redis.call('EXPIRE', refused, 3 * 86400)
+        return {-2, j.uk, next_unit, j.quota}
+      end
     end
   end
   jobs[i] = j
@@ -73,6 +99,10 @@ for i = 1, n do
     fields[#fields + 1] = j.uk
     redis.call('HSET', jk, unpack(fields))
     if j.dedup ~= '' then redis.call('SET', key('dedup', j.dedup), j.jid, 'EX', dedup_ttl) end
+    if j.quota >= 0 then
+      redis.call('ZADD', key('quota', j.uk), now, j.jid)
+      redis.call('PEXPIRE', key('quota', j.uk), quota_window)
+    end
     local t = tiers[j.prio]
     if not t then
       t = {age = {}, users = {}, user_order = {}}

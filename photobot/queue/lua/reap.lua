@@ -17,7 +17,12 @@ for i, jid in ipairs(expired) do
     local jitter = 0.5 + 0.5 * ((seed + i * 0.6180339887) % 1)
     local status = retry_or_fail(jid, jk, now, true, err, tonumber(ARGV[2]), tonumber(ARGV[3]),
                                  jitter, tonumber(ARGV[5]))
-    if status == 'retrying' then retrying = retrying + 1 else failed = failed + 1 end
+    if status == 'retrying' then
+      retrying = retrying + 1
+    else
+      failed = failed + 1
+      give_quota_back(jid, redis.call('HGET', jk, 'user_key'))  -- its worker died: not the file's fault
+    end
   end
 end
 return {retrying, failed}
