@@ -31,7 +31,7 @@ def _default(field: FieldInfo) -> str:
     if value is None:
         return "unset"
     if isinstance(value, dict):
-        return "`" + ",".join(f"{k}={v}" for k, v in value.items()) + "`"
+        return "`" + ",".join(f"{k}={'unlimited' if v is None else v}" for k, v in value.items()) + "`"
     if isinstance(value, list):
         return "`" + ",".join(str(v) for v in value) + "`" if value else "empty"
     if isinstance(value, bool):

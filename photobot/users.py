@@ -66,7 +66,6 @@ class UserRecord:
     is_admin: bool
     premium_until: int | None = None  # ms since the epoch; premium (paid or granted) ends then
 
-
     @property
     def numeric_id(self) -> int | None:
         try:
