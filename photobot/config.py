@@ -160,6 +160,21 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         50_000_000, ge=1, description="Largest accepted image, in pixels (decompression bombs)."
     )
+    max_image_memory_mb: int = Field(
+        512,
+        ge=16,
+        description="Memory one image may need: its decode (pixels x bytes per pixel of its mode) "
+        "plus the operation's working copies; a larger one is refused before decoding.",
+    )
+    max_jpeg_scans: int = Field(
+        100, ge=1, description="Most scans a JPEG may have (a progressive photo has about ten)."
+    )
+    process_memory_mb: int = Field(
+        1536,
+        ge=0,
+        description="Address-space cap (RLIMIT_AS) of each processing process, so a file that needs "
+        "more fails its job instead of the machine; 0: no cap.",
+    )
     result_max_side: int = Field(
         2560, ge=64, le=10000, description="Longest side of a result image, in pixels."
     )

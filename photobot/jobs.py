@@ -160,6 +160,9 @@ class JobError(Exception):
     # The user's own file caused it (not an image, too large, no faces): the photo still counts
     # against their quota. Anything else that fails for good gives the unit back.
     users_fault: ClassVar[bool] = False
+    # A transient error that comes back on more than this many retries of the same job is taken as
+    # the job's own fault (an input that always times out), and the job fails. None: no such bound.
+    retries: ClassVar[int | None] = None
     messages: ClassVar[dict[str, str]] = {
         "en": "Something went wrong on our side.",
         "ru": "Что-то пошло не так на нашей стороне.",

@@ -14,14 +14,17 @@ import io
 import math
 import re
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
+from photobot.processing.cost import count_jpeg_scans, decode_bytes, working_bytes
 from photobot.processing.errors import (
     CorruptImage,
     ProcessingError,
+    TooComplex,
     TooLarge,
     UnsupportedFormat,
 )
@@ -41,6 +44,7 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _ORIENTATION_TAG = 0x0112
+_STRIP_PIXELS = 1 << 20  # pixels converted at a time: 4 MB of float32 at most
 
 
 @dataclass(frozen=True)
@@ -138,23 +142,49 @@ def _decode(data: bytes, kind: str, limits: Limits, max_side: int | None) -> Dec
             what=f"{width}×{height} px",
             limit=_megapixels(limits.max_pixels),
         )
-    orientation = _orientation(image)
+    if image.format in ("JPEG", "MPO"):
+        scans = count_jpeg_scans(data, limits.max_jpeg_scans)
+        if scans > limits.max_jpeg_scans:
+            raise TooComplex(f"over {limits.max_jpeg_scans} JPEG scans", limit=limits.max_jpeg_scans)
     if max_side is not None and image.format in ("JPEG", "MPO") and max(width, height) > max_side:
         scale = max_side / max(width, height)
         image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
-    if getattr(image, "n_frames", 1) > 1:
-        image.seek(0)  # animated GIF/WEBP, multi-page TIFF: the first frame only
+    _check_memory(image, (width, height), limits, max_side)
+    # An animated GIF/WEBP or a multi-page TIFF opens on its first frame, which is all we decode
+    # (asking for n_frames would walk every frame of the file).
     # Pillow's default ImageFile.LOAD_TRUNCATED_IMAGES=False: a truncated file raises, never half-decodes.
     image.load()
+    orientation = _orientation(image)  # after load: a PNG's EXIF may follow its pixels
+    source_format = str(image.format or kind) if kind != "HEIF" else "HEIF"
+    pixels = _to_array(image, max_side)
+    del image  # the full-size decode goes before the operation's arrays are made
     if orientation in _TRANSPOSE:
-        image = image.transpose(_TRANSPOSE[orientation])
-    pixels = _to_array(image)
+        # Turned after the reduction: a small array, not a second full-size image.
+        pixels = np.asarray(Image.fromarray(pixels).transpose(_TRANSPOSE[orientation]))
     return Decoded(
         pixels=pixels,
-        source_format=str(image.format or kind) if kind != "HEIF" else "HEIF",
+        source_format=source_format,
         source_width=height if orientation in (5, 6, 7, 8) else width,
         source_height=width if orientation in (5, 6, 7, 8) else height,
     )
+
+
+def _check_memory(
+    image: Image.Image, full_size: tuple[int, int], limits: Limits, max_side: int | None
+) -> None:
+    """Refuse, before decoding, an image whose decode and operation would pass the memory budget."""
+    width, height = image.size
+    result_pixels = width * height
+    if max_side is not None and max(width, height) > max_side:
+        scale = max_side / max(width, height)
+        result_pixels = math.ceil(width * scale) * math.ceil(height * scale)
+    need = decode_bytes(image, full_size) + working_bytes(result_pixels)
+    if need > limits.max_image_memory:
+        raise TooLarge(
+            f"needs {need} bytes decoded",
+            what=f"{_megabytes(need)} decoded",
+            limit=_megabytes(limits.max_image_memory),
+        )
 
 
 def _orientation(image: Image.Image) -> int:
@@ -166,37 +196,77 @@ def _orientation(image: Image.Image) -> int:
         return 1
 
 
-def _to_array(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode to contiguous uint8 RGB, or RGBA when some pixel is not opaque."""
+def _to_array(image: Image.Image, max_side: int | None) -> np.ndarray:
+    """Any Pillow mode to contiguous uint8 RGB, or RGBA when some pixel is not opaque.
+
+    The work goes strip by strip, each strip converted and box-reduced by a whole factor towards
+    `max_side`, so no full-size copy of the image is ever made besides Pillow's own: a 16-bit or
+    float image costs its decode and a strip, not the int64 and float arrays of the whole.
+    """
+    width, height = image.size
+    factor = max(1, max(width, height) // max_side) if max_side else 1
+    rows = factor * max(1, _STRIP_PIXELS // (width * factor))
+
+    def strips() -> Iterator[Image.Image]:
+        """Cropped one at a time: a list of them would be a second copy of the whole image."""
+        for top in range(0, height, rows):
+            yield image.crop((0, top, width, min(height, top + rows)))
+
     mode = image.mode
     if mode.startswith("I") or mode == "F":
-        gray = _deep_to_8bit(np.asarray(image))
+        scale = _deep_scale(strips())
+        gray = np.concatenate([_reduce(_deep_strip(strip, scale), factor) for strip in strips()])
         return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-    if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"))
-        if rgba[:, :, 3].min() < 255:
-            return np.ascontiguousarray(rgba)
-        return np.ascontiguousarray(rgba[:, :, :3])
-    if mode != "RGB":
-        image = image.convert("RGB")
-    pixels: np.ndarray = np.asarray(image)
-    return pixels
+    target = "RGBA" if has_alpha else "RGB"
+    opaque = True
+    parts = []
+    for strip in strips():
+        converted = strip if strip.mode == target else strip.convert(target)
+        if has_alpha and opaque:
+            opaque = bool(np.asarray(converted.getchannel("A")).min() == 255)
+        parts.append(_reduce(converted, factor))
+    pixels = np.concatenate(parts)
+    if has_alpha and opaque:
+        return np.ascontiguousarray(pixels[:, :, :3])
+    return np.ascontiguousarray(pixels)
 
 
-def _deep_to_8bit(values: np.ndarray) -> np.ndarray:
-    """16-bit, 32-bit integer and float greyscale scaled (not clipped) into 0..255."""
-    if values.dtype.kind == "f":
-        finite = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        top = float(finite.max()) if finite.size else 0.0
-        scale = 255.0 if top <= 1.0 else 255.0 / top
-        scaled: np.ndarray = np.clip(finite * scale, 0, 255).astype(np.uint8)
-        return scaled
-    wide = values.astype(np.int64)
-    top = int(wide.max()) if wide.size else 0
+def _reduce(strip: Image.Image, factor: int) -> np.ndarray:
+    return np.asarray(strip.reduce(factor) if factor > 1 else strip)
+
+
+def _deep_scale(strips: Iterable[Image.Image]) -> tuple[float, float]:
+    """(divisor, multiplier) that bring 16-bit, 32-bit integer or float values into 0..255.
+
+    Floats up to 1.0 are taken as 0..1; larger ones and 32-bit integers scale by the image's
+    maximum; 16-bit values divide by 257; values that fit a byte stay as they are.
+    """
+    top = 0.0
+    is_float = False
+    for strip in strips:
+        values = np.asarray(strip)
+        is_float = values.dtype.kind == "f"
+        if values.size:
+            finite = values[np.isfinite(values)] if is_float else values
+            if finite.size:
+                top = max(top, float(finite.max()))
+    if is_float:
+        return (1.0, 255.0) if top <= 1.0 else (1.0, 255.0 / top)
     if top <= 255:
-        return np.clip(wide, 0, 255).astype(np.uint8)
-    return np.clip(wide // 257 if top <= 65535 else wide * 255 // top, 0, 255).astype(np.uint8)
+        return (1.0, 1.0)
+    return (257.0, 1.0) if top <= 65535 else (1.0, 255.0 / top)
+
+
+def _deep_strip(strip: Image.Image, scale: tuple[float, float]) -> Image.Image:
+    divisor, multiplier = scale
+    values = np.asarray(strip).astype(np.float32)
+    np.nan_to_num(values, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    if divisor != 1.0:
+        np.floor_divide(values, divisor, out=values)
+    if multiplier != 1.0:
+        np.multiply(values, multiplier, out=values)
+    return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))
 
 
 def _megabytes(size: int) -> str:

@@ -48,6 +48,18 @@ class TooLarge(ProcessingError):
     }
 
 
+class TooComplex(ProcessingError):
+    """More JPEG scans than MAX_JPEG_SCANS: each is a pass over the whole image (a scan bomb)."""
+
+    code: ClassVar[str] = "too_complex"
+    messages: ClassVar[dict[str, str]] = {
+        "en": "The image is encoded in too many passes to process (the limit is {limit}). "
+        "Save it again as an ordinary JPEG or PNG.",
+        "ru": "Изображение закодировано в слишком много проходов (предел — {limit}). "
+        "Сохраните его заново как обычный JPEG или PNG.",
+    }
+
+
 class CorruptImage(ProcessingError):
     code: ClassVar[str] = "corrupt"
     messages: ClassVar[dict[str, str]] = {
@@ -92,10 +104,12 @@ class FaceModelUnavailable(ProcessingError):
 
 
 class ProcessingTimeout(ProcessingError):
-    """The operation ran past PROCESS_TIMEOUT_SECONDS; a busy machine may manage it on a retry."""
+    """The operation ran past PROCESS_TIMEOUT_SECONDS; a busy machine may manage it on a retry, but
+    an input that times out twice is too costly, and retrying it again would only hold a process."""
 
     code: ClassVar[str] = "timeout"
     transient: ClassVar[bool] = True
+    retries: ClassVar[int | None] = 1
     messages: ClassVar[dict[str, str]] = {
         "en": "Processing took too long.",
         "ru": "Обработка заняла слишком много времени.",
@@ -103,10 +117,12 @@ class ProcessingTimeout(ProcessingError):
 
 
 class WorkerCrashed(ProcessingError):
-    """The worker process died (killed, out of memory); its pool slot is rebuilt and the job retried."""
+    """The worker process died (killed, out of memory); its pool slot is rebuilt and the job retried
+    once: an input that kills its process twice is not tried a third time."""
 
     code: ClassVar[str] = "worker_crashed"
     transient: ClassVar[bool] = True
+    retries: ClassVar[int | None] = 1
     messages: ClassVar[dict[str, str]] = {
         "en": "Processing was interrupted; it will be tried again.",
         "ru": "Обработка прервалась; она будет повторена.",

@@ -27,20 +27,34 @@ from photobot.processing.errors import ProcessingTimeout, TooLarge, WorkerCrashe
 from photobot.processing.lifeline import die_with_parent
 from photobot.processing.limits import Limits
 from photobot.processing.registry import get_operation, validate_params
-from photobot.processing.run import OperationResult, run_operation
+from photobot.processing.run import OperationResult, run_in_worker
 
 log = get_logger(__name__)
 PRELOAD = ["photobot.processing.forkserver_preload", "photobot.processing.run", "numpy", "cv2", "PIL.Image"]
 
 
-def _init_worker(cv_threads: int) -> None:
+def _init_worker(cv_threads: int, memory_bytes: int) -> None:
     """In each worker: die with the parent, share the cores with the other workers, leave Ctrl-C to
-    the parent."""
+    the parent, and cap the address space so a file that needs too much memory gets MemoryError in
+    its own job rather than the machine's OOM killer."""
     import cv2
 
     die_with_parent()
     cv2.setNumThreads(cv_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if memory_bytes > 0:
+        cap_address_space(memory_bytes)
+
+
+def cap_address_space(memory_bytes: int) -> None:
+    """Lower RLIMIT_AS to `memory_bytes` (never raise it); a no-op where the platform has none."""
+    try:
+        import resource
+    except ImportError:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def _ready() -> int:
@@ -48,9 +62,9 @@ def _ready() -> int:
 
 
 class _Slot:
-    def __init__(self, context: Any, cv_threads: int) -> None:
+    def __init__(self, context: Any, cv_threads: int, memory_bytes: int) -> None:
         self.executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=context, initializer=_init_worker, initargs=(cv_threads,)
+            max_workers=1, mp_context=context, initializer=_init_worker, initargs=(cv_threads, memory_bytes)
         )
 
     def pids(self) -> list[int]:
@@ -78,9 +92,13 @@ class ImageProcessor:
         workers: int,
         timeout_seconds: float,
         metrics: Metrics | None = None,
+        *,
         start_method: str = "forkserver",
+        memory_bytes: int = 0,
     ) -> None:
+        """`memory_bytes`: RLIMIT_AS of each worker process (PROCESS_MEMORY_MB); 0 leaves it."""
         self.limits = limits
+        self.memory_bytes = memory_bytes
         self.workers = max(1, workers)
         self.timeout_seconds = timeout_seconds
         self.metrics = metrics
@@ -101,10 +119,11 @@ class ImageProcessor:
             settings.resolved_process_workers,
             settings.process_timeout_seconds,
             metrics,
+            memory_bytes=settings.process_memory_mb * 1024 * 1024,
         )
 
     def _new_slot(self) -> _Slot:
-        return _Slot(self._context, self._cv_threads)
+        return _Slot(self._context, self._cv_threads, self.memory_bytes)
 
     def _replace(self, slot: _Slot) -> _Slot:
         slot.kill()
@@ -144,7 +163,7 @@ class ImageProcessor:
         outcome = "error"
         try:
             limits = self.limits.for_photo() if as_photo else self.limits
-            future = loop.run_in_executor(slot.executor, run_operation, data, name, dict(params), limits)
+            future = loop.run_in_executor(slot.executor, run_in_worker, data, name, dict(params), limits)
             result = await asyncio.wait_for(future, self.timeout_seconds)
             outcome = "ok"
             return result

@@ -8,10 +8,15 @@ exception the chat would have to guess about.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import cv2
 
 from photobot.logs import get_logger
 from photobot.processing.decode import decode_image
@@ -48,6 +53,12 @@ def run_operation(data: bytes, name: str, params: Mapping[str, Any], limits: Lim
         raise
     except MemoryError:
         raise TooLarge("out of memory", what="?", limit=f"{limits.max_pixels / 1e6:g} MP") from None
+    except cv2.error as error:
+        if "memory" in str(error).lower() or "allocate" in str(error).lower():
+            # OpenCV's own allocator failing under the process's memory cap.
+            raise TooLarge("out of memory", what="?", limit=f"{limits.max_pixels / 1e6:g} MP") from None
+        log.exception("operation_failed", operation=name, params=dict(params))
+        raise ProcessingError(f"{name}: {type(error).__name__}: {error}"[:300]) from None
     except Exception as error:
         log.exception("operation_failed", operation=name, params=dict(params))
         raise ProcessingError(f"{name}: {type(error).__name__}: {error}"[:300]) from None
@@ -78,6 +89,34 @@ def run_operation(data: bytes, name: str, params: Mapping[str, Any], limits: Lim
     if operation.is_faces:
         summary["faces"] = faces or 0
     return OperationResult(images=images, summary=summary)
+
+
+def run_in_worker(data: bytes, name: str, params: Mapping[str, Any], limits: Limits) -> OperationResult:
+    """`run_operation` as a pool process runs it: afterwards the freed heap goes back to the system.
+
+    glibc keeps freed memory of large images in the process's heap (its mmap threshold grows with
+    each large free), so an idle worker would otherwise stay at the size of its largest job.
+    """
+    try:
+        return run_operation(data, name, params, limits)
+    finally:
+        _trim_heap()
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def _trim_heap() -> None:
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _ms(seconds: float) -> float:

@@ -336,11 +336,14 @@ class JobQueue(QueueViews):
                     self.metrics.job_duration.labels(job.operation, job.tier).observe(seconds)
 
     async def fail(self, lease: Lease, error: BaseException) -> JobStatus:
-        """A JobError says whether it is transient; any other exception counts as transient (an
-        unknown fault deserves a retry) and is recorded with a generic, safe message. A job that
-        fails for good gives its unit of quota back unless the error blames the user's file."""
+        """A JobError says whether it is transient, and after how many retries it no longer is; any
+        other exception counts as transient (an unknown fault deserves a retry) and is recorded with
+        a generic, safe message. A job that fails for good gives its unit of quota back unless the
+        error blames the user's file."""
         job_error = error if isinstance(error, JobError) else JobError()
         transient = job_error.transient if isinstance(error, JobError) else True
+        if transient and job_error.retries is not None and lease.job.attempts > job_error.retries:
+            transient = False  # the same input failed the same way again: retrying will not help
         give_back = transient or not job_error.users_fault
         info = job_error.info(lease.job.language)
         status = await self._run("fail", [
