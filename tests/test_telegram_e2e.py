@@ -117,6 +117,27 @@ def test_keyboard_flow(tg: FakeTelegram, bot: BotProcess) -> None:
     assert sent_photos(tg, 103) == 1
 
 
+def test_keyboard_pages_reach_every_operation(tg: FakeTelegram, bot: BotProcess) -> None:
+    """The shared layout: the first page, "More ›" to the next page in the same message, an
+    operation from there. A page button of a photo already chosen changes nothing."""
+    tg.inject_photo(131, small_image(131))
+    tg.wait_for_sync(lambda: any(m.buttons() for m in tg.visible_messages(131)), 30)
+    [offer] = tg.visible_messages(131)
+    first = {d: t for t, d in offer.buttons()}
+    assert len(first) <= 10 and first.get("ops:1") == "More ›" and "op:contour" not in first
+    tg.inject_callback(131, offer.message_id, "ops:1")
+    tg.wait_for_sync(lambda: "op:contour" in {d for _, d in tg.visible_messages(131)[0].buttons()}, 30)
+    [paged] = tg.visible_messages(131)
+    assert paged.message_id == offer.message_id and "ops:0" in {d for _, d in paged.buttons()}
+    tg.inject_callback(131, offer.message_id, "op:contour")
+    [result] = wait_results(tg, 131, 1, bot=bot)
+    assert result.message_id == offer.message_id and not result.buttons()
+    late = tg.inject_callback(131, offer.message_id, "ops:0")
+    tg.wait_for_sync(lambda: tg.callback_answer(late) is not None, 30)
+    assert (tg.callback_answer(late) or {}).get("text", "").startswith(("Already chosen", "This photo"))
+    assert sent_photos(tg, 131) == 1
+
+
 def test_user_commands(tg: FakeTelegram, bot: BotProcess) -> None:
     command(tg, 104, "/start", "Hi!")
     command(tg, 104, "/help", "How to use me")

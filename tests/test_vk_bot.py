@@ -6,11 +6,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.fakes.vk import FakeVK
+from tests.fakes.vk import FakeVK, VisibleMessage
 from tests.vk_support import PhotobotProcess, photo, results, sends_to, texts, wait_results, wait_text
 
 pytestmark = pytest.mark.timeout(180)
@@ -76,6 +77,40 @@ def test_keyboard_flow(vk: FakeVK, bot: PhotobotProcess) -> None:
     vk.inject_payload(102, grayscale["payload"], grayscale["label"])
     wait_text(vk, 102, "Already chosen", bot=bot)
     assert len(results(vk, 102)) == 1
+
+
+def buttons_of(message: VisibleMessage) -> list[dict[str, Any]]:
+    assert message.keyboard is not None
+    return [button["action"] for row in message.keyboard["buttons"] for button in row]
+
+
+def test_keyboard_fits_vk_and_pages_to_every_operation(vk: FakeVK, bot: PhotobotProcess) -> None:
+    """The fake refuses a keyboard over VK's limits (error 911), so the offer being shown at all
+    proves it fits; "More ›" turns the page in the same message, and a page-2 operation runs.
+    A page button of a photo already chosen, and a forged page payload, are answered politely."""
+    vk.set_user(108, lang_id=3)
+    sent = vk.inject_photo(108, photo(8))
+    vk.wait_for_sync(lambda: any(m.keyboard for m in vk.visible_messages(108)), 30)
+    [offer] = vk.visible_messages(108)
+    first = buttons_of(offer)
+    assert len(first) <= 10 and first[-1]["label"] == "More ›"
+    assert first[-1]["payload"] == {"ops": 1, "m": sent["id"]}
+    vk.inject_payload(108, first[-1]["payload"], first[-1]["label"])
+    vk.wait_for_sync(
+        lambda: any(b["payload"].get("op") == "contour" for b in buttons_of(vk.visible_messages(108)[0])), 30
+    )
+    [paged] = vk.visible_messages(108)
+    assert paged.id == offer.id and paged.photos == offer.photos  # the photo stays under the new page
+    contour = next(b for b in buttons_of(paged) if b["payload"].get("op") == "contour")
+    vk.inject_payload(108, contour["payload"], contour["label"])
+    [result] = wait_results(vk, 108, bot=bot)
+    assert result.id == offer.id and result.keyboard is None and result.text.startswith("✅ Contour")
+    vk.inject_payload(108, first[-1]["payload"], first[-1]["label"])
+    wait_text(vk, 108, "Already chosen", bot=bot)
+    vk.inject_payload(108, {"ops": 1, "m": 424242}, "More ›")
+    wait_text(vk, 108, "This photo waited too long", bot=bot)
+    assert [c.error_code for c in vk.calls("messages.send") if c.error_code] == []
+    assert [c.error_code for c in vk.calls("messages.edit") if c.error_code] == []
 
 
 def test_a_text_names_the_operation_of_the_waiting_photo(vk: FakeVK, bot: PhotobotProcess) -> None:

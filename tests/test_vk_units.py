@@ -67,8 +67,8 @@ def test_payloads_must_be_objects() -> None:
 
 def test_operation_buttons_name_their_photo() -> None:
     keyboard = Keyboard(rows=[[Button("Sepia", "op", "sepia"), Button("x" * 60, "op", "blur")],
-                              [Button("Older", "jobs", "5")]])
-    data = json.loads(markup(keyboard, reply_to=photo_key(9, 2)) or "")
+                              [Button("Older", "jobs", "5")]], subject=photo_key(9, 2))
+    data = json.loads(markup(keyboard) or "")
     assert data["inline"] is True
     first, second = data["buttons"][0]
     assert first["action"]["payload"] == {"op": "sepia", "m": photo_key(9, 2)}

@@ -37,13 +37,16 @@ class Button:
     """A choice under a message; the adapter turns it into its platform's keyboard."""
 
     text: str
-    action: str  # "op" for an operation choice, "jobs" for a page of /jobs
+    action: str  # "op" an operation choice, "ops_page" a page of operations, "jobs" a page of /jobs
     value: str
 
 
 @dataclass(frozen=True)
 class Keyboard:
+    """Rows of buttons; `subject` is the user's message the choice is about, when there is one."""
+
     rows: Sequence[Sequence[Button]] = field(default_factory=tuple)
+    subject: int | None = None
 
 
 class ChatError(Exception):

@@ -51,6 +51,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ru": "Операции (напишите в подписи или выберите кнопкой):",
     },
     "choose_op": {"en": "What should I do with this photo?", "ru": "Что сделать с этим фото?"},
+    "ops_more": {"en": "More ›", "ru": "Ещё ›"},
+    "ops_back": {"en": "‹ Back", "ru": "‹ Назад"},
     "queued": {
         "en": "⏳ Queued, position {position}. Job {job_id}",
         "ru": "⏳ В очереди, позиция {position}. Задание {job_id}",

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from photobot.bot.adapter import Button, ChatAdapter, Keyboard, OutImage, RecipientUnavailable, RemoteFile
+from photobot.bot.adapter import ChatAdapter, OutImage, RecipientUnavailable, RemoteFile
 from photobot.bot.allowance import Allowances, now_ms
 from photobot.bot.i18n import t
+from photobot.bot.keyboard import operations_keyboard
 from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices, PendingPhoto
 from photobot.config import Settings
 from photobot.gdrive import Storage
@@ -25,7 +26,6 @@ from photobot.processing import (
     ProcessingError,
     UnknownOperation,
     get_operation,
-    list_operations,
     parse_operation,
 )
 from photobot.queue import (
@@ -90,12 +90,6 @@ class BotService:
     def adapter(self, platform: Platform) -> ChatAdapter:
         return self.adapters[platform]
 
-    def operations_keyboard(self, language: str) -> Keyboard:
-        buttons = [
-            Button(op.titles.get(language) or op.titles["en"], "op", op.name) for op in list_operations()
-        ]
-        return Keyboard(rows=[buttons[i : i + 3] for i in range(0, len(buttons), 3)])
-
     # --- a photo arrives ---------------------------------------------------------------------------
     async def accept_photo(self, photo: IncomingPhoto) -> None:
         """Store the original and enqueue its job (caption names the operation) or offer the keyboard."""
@@ -147,7 +141,7 @@ class BotService:
             resend,
             caption=t("choose_op", lang),
             reply_to=photo.message_id,
-            keyboard=self.operations_keyboard(lang),
+            keyboard=operations_keyboard(lang, subject=photo.message_id),
         )
         pending = PendingPhoto(
             job_id=job_id,
@@ -287,7 +281,39 @@ class BotService:
                 metadata = {**current.metadata, "undeliverable": True}
                 await self.queue.set_fields(job.job_id, metadata=metadata)
 
-    # --- an operation is chosen on the keyboard --------------------------------------------------
+    # --- the keyboard: another page, or an operation chosen ----------------------------------------
+    async def _waiting(
+        self, platform: Platform, chat_id: int, user: UserRecord, status_message_id: int, language: str
+    ) -> PendingPhoto | str:
+        """The photo still waiting for a choice under this status message, or why it is not."""
+        pending = await self.choices.load(platform, chat_id, user.user_id, status_message_id)
+        if pending is None:
+            return t("choice_expired", language)
+        if pending.chosen_job_id is not None:
+            return t("already_queued", language, job_id=pending.chosen_job_id)
+        return pending
+
+    async def show_operations(
+        self,
+        platform: Platform,
+        *,
+        chat_id: int,
+        status_message_id: int,
+        user: UserRecord,
+        language: str,
+        page: int,
+    ) -> str | None:
+        """Show another page of operations under a waiting photo; a notice when it waits no more."""
+        pending = await self._waiting(platform, chat_id, user, status_message_id, language)
+        if isinstance(pending, str):
+            return pending
+        keyboard = operations_keyboard(language, page, subject=pending.message_id)
+        async with self.locks.hold(platform, chat_id, status_message_id):
+            await self.adapter(platform).edit_caption(
+                chat_id, status_message_id, t("choose_op", language), keyboard=keyboard
+            )
+        return None
+
     async def choose_operation(
         self,
         platform: Platform,
@@ -299,11 +325,9 @@ class BotService:
         operation: str,
     ) -> str:
         """Enqueue the pending photo of this status message; returns a short notice for the user."""
-        pending = await self.choices.load(platform, chat_id, user.user_id, status_message_id)
-        if pending is None:
-            return t("choice_expired", language)
-        if pending.chosen_job_id is not None:
-            return t("already_queued", language, job_id=pending.chosen_job_id)
+        pending = await self._waiting(platform, chat_id, user, status_message_id, language)
+        if isinstance(pending, str):
+            return pending
         try:
             get_operation(operation)
         except UnknownOperation:

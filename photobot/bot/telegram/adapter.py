@@ -41,7 +41,8 @@ from photobot.bot.adapter import (
     RemoteFile,
     RequestRejected,
 )
-from photobot.bot.telegram.callbacks import JobsPage, OpChoice
+from photobot.bot.keyboard import PAGE_ACTION
+from photobot.bot.telegram.callbacks import JobsPage, OpChoice, OpsPage
 from photobot.jobs import Platform
 
 T = TypeVar("T")
@@ -61,6 +62,8 @@ def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
         for button in row:
             if button.action == "op":
                 data = OpChoice(op=button.value).pack()
+            elif button.action == PAGE_ACTION:
+                data = OpsPage(page=int(button.value)).pack()
             elif button.action == "jobs":
                 data = JobsPage(offset=int(button.value)).pack()
             else:

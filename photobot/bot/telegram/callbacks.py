@@ -11,6 +11,12 @@ class OpChoice(CallbackData, prefix="op"):
     op: str
 
 
+class OpsPage(CallbackData, prefix="ops"):
+    """Another page of the operations keyboard under a waiting photo."""
+
+    page: int
+
+
 class JobsPage(CallbackData, prefix="jobs"):
     """A page of /jobs, starting at `offset`."""
 

@@ -42,6 +42,7 @@ from photobot.bot.adapter import (
     RemoteFile,
     RequestRejected,
 )
+from photobot.bot.keyboard import PAGE_ACTION
 from photobot.bot.vk.api import PoliteAPI, VKUnavailable, error_code
 from photobot.jobs import Platform
 
@@ -51,7 +52,8 @@ CHAT_PEER_BASE = 2_000_000_000
 PART_SHIFT = 1 << 40  # photo i of a message: message id + i * PART_SHIFT
 UNREACHABLE_CODES = frozenset({900, 901, 902})
 EDIT_GONE_CODES = frozenset({15, 100, 909})
-LABEL_MAX = 40
+LABEL_MAX = 40  # https://dev.vk.com/ru/api/bots/development/keyboard
+TEXT_MAX = 4096  # https://dev.vk.com/ru/method/messages.send (longer: error 914)
 _REMEMBERED = 4096
 
 
@@ -69,8 +71,9 @@ def message_ref(key: int) -> int:
     return key % PART_SHIFT
 
 
-def markup(keyboard: Keyboard | None, reply_to: int | None = None) -> str | None:
-    """The neutral keyboard as a VK inline keyboard; an operation's payload names its photo."""
+def markup(keyboard: Keyboard | None) -> str | None:
+    """The neutral keyboard as a VK inline keyboard. A button cannot tell which message it sits
+    under, so the buttons of an operations keyboard name its photo (`subject`) in their payload."""
     if keyboard is None:
         return None
     vk = VKKeyboard(inline=True)
@@ -80,12 +83,14 @@ def markup(keyboard: Keyboard | None, reply_to: int | None = None) -> str | None
             payload: dict[str, Any]
             if button.action == "op":
                 payload = {"op": button.value}
-                if reply_to is not None:
-                    payload["m"] = reply_to
+            elif button.action == PAGE_ACTION:
+                payload = {"ops": int(button.value)}
             elif button.action == "jobs":
                 payload = {"jobs": int(button.value)}
             else:
                 raise ValueError(f"unknown button action {button.action!r}")
+            if button.action != "jobs" and keyboard.subject is not None:
+                payload["m"] = keyboard.subject
             vk.add(Text(button.text[:LABEL_MAX], payload=payload))
         if index < len(rows) - 1:
             vk.row()
@@ -137,7 +142,7 @@ class VKAdapter:
             message=caption or "",
             attachment=attachment,
             reply_to=reply_to,
-            keyboard=markup(keyboard, reply_to),
+            keyboard=markup(keyboard),
         )
         self._remember(chat_id, message_id, attachment)
         return message_id
@@ -185,7 +190,7 @@ class VKAdapter:
         self, peer_id: int, rid: int, *, reply_to: int | None = None, **fields: str | None
     ) -> int:
         params: dict[str, Any] = {"peer_ids": str(peer_id), "random_id": rid, "dont_parse_links": 1}
-        params.update({key: value for key, value in fields.items() if value is not None})
+        params.update({key: _clip(key, value) for key, value in fields.items() if value is not None})
         if reply_to is not None:
             target = message_ref(reply_to)
             if is_group_chat(peer_id):
@@ -210,7 +215,7 @@ class VKAdapter:
     async def _edit(self, peer_id: int, message_id: int, **fields: str | None) -> None:
         params: dict[str, Any] = {"peer_id": peer_id, "keep_forward_messages": 1, "dont_parse_links": 1}
         params["conversation_message_id" if is_group_chat(peer_id) else "message_id"] = message_id
-        params.update({key: value for key, value in fields.items() if value is not None})
+        params.update({key: _clip(key, value) for key, value in fields.items() if value is not None})
         try:
             await _call(self.api.request("messages.edit", params))
         except RequestRejected as error:
@@ -254,6 +259,13 @@ class VKAdapter:
 def _photo_string(photo: dict[str, Any]) -> str:
     text = f"photo{photo['owner_id']}_{photo['id']}"
     return f"{text}_{photo['access_key']}" if photo.get("access_key") else text
+
+
+def _clip(field: str, value: str) -> str:
+    """A message text VK would refuse as too long, cut to its limit."""
+    if field == "message" and len(value) > TEXT_MAX:
+        return value[: TEXT_MAX - 1] + "…"
+    return value
 
 
 def _fresh_random_id() -> int:

@@ -2,9 +2,10 @@
 
 `VKHandlers` is the long poll's handler. For each message it loads the sender's record once
 (`vk:<id>`), stops banned users (telling them once per window), then routes: a button's payload
-(an operation for a waiting photo, a page of /jobs, VK's own "start"), photos and image files (one
-job per image, under the flood limit), commands with "/" or "!", a text that names an operation
-(for the sender's latest waiting photo), and a short hint for anything else in a private chat.
+(an operation for a waiting photo, another page of operations, a page of /jobs, VK's own "start"),
+photos and image files (one job per image, under the flood limit), commands with "/" or "!", a
+text that names an operation (for the sender's latest waiting photo), and a short hint for anything
+else in a private chat.
 /token answers with a token in a private chat only.
 
 Errors: an outage propagates, so the long poll holds the event back and it comes again; a user who
@@ -149,6 +150,8 @@ class VKHandlers:
             await self._reply(message, self.commands.start(lang))
         elif isinstance(payload.get("op"), str) and isinstance(payload.get("m"), int):
             await self._choose(message, user, payload["m"], payload["op"])
+        elif isinstance(payload.get("ops"), int) and isinstance(payload.get("m"), int):
+            await self._page(message, user, payload["m"], payload["ops"])
         elif isinstance(payload.get("jobs"), int):
             await self._reply(message, await self.commands.jobs(user, lang, payload["jobs"]))
         else:
@@ -191,6 +194,24 @@ class VKHandlers:
             await self._say(message, notice)  # already chosen, unknown operation, over the cap
             return
         await service.queue.redis.delete(self._latest_key(peer, user))
+
+    async def _page(self, message: VKMessage, user: UserRecord, key: int, page: int) -> None:
+        """Another page of operations under the waiting photo `key`."""
+        status_id = await self.service.answered.get(Platform.VK, message.peer_id, key)
+        notice = (
+            await self.service.show_operations(
+                Platform.VK,
+                chat_id=message.peer_id,
+                status_message_id=status_id,
+                user=user,
+                language=message.language,
+                page=page,
+            )
+            if status_id is not None
+            else t("choice_expired", message.language)
+        )
+        if notice is not None:
+            await self._say(message, notice)
 
     # --- commands --------------------------------------------------------------------------------
     async def _command(self, name: str, args: str, user: UserRecord, lang: str, *, private: bool) -> Reply:

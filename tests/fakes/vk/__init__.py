@@ -7,15 +7,23 @@ models and error classes parse every answer:
   groups.getById, groups.getLongPollServer, messages.send (peer_id/user_id -> message id, or
   peer_ids -> [{"peer_id", "message_id", "conversation_message_id", "error"?}]), messages.edit,
   messages.getById, messages.getByConversationMessageId, messages.setActivity, users.get,
-  photos.getMessagesUploadServer, photos.saveMessagesPhoto.
+  photos.getMessagesUploadServer, photos.saveMessagesPhoto, docs.getMessagesUploadServer, docs.save.
 - the Bots Long Poll server (the "server" of groups.getLongPollServer): act=a_check&key&ts&wait,
   holds the request until an event arrives; failed=1 (with a ts), 2 (key expired), 3 (lost).
 - the upload server (the "upload_url" of photos.getMessagesUploadServer): multipart field "photo"
   -> {"server", "photo", "hash"}; a file that is not an image gives "photo": "[]", after which
   photos.saveMessagesPhoto fails with error 100, as on VK.
+- the document upload server (docs.getMessagesUploadServer's "upload_url"): multipart field "file"
+  -> {"file"} or {"error"} for a file VK refuses; docs.save(file, title) -> {"type": "doc", "doc"}.
 - photo URLs (in the "sizes" of photos users send and photos the bot uploaded): the largest size
   is the exact bytes sent or uploaded; smaller sizes are JPEG reductions; the small crops o/p/q/r
   are listed after the largest, so pick by width x height, never the last entry.
+
+VK's limits, enforced as VK documents them (limits.py names the dev.vk.com page of each): an inline
+keyboard of at most 10 buttons, 5 to a row, 6 rows, labels up to 40 characters, payloads up to 255
+(else error 911); message text up to 4096 characters (else 914); at most 10 attachments; photo
+uploads JPG/PNG/GIF up to 50 MB, width + height up to 14000, sides within 1:20; documents up to
+200 MB and not executables; a group chat the community is not in is error 917.
 
 VK's behaviour that photobot must cope with, and that the fake reproduces:
 - random_id: the same non-zero random_id to the same peer within an hour returns the first
@@ -67,11 +75,14 @@ SIDE DOOR (Python; over HTTP under /_fake/, JSON with images as base64, see side
   inject_text(user_id, text, peer_id=None) -> message dict       (peer_id defaults to user_id;
   inject_photo(user_id, image_bytes, text="", peer_id=None)        2000000000+n for a group chat)
   inject_photos(user_id, [image_bytes, ...], text="", peer_id=None) several photos in one message
+  inject_document(user_id, filename, data, text="", peer_id=None) a file sent as a document
   inject_payload(user_id, payload: dict, text, peer_id=None)     a keyboard button press
-  inject_message(user_id, text="", images=None, payload=None, peer_id=None)
+  inject_message(user_id, text="", images=None, payload=None, peer_id=None, documents=None)
+  remove_from_chat(peer_id)                the community leaves a group chat (sends: error 917)
   set_user(user_id, first_name=, last_name=, lang_id=)           lang_id 0 ru, 3 en (client_info)
   messages(peer_id) -> [Message]           the bot's messages, current content and .history
-  visible_messages(peer_id) -> [VisibleMessage]   text, photos (bytes), attachments, keyboard, edits
+  visible_messages(peer_id) -> [VisibleMessage]   text, photos (bytes), attachments, keyboard, edits,
+                                           documents ((title, bytes))
   calls(method=None) -> [ApiCall]          method ("longpoll", "upload", "download" for the other
                                            endpoints), params without the token, peer_id, at
                                            (time.monotonic()), error_code

@@ -13,25 +13,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .docs import DOC_METHODS, StoredDoc, may_attach, parse_attachment, resolve_doc
+from .errors import ApiError, invalid, missing
+from .limits import check_keyboard, check_message
 from .photos import StoredPhoto, make_photo
-from .state import Message, Revision, State
+from .state import CHAT_PEER_BASE, Message, Revision, State
 
 Params = dict[str, str]
-
-
-class ApiError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def missing(name: str) -> ApiError:
-    return ApiError(100, f"One of the parameters specified was missing or invalid: {name} is undefined")
-
-
-def invalid(name: str) -> ApiError:
-    return ApiError(100, f"One of the parameters specified was missing or invalid: {name} is invalid")
 
 
 def int_param(params: Params, name: str, required: bool = True) -> int | None:
@@ -67,7 +55,8 @@ def message_to_vk(state: State, message: Message) -> dict[str, Any]:
         "random_id": message.random_id,
         "attachments": [
             {"type": "photo", "photo": p.to_vk(state.base_url, message.date)} for p in message.photos
-        ],
+        ]
+        + [{"type": "doc", "doc": d.to_vk(state.base_url)} for d in message.docs],
     }
     if message.payload is not None:
         out["payload"] = message.payload
@@ -81,39 +70,26 @@ def message_to_vk(state: State, message: Message) -> dict[str, Any]:
 # --- messages ---------------------------------------------------------------------------------
 
 
-def _resolve_attachments(state: State, raw: str | None) -> tuple[list[str], list[StoredPhoto]]:
-    """Parse "photo<owner>_<id>[_<access_key>]" strings; any other or unknown one is error 100."""
+def _resolve_attachments(
+    state: State, raw: str | None
+) -> tuple[list[str], list[StoredPhoto], list[StoredDoc]]:
+    """Parse "photo<owner>_<id>[_<access_key>]" and "doc..." strings; any other or unknown one is
+    error 100."""
     strings = [a.strip() for a in (raw or "").split(",") if a.strip()]
     photos: list[StoredPhoto] = []
+    docs: list[StoredDoc] = []
     for item in strings:
+        if item.startswith("doc"):
+            docs.append(resolve_doc(state, item))
+            continue
         if not item.startswith("photo"):
             raise invalid("attachment")
-        parts = item[len("photo") :].split("_")
-        try:
-            owner_id, photo_id = int(parts[0]), int(parts[1])
-        except (ValueError, IndexError):
-            raise invalid("attachment") from None
+        owner_id, photo_id, key = parse_attachment(item, "photo")
         photo = state.photos.get((owner_id, photo_id))
-        if photo is None:
-            raise invalid("attachment")
-        key = parts[2] if len(parts) > 2 else None
-        # A community may send its own photos without the key; anyone else's need the right one.
-        if (key is not None or owner_id != -state.group_id) and key != photo.access_key:
+        if photo is None or not may_attach(state, owner_id, key, photo.access_key):
             raise invalid("attachment")
         photos.append(photo)
-    return strings, photos
-
-
-def _keyboard(raw: str | None) -> dict[str, Any] | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        keyboard = json.loads(raw)
-    except ValueError:
-        raise ApiError(911, "Keyboard format is invalid: invalid json") from None
-    if not isinstance(keyboard, dict) or not isinstance(keyboard.get("buttons"), list):
-        raise ApiError(911, "Keyboard format is invalid: buttons is required")
-    return keyboard
+    return strings, photos, docs
 
 
 def _send_one(state: State, peer_id: int, params: Params, random_id: int) -> Message:
@@ -121,13 +97,17 @@ def _send_one(state: State, peer_id: int, params: Params, random_id: int) -> Mes
         seen = state.random_ids.get((peer_id, random_id))
         if seen is not None and time.monotonic() - seen[1] < state.random_id_window:
             return state.messages[seen[0]]
-    if peer_id > 0 and not state.user(peer_id).allows_messages:
+    # https://dev.vk.com/ru/reference/errors: 901, the user has not allowed (or has denied)
+    # messages from the community.
+    if 0 < peer_id < CHAT_PEER_BASE and not state.user(peer_id).allows_messages:
         raise ApiError(901, "Can't send messages for users without permission")
+    if peer_id > CHAT_PEER_BASE and peer_id not in state.chats:
+        # https://dev.vk.com/ru/reference/errors: 917, the community is not in that conversation.
+        raise ApiError(917, "You don't have access to this chat")
     text = params.get("message", "")
-    attachments, photos = _resolve_attachments(state, params.get("attachment"))
-    keyboard = _keyboard(params.get("keyboard"))
-    if not text and not attachments:
-        raise invalid("message")
+    attachments, photos, docs = _resolve_attachments(state, params.get("attachment"))
+    keyboard = check_keyboard(params.get("keyboard"))
+    check_message(text, attachments)
     message = Message(
         id=state.new_message_id(),
         peer_id=peer_id,
@@ -138,6 +118,7 @@ def _send_one(state: State, peer_id: int, params: Params, random_id: int) -> Mes
         text=text,
         attachments=attachments,
         photos=photos,
+        docs=docs,
         keyboard=keyboard,
         payload=params.get("payload"),
         random_id=random_id,
@@ -206,11 +187,11 @@ def messages_edit(state: State, params: Params) -> Any:
     if not message.out:
         raise ApiError(15, "Access denied: you can't edit this message")
     text = params.get("message", "")
-    attachments, photos = _resolve_attachments(state, params.get("attachment"))
-    keyboard = _keyboard(params.get("keyboard"))
-    if not text and not attachments:
-        raise invalid("message")
-    message.text, message.attachments, message.photos, message.keyboard = text, attachments, photos, keyboard
+    attachments, photos, docs = _resolve_attachments(state, params.get("attachment"))
+    keyboard = check_keyboard(params.get("keyboard"))
+    check_message(text, attachments)
+    message.text, message.attachments, message.keyboard = text, attachments, keyboard
+    message.photos, message.docs = photos, docs
     message.history.append(Revision(text, tuple(attachments), keyboard, time.monotonic()))
     state.changed()
     return 1
@@ -329,6 +310,7 @@ METHODS: dict[str, Callable[[State, Params], Any]] = {
     "users.get": users_get,
     "photos.getMessagesUploadServer": photos_get_messages_upload_server,
     "photos.saveMessagesPhoto": photos_save_messages_photo,
+    **DOC_METHODS,
 }
 
 

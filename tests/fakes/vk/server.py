@@ -3,8 +3,7 @@
 Endpoints, all on one 127.0.0.1 port:
   /method/<name>         the API (GET or POST; access_token and v in the query or the form)
   /lp/<group_id>         the Bots Long Poll server (act=a_check&key&ts&wait)
-  /upload/<server>       the messages photo upload server (multipart field "photo")
-  /photo/<owner>_<id>_<type>.jpg?key=   photo downloads
+  /upload/, /docupload/, /photo/, /doc/   uploads and downloads (see files.py)
   /_fake/...             the side door over HTTP (see sidedoor.py)
 """
 
@@ -27,10 +26,12 @@ from typing import Any
 from aiohttp import web
 
 from . import api
+from .docs import make_doc
+from .files import add_file_routes
 from .loop import on_loop
 from .photos import image_dimensions, make_photo
 from .sidedoor import add_side_door
-from .state import ApiCall, Message, State, Upload, VisibleMessage
+from .state import CHAT_PEER_BASE, ApiCall, Message, State, VisibleMessage
 
 
 async def _params(request: web.Request) -> dict[str, str]:
@@ -88,8 +89,7 @@ class FakeVK:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/method/{name}", self._method)
         app.router.add_route("*", "/lp/{group_id}", self._longpoll)
-        app.router.add_post("/upload/{server}", self._upload)
-        app.router.add_get("/photo/{name}", self._download)
+        add_file_routes(app, self.state)
         add_side_door(app, self)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -213,35 +213,6 @@ class FakeVK:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.change_event().wait(), remaining)
 
-    async def _upload(self, request: web.Request) -> web.Response:
-        """VK's upload server answers 200 even for a bad file: "photo" is then "[]" and the
-        following photos.saveMessagesPhoto fails."""
-        form = await request.post()
-        self.state.log("upload", {"fields": ",".join(sorted(form))})
-        field = form.get("photo")
-        data = field.file.read() if isinstance(field, web.FileField) else None
-        dims = image_dimensions(data) if data else None
-        server = request.match_info["server"]
-        if data is None or dims is None:
-            return _json({"server": int(server), "photo": "[]", "hash": secrets.token_hex(16)})
-        token = secrets.token_hex(12)
-        self.state.uploads[token] = Upload(data, dims)
-        described = json.dumps([{"photo": token, "sizes": [], "latitude": 0, "longitude": 0}])
-        return _json({"server": int(server), "photo": described, "hash": api.upload_hash(self.state, token)})
-
-    async def _download(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"].removesuffix(".jpg")
-        self.state.log("download", {"photo": name})
-        try:
-            owner, photo_id, size_type = name.split("_")
-            photo = self.state.photos[(int(owner), int(photo_id))]
-        except (ValueError, KeyError):
-            raise web.HTTPNotFound() from None
-        data = photo.bytes_of(size_type)
-        if data is None or request.query.get("key") != photo.access_key:
-            raise web.HTTPNotFound()
-        return web.Response(body=data, content_type="image/jpeg")
-
     # --- side door: users write ---------------------------------------------------------------
 
     @on_loop
@@ -250,14 +221,20 @@ class FakeVK:
         user_id: int,
         text: str = "",
         images: list[bytes] | None = None,
+        *,
         payload: dict[str, Any] | None = None,
         peer_id: int | None = None,
+        documents: list[tuple[str, bytes]] | None = None,
     ) -> dict[str, Any]:
         """A user's message arrives: stored, and a message_new event queued for the long poll.
-        Returns the message object as the bot will receive it."""
+        `documents` are (file name, bytes). A peer_id above 2000000000 is a group chat, which the
+        community is then a member of. Returns the message object as the bot will receive it."""
         state = self.state
         peer = peer_id or user_id
+        if peer > CHAT_PEER_BASE:
+            state.chats.add(peer)
         user = state.user(user_id)
+        docs = [make_doc(state, user_id, title, data) for title, data in documents or []]
         photos = []
         for data in images or []:
             photo = make_photo(user_id, state.new_photo_id(), data, image_dimensions(data))
@@ -272,6 +249,7 @@ class FakeVK:
             out=False,
             text=text,
             photos=photos,
+            docs=docs,
             payload=json.dumps(payload) if payload is not None else None,
         )
         state.messages[message.id] = message
@@ -307,6 +285,12 @@ class FakeVK:
         self, user_id: int, images: list[bytes], text: str = "", peer_id: int | None = None
     ) -> dict[str, Any]:
         return self.inject_message(user_id, text, list(images), peer_id=peer_id)
+
+    def inject_document(
+        self, user_id: int, filename: str, data: bytes, text: str = "", peer_id: int | None = None
+    ) -> dict[str, Any]:
+        """A file sent as a document (VK keeps its bytes as they are)."""
+        return self.inject_message(user_id, text, peer_id=peer_id, documents=[(filename, data)])
 
     def inject_payload(
         self, user_id: int, payload: dict[str, Any], text: str, peer_id: int | None = None
@@ -344,6 +328,11 @@ class FakeVK:
     @on_loop
     def calls(self, method: str | None = None) -> list[ApiCall]:
         return [c for c in self.state.calls if method is None or c.method == method]
+
+    @on_loop
+    def remove_from_chat(self, peer_id: int) -> None:
+        """The community is removed from a group chat: sends there get error 917."""
+        self.state.chats.discard(peer_id)
 
     @on_loop
     def photo_bytes(self, attachment: str) -> bytes:

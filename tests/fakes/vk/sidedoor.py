@@ -5,6 +5,7 @@
   POST /_fake/inject_text     {"user_id", "text", "peer_id"?}              -> the message object
   POST /_fake/inject_photo    {"user_id", "image", "text"?, "peer_id"?}    -> the message object
   POST /_fake/inject_photos   {"user_id", "images": [...], "text"?, "peer_id"?}
+  POST /_fake/inject_document {"user_id", "filename", "data", "text"?, "peer_id"?}
   POST /_fake/inject_payload  {"user_id", "payload": {...}, "text", "peer_id"?}
   GET  /_fake/messages?peer_id=N            the bot's messages with their history
   GET  /_fake/visible_messages?peer_id=N    what the user sees now (photos as base64)
@@ -89,6 +90,12 @@ def add_side_door(app: web.Application, fake: FakeVK) -> None:
         images = [base64.b64decode(i) for i in d["images"]]
         return _reply(fake.inject_photos(int(d["user_id"]), images, d.get("text", ""), d.get("peer_id")))
 
+    async def inject_document(request: web.Request) -> web.Response:
+        d = await body(request)
+        data = base64.b64decode(d["data"])
+        user_id, filename, text = int(d["user_id"]), str(d["filename"]), d.get("text", "")
+        return _reply(fake.inject_document(user_id, filename, data, text, d.get("peer_id")))
+
     async def inject_payload(request: web.Request) -> web.Response:
         d = await body(request)
         return _reply(
@@ -146,6 +153,7 @@ def add_side_door(app: web.Application, fake: FakeVK) -> None:
     app.router.add_post("/_fake/inject_text", inject_text)
     app.router.add_post("/_fake/inject_photo", inject_photo)
     app.router.add_post("/_fake/inject_photos", inject_photos)
+    app.router.add_post("/_fake/inject_document", inject_document)
     app.router.add_post("/_fake/inject_payload", inject_payload)
     app.router.add_get("/_fake/messages", messages)
     app.router.add_get("/_fake/visible_messages", visible)

@@ -16,9 +16,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .docs import StoredDoc
 from .photos import StoredPhoto
 
 API_VERSION = "5.199"
+CHAT_PEER_BASE = 2_000_000_000  # a peer_id above it is a group chat (https://dev.vk.com/ru/reference/objects/message)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Message:
     text: str
     attachments: list[str] = field(default_factory=list)
     photos: list[StoredPhoto] = field(default_factory=list)
+    docs: list[StoredDoc] = field(default_factory=list)
     keyboard: dict[str, Any] | None = None
     payload: str | None = None
     random_id: int = 0
@@ -69,7 +72,8 @@ class Message:
 
 @dataclass(frozen=True)
 class VisibleMessage:
-    """What the user sees of one bot message now: text, photos as bytes, keyboard."""
+    """What the user sees of one bot message now: text, photos as bytes, documents as (title, bytes),
+    keyboard."""
 
     id: int
     conversation_message_id: int
@@ -78,6 +82,7 @@ class VisibleMessage:
     attachments: tuple[str, ...]
     keyboard: dict[str, Any] | None
     edits: int
+    documents: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass
@@ -112,6 +117,9 @@ class State:
     def reset(self) -> None:
         self.users: dict[int, User] = {}
         self.photos: dict[tuple[int, int], StoredPhoto] = {}
+        self.docs: dict[tuple[int, int], StoredDoc] = {}
+        self.doc_uploads: dict[str, tuple[str, bytes]] = {}
+        self.chats: set[int] = set()  # group chats the community was added to
         self.messages: dict[int, Message] = {}
         self.cmids: dict[int, int] = {}
         self.random_ids: dict[tuple[int, int], tuple[int, float]] = {}
@@ -126,6 +134,7 @@ class State:
         self.longpoll_key = secrets.token_hex(16)
         self._next_message_id = 1
         self._next_photo_id = 456239017
+        self._next_doc_id = 667001
         self.changed()
 
     # --- notification -------------------------------------------------------------------------
@@ -153,6 +162,10 @@ class State:
     def new_photo_id(self) -> int:
         self._next_photo_id += 1
         return self._next_photo_id - 1
+
+    def new_doc_id(self) -> int:
+        self._next_doc_id += 1
+        return self._next_doc_id - 1
 
     def new_cmid(self, peer_id: int) -> int:
         self.cmids[peer_id] = self.cmids.get(peer_id, 0) + 1
@@ -219,6 +232,7 @@ class State:
                 tuple(m.attachments),
                 m.keyboard,
                 m.edits,
+                tuple((d.title, d.data) for d in m.docs),
             )
             for m in self.bot_messages(peer_id)
         ]

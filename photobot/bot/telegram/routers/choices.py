@@ -1,4 +1,5 @@
-"""Inline buttons: an operation picked for a waiting photo, and the pages of /jobs."""
+"""Inline buttons: an operation picked for a waiting photo, another page of operations, and the
+pages of /jobs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from photobot.bot.commands import Commands
 from photobot.bot.i18n import t
 from photobot.bot.service import BotService
 from photobot.bot.telegram.adapter import TelegramAdapter
-from photobot.bot.telegram.callbacks import JobsPage, OpChoice
+from photobot.bot.telegram.callbacks import JobsPage, OpChoice, OpsPage
 from photobot.jobs import Platform
 from photobot.users import UserRecord
 
@@ -28,21 +29,31 @@ def build() -> Router:
     router = Router(name="choices")
 
     @router.callback_query(OpChoice.filter())
-    async def on_operation(
-        query: CallbackQuery, *, callback_data: OpChoice, service: BotService, user: UserRecord, lang: str
+    @router.callback_query(OpsPage.filter())
+    async def on_operations_keyboard(
+        query: CallbackQuery,
+        *,
+        callback_data: OpChoice | OpsPage,
+        service: BotService,
+        user: UserRecord,
+        lang: str,
     ) -> None:
+        """An operation picked, or another page of them, for the photo the keyboard sits under."""
         message = query.message
         if not isinstance(message, Message):
             await answer(query, t("choice_expired", lang))
             return
-        notice = await service.choose_operation(
-            Platform.TELEGRAM,
-            chat_id=message.chat.id,
-            status_message_id=message.message_id,
-            user=user,
-            language=lang,
-            operation=callback_data.op,
-        )
+        chat_id, status_id = message.chat.id, message.message_id
+        if isinstance(callback_data, OpChoice):
+            notice: str | None = await service.choose_operation(
+                Platform.TELEGRAM, chat_id=chat_id, status_message_id=status_id, user=user,
+                language=lang, operation=callback_data.op,
+            )
+        else:
+            notice = await service.show_operations(
+                Platform.TELEGRAM, chat_id=chat_id, status_message_id=status_id, user=user,
+                language=lang, page=callback_data.page,
+            )
         await answer(query, notice)
 
     @router.callback_query(JobsPage.filter())

@@ -1,0 +1,185 @@
+"""The fake VK is at least as strict as VK: each documented limit of a method photobot calls is
+refused with VK's error, through the real vkbottle. The dev.vk.com page of each limit is named
+beside it in tests/fakes/vk/limits.py.
+
+Bad inputs tried: keyboards one button, one row, one column, one label character and one payload
+character over the limit, one_time on an inline keyboard, a text one character too long, eleven
+attachments, no random_id, an edit of the user's own message, photos of a refused format, ratio and
+size, executables and empty files as documents, a forged document attachment, a send to a group
+chat the community is not in."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from PIL import Image
+from vkbottle import API, VKAPIError
+from vkbottle.tools import DocMessagesUploader, PhotoMessageUploader
+
+from tests.fakes.vk import FakeVK
+from tests.fakes.vk.limits import doc_problem, photo_problem
+from tests.test_fake_vk import vk_api
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def vk() -> AsyncIterator[FakeVK]:
+    async with FakeVK() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def api(vk: FakeVK) -> AsyncIterator[API]:
+    client = vk_api(vk)
+    yield client
+    await client.http_client.close()
+
+
+def picture(size: tuple[int, int], fmt: str = "PNG", mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size).save(out, fmt)
+    return out.getvalue()
+
+
+def keyboard(rows: list[int], *, inline: bool = True, label: str = "op", payload: Any = None) -> str:
+    """A keyboard whose row i has rows[i] text buttons."""
+    button = {"action": {"type": "text", "label": label, "payload": payload or {"op": "x"}}}
+    return json.dumps({"inline": inline, "buttons": [[button] * n for n in rows]})
+
+
+async def send(api: API, **params: Any) -> Any:
+    return await api.request("messages.send", {"peer_id": 42, "random_id": 0, "message": "m", **params})
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [[5, 5], [2, 2, 2, 2, 1, 1], [1] * 6],
+    ids=["10 buttons", "10 in 6 rows", "6 rows"],
+)
+async def test_inline_keyboards_within_limits_are_accepted(api: API, rows: list[int]) -> None:
+    await send(api, keyboard=keyboard(rows))
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [[5, 5, 1], [6], [1] * 7, [2, 2, 2, 2, 2, 1]],
+    ids=["11 buttons", "6 in a row", "7 rows", "11 in 6 rows"],
+)
+async def test_inline_keyboards_over_limits_are_error_911(vk: FakeVK, api: API, rows: list[int]) -> None:
+    with pytest.raises(VKAPIError[911]):
+        await send(api, keyboard=keyboard(rows))
+    assert vk.visible_messages(42) == []
+
+
+async def test_standard_keyboard_limits_and_button_fields(api: API) -> None:
+    await send(api, keyboard=keyboard([4] * 10, inline=False))  # 40 buttons, 10 rows
+    for bad in (
+        keyboard([5] * 9, inline=False),  # 45 buttons
+        keyboard([1] * 11, inline=False),  # 11 rows
+        keyboard([1], label="x" * 41),
+        keyboard([1], label=""),
+        keyboard([1], payload="p" * 256),
+        keyboard([1], payload={"k": "v" * 250}),
+        json.dumps({"inline": True, "one_time": True,
+                    "buttons": [[{"action": {"type": "text", "label": "a"}}]]}),
+        json.dumps({"inline": True, "buttons": [[{"action": {"type": "teleport", "label": "a"}}]]}),
+        json.dumps({"inline": True}),
+        "{not json",
+    ):
+        with pytest.raises(VKAPIError[911]):
+            await send(api, keyboard=bad)
+    await send(api, keyboard=keyboard([1], label="x" * 40, payload="p" * 255))
+
+
+async def test_text_of_4096_is_sent_and_4097_is_error_914(vk: FakeVK, api: API) -> None:
+    await send(api, message="я" * 4096)
+    with pytest.raises(VKAPIError[914]):
+        await send(api, message="я" * 4097)
+    message_id = vk.visible_messages(42)[0].id
+    with pytest.raises(VKAPIError[914]):
+        await api.request("messages.edit", {"peer_id": 42, "message_id": message_id, "message": "x" * 4097})
+
+
+async def test_at_most_ten_attachments(vk: FakeVK, api: API) -> None:
+    attachment = await PhotoMessageUploader(api).upload(picture((10, 10)), peer_id=42)
+    await send(api, attachment=",".join([attachment] * 10))
+    with pytest.raises(VKAPIError[100]):
+        await send(api, attachment=",".join([attachment] * 11))
+
+
+async def test_random_id_is_required(api: API) -> None:
+    with pytest.raises(VKAPIError[100]):
+        await api.request("messages.send", {"peer_id": 42, "message": "m"})
+
+
+async def test_edit_only_the_communitys_own_messages(vk: FakeVK, api: API) -> None:
+    sent = vk.inject_text(42, "mine")
+    with pytest.raises(VKAPIError[15]):
+        await api.request("messages.edit", {"peer_id": 42, "message_id": sent["id"], "message": "yours"})
+
+
+def test_photo_upload_limits() -> None:
+    assert photo_problem(picture((100, 100), "JPEG")) is None
+    assert photo_problem(picture((100, 100), "GIF", "P")) is None
+    assert photo_problem(picture((100, 100), "BMP")) is not None  # not JPG, PNG or GIF
+    assert photo_problem(picture((100, 100), "TIFF")) is not None
+    assert photo_problem(picture((10, 201))) is not None  # sides beyond 1:20
+    assert photo_problem(picture((10, 200))) is None
+    assert photo_problem(picture((7001, 7000), mode="1")) is not None  # width + height > 14000
+    assert photo_problem(b"not an image") is not None
+    assert photo_problem(b"\0" * (50 * 1024 * 1024 + 1)) is not None
+
+
+async def test_a_refused_photo_upload_cannot_be_saved(api: API) -> None:
+    with pytest.raises(VKAPIError[100]):
+        await PhotoMessageUploader(api).upload(picture((10, 300)), peer_id=42)
+
+
+def test_document_upload_limits() -> None:
+    assert doc_problem("result.png", b"png") is None
+    assert doc_problem("setup.EXE", b"MZ") is not None
+    assert doc_problem("empty.txt", b"") is not None
+    assert doc_problem("big.bin", b"\0" * (200 * 1024 * 1024 + 1)) is not None
+
+
+async def test_a_document_goes_out_and_comes_back_as_bytes(vk: FakeVK, api: API) -> None:
+    data = picture((30, 20))
+    attachment = await DocMessagesUploader(api).upload(data, peer_id=42, title="result.png")
+    assert attachment.startswith(f"doc-{vk.group_id}_")
+    await send(api, attachment=attachment, message="done")
+    [shown] = vk.visible_messages(42)
+    assert shown.documents == (("result.png", data),)
+    [message] = (await api.request("messages.getById", {"message_ids": shown.id}))["response"]["items"]
+    [doc] = [a["doc"] for a in message["attachments"]]
+    assert (doc["ext"], doc["type"], doc["size"]) == ("png", 4, len(data))
+    assert await api.http_client.request_content(doc["url"]) == data
+
+
+async def test_refused_and_forged_documents(vk: FakeVK, api: API) -> None:
+    with pytest.raises(VKAPIError[100]):
+        await DocMessagesUploader(api).upload(b"MZ", peer_id=42, title="tool.exe")
+    with pytest.raises(VKAPIError[100]):
+        await api.request("docs.getMessagesUploadServer", {"type": "doc"})  # no peer_id
+    with pytest.raises(VKAPIError[100]):
+        await api.request("docs.save", {"file": "made-up"})
+    users = vk.inject_document(42, "cat.png", picture((5, 5)))
+    doc = users["attachments"][0]["doc"]
+    with pytest.raises(VKAPIError[100]):  # someone else's document without its access key
+        await send(api, attachment=f"doc{doc['owner_id']}_{doc['id']}")
+    await send(api, attachment=f"doc{doc['owner_id']}_{doc['id']}_{doc['access_key']}")
+
+
+async def test_group_chats_the_community_is_not_in_are_error_917(vk: FakeVK, api: API) -> None:
+    chat = 2_000_000_007
+    with pytest.raises(VKAPIError[917]):
+        await api.request("messages.send", {"peer_id": chat, "random_id": 0, "message": "hi"})
+    vk.inject_text(42, "hello all", peer_id=chat)
+    await api.request("messages.send", {"peer_id": chat, "random_id": 0, "message": "hi"})
+    vk.remove_from_chat(chat)
+    with pytest.raises(VKAPIError[917]):
+        await api.request("messages.send", {"peer_id": chat, "random_id": 0, "message": "hi"})
