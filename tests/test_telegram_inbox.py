@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from photobot.bot.inbox import UpdateInbox
-from photobot.bot.telegram.polling import InboxPoller
+from photobot.bot.telegram.polling import InboxPoller, backlog_key
 from photobot.metrics import Metrics
 from tests.fakes.telegram import FakeTelegram
 
@@ -112,11 +112,13 @@ async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
 
 
 class Polling:
-    """One InboxPoller running in the test's loop."""
+    """One InboxPoller running in the test's loop. Its texts stand for any update (each one is
+    handled, in order) unless `backlog` is given: tests of collapsing pass photobot's own."""
 
     def __init__(self, bot: Bot, recorder: Recorder, inbox: UpdateInbox, **options: Any) -> None:
         dispatcher = Dispatcher()
         dispatcher.include_router(recorder.router())
+        options.setdefault("backlog", lambda _: None)
         self.poller = InboxPoller(
             bot, dispatcher, inbox, timeout=1, backoff_base=0.05, backoff_max=0.2, **options
         )
@@ -246,3 +248,51 @@ async def test_a_flood_waits_at_telegram_beyond_the_in_hand_bound(
         await until(lambda: len(recorder.texts(8)) == 30, 20)
     await polling.stopped()
     assert recorder.texts(8) == [f"flood {i}" for i in range(30)]
+
+
+async def test_a_chats_backlog_of_texts_and_commands_collapses_to_the_latest(
+    tg: FakeTelegram, bot: Bot, redis: Redis
+) -> None:
+    """Flood tried: 300 texts, 50 /jobs (some as /jobs@bot with arguments) and a /help behind one
+    answer that is held up. Each kind keeps only its latest waiting update; the superseded ones
+    leave the inbox; another chat is served meanwhile."""
+    recorder = Recorder(gates={11: asyncio.Event()})
+    tg.inject_text(11, "first")
+    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), backlog=backlog_key)
+    with polling as poller:
+        await until(lambda: recorder.started == ["first"], 10)
+        for index in range(300):
+            tg.inject_text(11, f"text {index}")
+        for index in range(50):
+            tg.inject_text(11, f"/jobs@photobot {index}" if index % 2 else "/jobs")
+        tg.inject_text(11, "/help")
+        tg.inject_text(12, "calm")
+        await until(lambda: recorder.texts(12) == ["calm"] and tg.pending_update_count == 0, 20)
+        await until(lambda: poller.lanes.in_memory == 4, 10)  # first, a text, /jobs, /help
+        recorder.gates[11].set()
+        await until(lambda: len(recorder.texts(11)) == 4, 20)
+        await until(lambda: len(poller.lanes) == 0, 10)
+    await polling.stopped()
+    assert recorder.texts(11) == ["first", "text 299", "/jobs@photobot 49", "/help"]
+    assert await kept(redis) == 0
+
+
+async def test_beyond_its_share_a_chats_updates_wait_in_the_inbox_not_in_memory(
+    tg: FakeTelegram, bot: Bot, redis: Redis
+) -> None:
+    """300 updates of one chat that are each handled (as photos are), behind a held-up first:
+    10 are kept in memory, the rest parked in Redis and read back in order; the others are read."""
+    recorder = Recorder(gates={13: asyncio.Event()})
+    for index in range(300):
+        tg.inject_text(13, f"photo {index}")
+    tg.inject_text(14, "calm")
+    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), per_chat=10, max_in_hand=20)
+    with polling as poller:
+        await until(lambda: recorder.texts(14) == ["calm"] and tg.pending_update_count == 0, 20)
+        assert poller.lanes.in_memory == 10 and len(poller.lanes) == 300
+        assert await kept(redis) == 300
+        recorder.gates[13].set()
+        await until(lambda: len(recorder.texts(13)) == 300, 30)
+    await polling.stopped()
+    assert recorder.texts(13) == [f"photo {i}" for i in range(300)]
+    assert await kept(redis) == 0 and poller.lanes.in_memory == 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 import structlog
 from aiogram import Bot, Dispatcher
@@ -25,6 +25,7 @@ from aiogram.types import Update
 from pydantic import ValidationError
 
 from photobot.backoff import Backoff
+from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.inbox import ChatLanes, UpdateInbox
 from photobot.bot.telegram.routers.errors import is_outage
 from photobot.logs import get_logger
@@ -36,8 +37,12 @@ log = get_logger(__name__)
 class InboxPoller:
     """`run()` until `stop()`: fetch, keep in the inbox, confirm, hand to the chat's lane.
 
-    Fetching pauses while `max_in_hand` updates wait in the lanes (the flood stays with Telegram,
-    which keeps updates for a day, rather than in memory), and resumes as they are done.
+    One chat's share of what is in hand is bounded (see ChatLanes): its backlog of texts, of each
+    command and of presses on each button collapses to the latest one, and beyond `per_chat` updates
+    in memory the rest of its updates are parked in the inbox, so a flooding chat never stops the
+    reading of the others. Fetching pauses while `max_in_hand` updates are kept in memory, or
+    `max_parked` are known in all (the flood then stays with Telegram, which keeps updates for a
+    day), and resumes as they are done.
     """
 
     def __init__(
@@ -50,6 +55,9 @@ class InboxPoller:
         limit: int = 100,
         concurrency: int = 64,
         max_in_hand: int = 2000,
+        per_chat: int = 100,
+        max_parked: int = 100_000,
+        backlog: Callable[[Update], Hashable | None] | None = None,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         grace_seconds: float = 10.0,
@@ -61,11 +69,13 @@ class InboxPoller:
         self.timeout = timeout
         self.limit = limit
         self.max_in_hand = max_in_hand
+        self.max_parked = max_parked
         self.grace_seconds = grace_seconds
         self._backoff = Backoff(backoff_base, backoff_max)
         in_hand = metrics.updates_in_hand.labels("telegram").set if metrics is not None else None
         self.lanes: ChatLanes[Update] = ChatLanes(
-            self._feed, is_outage, inbox, concurrency=concurrency, backoff=self._backoff, on_count=in_hand
+            self._feed, is_outage, inbox, concurrency=concurrency, backoff=self._backoff, on_count=in_hand,
+            backlog_key=backlog or backlog_key, per_chat=per_chat, load=self._load,
         )
         self._offset: int | None = None
         self._failures = 0
@@ -88,7 +98,7 @@ class InboxPoller:
         try:
             await self._resume()
             while not self._stopping.is_set():
-                if len(self.lanes) >= self.max_in_hand:
+                if self.lanes.in_memory >= self.max_in_hand or len(self.lanes) >= self.max_parked:
                     await self.lanes.wait_progress(1.0)
                     continue
                 updates = await self._next_batch(allowed)
@@ -114,7 +124,7 @@ class InboxPoller:
         updates = []
         for update_id, raw in saved.items():
             try:
-                updates.append(Update.model_validate_json(raw, context={"bot": self.bot}))
+                updates.append(self._load(raw))
             except ValidationError as error:
                 # Kept by another version of photobot, say, in a shape this one cannot read.
                 log.error(
@@ -163,6 +173,9 @@ class InboxPoller:
         for update in fresh:
             self.lanes.submit(str(update.update_id), _chat_of(update), update)
 
+    def _load(self, raw: str) -> Update:
+        return Update.model_validate_json(raw, context={"bot": self.bot})
+
     async def _feed(self, update: Update) -> None:
         with structlog.contextvars.bound_contextvars(update_id=update.update_id):
             await self.dispatcher.feed_update(self.bot, update)
@@ -182,6 +195,24 @@ class InboxPoller:
             await self.bot(GetUpdates(offset=self._offset, timeout=0, limit=1), request_timeout=10)
         except Exception as error:
             log.warning("final confirm failed; kept updates may come again", error=repr(error))
+
+
+def backlog_key(update: Update) -> Hashable | None:
+    """What a waiting update may be superseded by: a private text by the chat's next text, a
+    command by the next use of the same command, a button press by the next press under the same
+    message. Photos, files and anything else are each handled (their own limits apply)."""
+    message = update.message
+    if message is not None and message.text is not None and not message.media_group_id:
+        text = message.text
+        if text.startswith("/"):
+            name = text[1:].split(maxsplit=1)[0].partition("@")[0].lower() if len(text) > 1 else ""
+            if name in COMMAND_NAMES:
+                return ("command", name)
+        return "text"
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        return ("button", query.message.message_id)
+    return None
 
 
 def _chat_of(update: Update) -> Hashable:
