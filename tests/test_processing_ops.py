@@ -19,6 +19,7 @@ from photobot.processing import (
     run_operation,
 )
 from photobot.processing import faces as faces_module
+from photobot.processing.centerface import CenterFaceDetector
 from photobot.processing.faces import Box, HaarDetector, YuNetDetector, load_detector, merge_boxes
 from tests.conftest import ASTRONAUT
 
@@ -205,7 +206,7 @@ def test_face_model_path_selects_yunet(monkeypatch: pytest.MonkeyPatch, tmp_path
         detector = load_detector(str(model))
         assert isinstance(detector, YuNetDetector) and calls == [str(model)]
         assert detector.detect(np.zeros((100, 200, 3), np.uint8)) == [Box(10, 20, 30, 40)]
-        assert isinstance(load_detector(None), HaarDetector)
+        assert isinstance(load_detector(None), CenterFaceDetector)
     finally:
         load_detector.cache_clear()
 

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from photobot.processing.centerface import WORK_SIDE
 from photobot.processing.errors import NoFaces
 from photobot.processing.faces import Box, load_detector
 from photobot.processing.filters import NoParams, pixelate_region
@@ -19,6 +20,7 @@ from photobot.processing.limits import Limits
 from photobot.processing.pixels import on_colour
 
 MAX_CROPS = 10
+DETECT_SIDE = WORK_SIDE  # pixels the face operations receive: see Operation.output_side
 BOX_COLOUR = (0, 230, 118)
 
 
@@ -32,7 +34,9 @@ class FacesCropParams(NoParams):
 
 class FacesBlurParams(NoParams):
     mode: Literal["blur", "pixelate"] = Field("blur", description="blur or pixelate each face.")
-    padding: float = Field(0.15, ge=0, le=1, description="Margin around each face, as a share of its size.")
+    padding: float = Field(
+        0.2, ge=0, le=1, description="Margin around each face, as a share of its size (hair line, chin)."
+    )
 
 
 def find_faces(pixels: np.ndarray, limits: Limits) -> list[Box]:

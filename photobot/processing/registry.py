@@ -40,9 +40,16 @@ class Operation:
         return self.titles.get(language) or self.titles["en"]
 
     def output_side(self, params: BaseModel, limits: Limits) -> int:
-        """Longest side the result can have; decoding reduces to it when the format allows."""
+        """Longest side the operation works at; decoding reduces to it when the format allows.
+
+        The result is that size or smaller. Face operations look for faces on more pixels than a
+        chat photo has (face_ops.DETECT_SIDE), so that a small face in a large photo is found;
+        their results are reduced to the result's size when encoded.
+        """
         if isinstance(params, filters.ResizeParams):
             return min(params.max_side, limits.result_max_side)
+        if self.is_faces:
+            return max(limits.result_max_side, face_ops.DETECT_SIDE)
         return limits.result_max_side
 
 
