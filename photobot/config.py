@@ -187,7 +187,9 @@ class Settings(BaseSettings):
     )
     jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of results.")
     face_model_path: Path | None = Field(
-        None, description="YuNet ONNX model; unset: OpenCV's bundled Haar cascades."
+        None,
+        description="An operator's own YuNet ONNX face model; unset: CenterFace, installed into the venv "
+        "by `python -m photobot.processing.face_model`.",
     )
     process_timeout_seconds: float = Field(60.0, gt=0, description="Time cap of one operation.")
 
