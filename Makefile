@@ -1,5 +1,6 @@
 # The commands of the quick start, for a Debian or Ubuntu machine without Docker:
 #   make run    create .venv, install photobot's requirements, run the bot (reads .env)
+#   make sandbox  try the bot without Telegram: a chat page at http://127.0.0.1:8088/ (no token)
 #   make test   what CI runs (.ci/run): redis-server if missing, ruff, mypy, pytest
 # VENV=path uses another virtualenv; PYTHON=python3.12 picks the interpreter that creates it.
 VENV ?= .venv
@@ -12,10 +13,13 @@ INSTALLED := $(VENV)/.photobot-requirements
 # again, but a newcomer should not wait for an install to learn that it is missing.
 TOKEN_IN_ENV_FILE := $(shell grep -sEi '^[[:space:]]*(export[[:space:]]+)?(BOT|VK)_TOKEN[[:space:]]*=[[:space:]]*[^[:space:]#]' .env)
 
-.PHONY: run test lint venv check-token
+.PHONY: run sandbox test lint venv check-token
 
 run: check-token venv
 	exec $(PY) -m photobot run
+
+sandbox: venv
+	exec $(PY) -m photobot sandbox
 
 check-token:
 	$(if $(strip $(BOT_TOKEN)$(VK_TOKEN)$(TOKEN_IN_ENV_FILE)),@:,$(error BOT_TOKEN is not set: put BOT_TOKEN=<token from @BotFather> in .env (cp .env.example .env)))

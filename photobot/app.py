@@ -51,6 +51,7 @@ from photobot.redis_client import connect
 from photobot.sessions import SessionStore
 from photobot.users import UserStore
 from photobot.web import serve
+from photobot.web.deps import RouteHook
 
 if TYPE_CHECKING:
     from photobot.bot.vk.api import PoliteAPI
@@ -209,8 +210,9 @@ async def _close(part: object) -> None:
 class Runner:
     """Runs the built parts until a signal, then stops them in order."""
 
-    def __init__(self, parts: Parts) -> None:
+    def __init__(self, parts: Parts, add_routes: RouteHook | None = None) -> None:
         self.parts = parts
+        self.add_routes = add_routes
         self.stopping = asyncio.Event()
         self.poller: InboxPoller | None = None
         self.worker: Worker | None = None
@@ -253,7 +255,7 @@ class Runner:
         parts, settings = self.parts, self.parts.settings
         if settings.http_enabled:
             alive = self.workers_alive if parts.pipeline is not None else None
-            app = create_web_app(parts, alive)
+            app = create_web_app(parts, alive, self.add_routes)
             self.web_runner = await serve(app, settings.http_host, settings.http_port)
             log.info("http server listening", host=settings.http_host, port=settings.http_port)
         if parts.pipeline is not None:
@@ -348,8 +350,9 @@ async def _settle(task: asyncio.Task[Any] | None, seconds: float) -> None:
         pass
 
 
-async def run(settings: Settings, mode: Mode = "all") -> None:
-    """Run photobot in one of its modes until SIGTERM or SIGINT."""
+async def run(settings: Settings, mode: Mode = "all", add_routes: RouteHook | None = None) -> None:
+    """Run photobot in one of its modes until SIGTERM or SIGINT; add_routes adds routes to its HTTP
+    app (the sandbox's chat page)."""
     check_settings(settings, mode)
     async with AsyncExitStack() as stack:
         if settings.redis_url is None:
@@ -359,5 +362,5 @@ async def run(settings: Settings, mode: Mode = "all") -> None:
             settings = settings.model_copy(update={"redis_url": url})
         parts = await stack.enter_async_context(build(settings, mode))
         log.info("photobot starting", mode=mode, workers=settings.concurrent_jobs)
-        await Runner(parts).run()
+        await Runner(parts, add_routes).run()
         log.info("photobot stopped")

@@ -20,6 +20,17 @@ if TYPE_CHECKING:
     from photobot.app import Parts
 
 
+def _both(first: RouteHook | None, second: RouteHook | None) -> RouteHook | None:
+    if first is None or second is None:
+        return first or second
+
+    def add_routes(app: web.Application) -> None:
+        first(app)
+        second(app)
+
+    return add_routes
+
+
 def webhook_routes(parts: Parts) -> RouteHook | None:
     """The Telegram webhook route, when this process takes Telegram's updates by webhook."""
     settings, dispatcher, bot = parts.settings, parts.dispatcher, parts.bot
@@ -32,11 +43,14 @@ def webhook_routes(parts: Parts) -> RouteHook | None:
     return add_routes
 
 
-def web_deps(parts: Parts, workers_alive: WorkersAlive | None = None) -> WebDeps:
+def web_deps(
+    parts: Parts, workers_alive: WorkersAlive | None = None, add_routes: RouteHook | None = None
+) -> WebDeps:
     """What the HTTP side needs, from the built parts.
 
     workers_alive: None where this process runs no worker (bot mode), so that /readyz of a bot-only
-    replica does not depend on worker containers elsewhere.
+    replica does not depend on worker containers elsewhere. add_routes: more routes on the root app
+    (the sandbox's chat page).
     """
     return WebDeps(
         settings=parts.settings,
@@ -46,10 +60,12 @@ def web_deps(parts: Parts, workers_alive: WorkersAlive | None = None) -> WebDeps
         users=parts.users,
         metrics=parts.metrics,
         workers_alive=workers_alive,
-        add_routes=webhook_routes(parts),
+        add_routes=_both(webhook_routes(parts), add_routes),
     )
 
 
-def create_web_app(parts: Parts, workers_alive: WorkersAlive | None = None) -> web.Application:
+def create_web_app(
+    parts: Parts, workers_alive: WorkersAlive | None = None, add_routes: RouteHook | None = None
+) -> web.Application:
     """photobot's aiohttp app for this process."""
-    return build_web_app(web_deps(parts, workers_alive))
+    return build_web_app(web_deps(parts, workers_alive, add_routes))

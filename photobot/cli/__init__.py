@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "photobot.cli.storage_commands",
     "photobot.cli.web_commands",
     "photobot.cli.run_commands",
+    "photobot.cli.sandbox_commands",
 )
 
 EXIT_USAGE = 2

@@ -1,5 +1,5 @@
 """The side door over HTTP, under /_fake/, for a test process that drives a fake running in another
-process (``python -m tests.fakes.telegram``). JSON in and out; images and files as base64. Every
+process (``python -m photobot.sandbox.botapi``). JSON in and out; images and files as base64. Every
 route mirrors a method of FakeTelegram; see the package docstring for the list."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _b64(value: Any, name: str) -> bytes:
     return base64.b64decode(value, validate=True)
 
 
-def add_side_door(app: web.Application, fake: FakeTelegram) -> None:
+def add_side_door(app: web.Application, fake: FakeTelegram) -> None:  # noqa: PLR0915 - one route each
     async def body(request: web.Request) -> dict[str, Any]:
         if not request.can_read_body:
             return {}

@@ -53,7 +53,7 @@ class Pulse:
         self.event.set()
         self.event = asyncio.Event()
 
-    async def wait(self, event: asyncio.Event, timeout: float) -> None:
+    async def wait(self, event: asyncio.Event, timeout: float) -> None:  # noqa: ASYNC109 - a bounded wait on an Event
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await event.wait()

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from . import inject
 from .api import Api, Pulse
-from .model import ApiError, BotMessage, CallRecord
+from .model import ApiError, BotMessage, CallRecord, StoredFile
 from .params import Params, read_params
 from .sidedoor import add_side_door
 from .state import State, _FailNext, _Storm
@@ -310,6 +310,16 @@ class FakeTelegram:
         """What the user sees now: the bot's messages that were not deleted, in their current version."""
         return [m for m in self.messages(chat_id) if not m.deleted]
 
+    def user_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """The Message objects the users sent into the chat, oldest first (copies)."""
+        with self.state.lock:
+            sent = self.state.user_messages.get(chat_id, {})
+            return [json.loads(json.dumps(sent[key])) for key in sorted(sent)]
+
+    def file(self, file_id: str) -> StoredFile | None:
+        """A file the fake holds (a photo size, a document, or what the bot uploaded)."""
+        return self.state.stored(file_id)
+
     def calls(self, method: str | None = None) -> list[CallRecord]:
         """The call log (every call, refused ones too), optionally of one method (any case)."""
         with self.state.lock:
@@ -381,7 +391,7 @@ class FakeTelegram:
         """Forget users, chats, updates, messages, files, calls, faults, webhook and commands."""
         self.state.reset()
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait in the calling loop until ``predicate()`` is true (re-checked on every change of
         state); TimeoutError after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
