@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from photobot.bot.telegram.setup import add_webhook_route
+from photobot.bot.telegram.webhook import HandledUpdates, add_webhook_route
 from photobot.web import WebDeps, build_web_app
 from photobot.web.deps import RouteHook, WorkersAlive
 
@@ -37,8 +37,10 @@ def webhook_routes(parts: Parts) -> RouteHook | None:
     if not settings.webhook_url or dispatcher is None or bot is None:
         return None
 
+    handled = HandledUpdates(parts.redis, settings.key_prefix, bot.id)
+
     def add_routes(app: web.Application) -> None:
-        add_webhook_route(app, settings, dispatcher, bot)
+        add_webhook_route(app, settings, dispatcher, bot, handled)
 
     return add_routes
 

@@ -28,6 +28,7 @@ from photobot.users import ProtectedAdmin, UnknownTier, UserRecord, UserStore
 log = get_logger(__name__)
 
 JOBS_PAGE = 5
+MAX_JOBS_OFFSET = 100_000  # the queue keeps a user's history shorter than this
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -90,7 +91,7 @@ class Commands:
         return Reply("\n".join(lines))
 
     async def jobs(self, user: UserRecord, lang: str, offset: int = 0) -> Reply:
-        offset = max(0, offset)
+        offset = min(max(0, offset), MAX_JOBS_OFFSET)
         jobs, total = await self.queue.user_jobs(user.key, limit=JOBS_PAGE, offset=offset)
         if total == 0:
             return Reply(t("jobs_empty", lang))

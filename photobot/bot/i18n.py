@@ -211,6 +211,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "refused over quota today: {refused}\nactive premium users: {premium}",
         "ru": "отказано сверх квоты сегодня: {refused}\nактивных премиум-пользователей: {premium}",
     },
+    "button_expired": {"en": "This button has expired.", "ru": "Эта кнопка устарела."},
     "choice_expired": {
         "en": "This photo waited too long; please send it again.",
         "ru": "Это фото ждало слишком долго; пришлите его ещё раз.",

@@ -69,7 +69,7 @@ class WebDeps:
 
     workers_alive: readiness of the job workers (None: this process runs none, so not checked).
     add_routes: called with the root application to add more routes, e.g. the Telegram webhook
-        (photobot.bot.telegram.setup.add_webhook_route, which checks X-Telegram-Bot-Api-Secret-Token).
+        (photobot.bot.telegram.webhook.add_webhook_route, which checks X-Telegram-Bot-Api-Secret-Token).
     missing_errors: what storage.get raises for a file that is gone or an id it cannot hold, so a
         lost result is a 404 and not a 500.
     check_timeout: seconds each readiness probe may take before it counts as down.
