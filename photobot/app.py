@@ -41,6 +41,7 @@ from photobot.bot.telegram.stars import TelegramStars
 from photobot.config import Settings, SettingsError
 from photobot.embedded_redis import EmbeddedRedis
 from photobot.gdrive import Storage, build_storage
+from photobot.gdrive.ledger import TrackedStorage
 from photobot.jobs import Platform
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
@@ -48,6 +49,7 @@ from photobot.payments import PremiumLedger
 from photobot.processing import ImageProcessor
 from photobot.queue import JobQueue, Maintenance, Worker
 from photobot.redis_client import connect
+from photobot.retention import Retention
 from photobot.sessions import SessionStore
 from photobot.users import UserStore
 from photobot.web import serve
@@ -75,6 +77,7 @@ class Parts:
     users: UserStore
     sessions: SessionStore
     ledger: PremiumLedger
+    retention: Retention
     processor: ImageProcessor | None = None
     adapters: dict[Platform, ChatAdapter] = field(default_factory=dict)
     bot: Bot | None = None
@@ -121,7 +124,7 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
         redis = _redis(settings)  # one pool for the queue, the users, the FSM and the locks
         stack.push_async_callback(redis.aclose)
         queue = JobQueue.from_settings(settings, redis=redis, metrics=metrics)
-        storage = build_storage(settings, metrics)
+        storage = TrackedStorage.from_settings(build_storage(settings, metrics), redis, settings)
         stack.push_async_callback(_close, storage)
         sessions = SessionStore(redis, settings.key_prefix, settings.token_ttl_seconds)
         users = UserStore(redis, settings, sessions)
@@ -135,6 +138,7 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
             users=users,
             sessions=sessions,
             ledger=PremiumLedger(redis, settings),
+            retention=Retention(storage, storage.ledger, queue, settings),
         )
         prefix = settings.key_prefix
         locks = MessageLocks(redis, prefix)
@@ -269,6 +273,7 @@ class Runner:
             self.maintenance = Maintenance(parts.queue)
             tasks["worker"] = asyncio.ensure_future(self.worker.run())
             tasks["maintenance"] = asyncio.ensure_future(self.maintenance.run())
+            tasks["retention"] = asyncio.ensure_future(parts.retention.run())
         if parts.dispatcher is not None and parts.bot is not None:
             await self._start_telegram(parts.bot, parts.dispatcher)
             if not settings.webhook_url:
@@ -332,6 +337,8 @@ class Runner:
         if self.maintenance is not None:
             self.maintenance.stop()
             await _settle(tasks.get("maintenance"), 5)
+        self.parts.retention.stop()
+        await _settle(tasks.get("retention"), 5)
         if self.web_runner is not None:
             await self.web_runner.cleanup()
 

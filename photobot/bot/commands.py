@@ -205,6 +205,27 @@ class Commands:
         count = await self.sessions.revoke_all(user.key)
         return Reply(t("logged_out", lang, count=count))
 
+    async def forget(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        """`/forget`: the caller's stored photos and results are deleted now, their waiting jobs and
+        photos waiting for a choice cancelled. `/forget USER_ID`: an admin's, for a banned user."""
+        retention = self.service.retention
+        value = arg.strip()
+        if not value:
+            files = await retention.forget(user.key) if retention is not None else 0
+            await self.service.waiting.clear(user.key)
+            return Reply(t("forgotten", lang, files=files))
+        if not user.is_admin:
+            return Reply(t("admin_only", lang))
+        target = self._user_key(user.platform, value)
+        if target is None:
+            return Reply(t("bad_user_id", lang, value=value[:64]))
+        if not (await self.users.get(target)).banned:
+            return Reply(t("forget_not_banned", lang, user=target))
+        files = await retention.forget(target) if retention is not None else 0
+        await self.service.waiting.clear(target)
+        log.info("banned user's data forgotten", admin=user.key, target=target, files=files)
+        return Reply(t("user_forgotten", lang, user=target, files=files))
+
     # --- admins ------------------------------------------------------------------------------------
     async def ban(self, user: UserRecord, lang: str, arg: str, *, banned: bool = True) -> Reply:
         if not user.is_admin:
@@ -371,6 +392,7 @@ _DISPATCH: dict[str, Callable[[Commands, _Call], Reply | Awaitable[Reply]]] = {
     "tier": lambda c, call: c.tier(call.user, call.lang, call.args),
     "token": lambda c, call: c.token(call.user, call.lang, private=call.private),
     "logout": lambda c, call: c.logout(call.user, call.lang),
+    "forget": lambda c, call: c.forget(call.user, call.lang, call.args),
     "stats": lambda c, call: c.stats(call.user, call.lang),
     "requeue": lambda c, call: c.requeue(call.user, call.lang, call.args),
     "job": lambda c, call: c.job(call.user, call.lang, call.args),
