@@ -1,5 +1,5 @@
 # The commands of the quick start, for a Debian or Ubuntu machine without Docker:
-#   make run    create .venv, install photobot's requirements, run the bot (reads .env)
+#   make run    create .venv, install photobot (.venv/bin/photobot) and its requirements, run the bot
 #   make sandbox  try the bot without Telegram: a chat page at http://127.0.0.1:8088/ (no token)
 #   make test   what CI runs (.ci/run): redis-server if missing, ruff, mypy, pytest
 # VENV=path uses another virtualenv; PYTHON=python3.12 picks the interpreter that creates it.
@@ -31,6 +31,7 @@ $(PY):
 
 $(INSTALLED): requirements.txt | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) -m photobot.processing.face_model
 	@cp requirements.txt $@
 

@@ -21,6 +21,7 @@ from photobot.jobs import Job, JobStatus, Platform, new_job_id
 from photobot.queue import InvalidJob, JobQueue, Maintenance, PendingCapReached, QueueError
 from photobot.queue.drain import NoopDrainer
 from photobot.queue.outage import REDIS_DOWN
+from photobot.redis_client import not_configured
 
 NOOP_BATCH = 500
 
@@ -111,6 +112,8 @@ def _json_object(text: str) -> dict[str, Any]:
 # --- Plumbing ----------------------------------------------------------------------------------
 @contextlib.asynccontextmanager
 async def open_queue(settings: Settings) -> AsyncIterator[JobQueue]:
+    if settings.redis_url is None:
+        raise CliError(not_configured(settings))
     try:
         queue = JobQueue.from_settings(settings)
     except QueueError as error:

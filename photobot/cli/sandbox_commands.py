@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
     )
     sandbox.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="PORT",
                          help=f"port of the chat page on 127.0.0.1 (default {DEFAULT_PORT}; 0: a free one)")
-    sandbox.set_defaults(handler=_sandbox)
+    sandbox.set_defaults(handler=_sandbox, owns_redis=True)
 
 
 async def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
