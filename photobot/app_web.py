@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from photobot.bot.telegram.webhook import HandledUpdates, add_webhook_route
+from photobot.queue.quota import QuotaBook
 from photobot.web import WebDeps, build_web_app
 from photobot.web.deps import RouteHook, WorkersAlive
 
@@ -63,6 +64,7 @@ def web_deps(
         metrics=parts.metrics,
         workers_alive=workers_alive,
         add_routes=_both(webhook_routes(parts), add_routes),
+        quotas=QuotaBook(parts.redis, parts.settings),
     )
 
 

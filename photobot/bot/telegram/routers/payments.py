@@ -77,4 +77,13 @@ def build() -> Router:
             text = t("payment_unmatched", lang, charge_id=paid.telegram_payment_charge_id)
         await adapter.send_text(message.chat.id, text)
 
+    @router.message(F.refunded_payment)
+    async def on_refunded(message: Message, *, premium: Premium) -> None:
+        """Telegram's note of a refund (after /refund, or one made elsewhere): the premium that
+        payment bought ends, once; nothing is said, /refund already answered the admin."""
+        refunded = message.refunded_payment
+        assert refunded is not None
+        outcome = await premium.ledger.mark_refunded(refunded.telegram_payment_charge_id)
+        log.info("refund noted", charge_id=refunded.telegram_payment_charge_id, outcome=outcome.outcome)
+
     return router
