@@ -208,6 +208,20 @@ def test_admin_grant(tg: FakeTelegram, bot: BotProcess) -> None:
     assert command(tg, user, "/tier").startswith("Your tier: free.")
 
 
+def test_a_banned_users_payment_is_recorded_and_their_checkout_refused(
+    tg: FakeTelegram, bot: BotProcess
+) -> None:
+    user = 505
+    assert command(tg, ADMIN, f"/ban {user}") == f"User tg:{user} is banned."
+    payload = f"premium:v1:once:{user}:{PRICE}:30"
+    query = tg.inject_pre_checkout(user, payload, PRICE)
+    tg.wait_for_sync(lambda: tg.pre_checkout_answer(query) is not None, 30)
+    assert tg.pre_checkout_answer(query) == {"ok": False, "error_message": "Sorry, you cannot use this bot."}
+    _, charge = tg.inject_successful_payment(user, payload, PRICE)  # paid before the ban took effect
+    tg.wait_for_sync(lambda: any(f"payment {charge}" in t or "Thank you" in t for t in texts(tg, user)), 30)
+    assert command(tg, ADMIN, f"/refund {charge}").startswith(f"Refunded {PRICE} Stars of payment {charge}")
+
+
 def status_caption(tg: FakeTelegram, chat_id: int) -> str:
     photos = [m for m in tg.visible_messages(chat_id) if m.kind in ("photo", "document")]
     return (photos[-1].text or "") if photos else ""

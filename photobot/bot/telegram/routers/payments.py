@@ -45,9 +45,15 @@ def build() -> Router:
         await stars.send_offers(message.chat.id, offers, premium, lang, text)
 
     @router.pre_checkout_query()
-    async def on_pre_checkout(query: PreCheckoutQuery, *, premium: Premium, lang: str) -> None:
-        refusal = premium.checkout_refusal(
-            query.from_user.id, query.invoice_payload, query.currency, query.total_amount, lang
+    async def on_pre_checkout(
+        query: PreCheckoutQuery, *, premium: Premium, user: UserRecord, lang: str
+    ) -> None:
+        refusal = (
+            t("banned", lang)
+            if user.banned
+            else premium.checkout_refusal(
+                query.from_user.id, query.invoice_payload, query.currency, query.total_amount, lang
+            )
         )
         if refusal is not None:
             log.info("pre-checkout refused", payload=query.invoice_payload[:128])
