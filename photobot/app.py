@@ -26,6 +26,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import web
 from redis.asyncio import Redis
 
+from photobot import heap
 from photobot.app_web import create_web_app
 from photobot.bot.adapter import ChatAdapter
 from photobot.bot.commands import Commands
@@ -361,6 +362,7 @@ async def run(settings: Settings, mode: Mode = "all", add_routes: RouteHook | No
     """Run photobot in one of its modes until SIGTERM or SIGINT; add_routes adds routes to its HTTP
     app (the sandbox's chat page)."""
     check_settings(settings, mode)
+    heap.return_large_buffers()  # downloads and results are given back once sent
     async with AsyncExitStack() as stack:
         if settings.redis_url is None:
             embedded = EmbeddedRedis(settings.data_dir / "redis")

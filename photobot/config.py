@@ -251,6 +251,12 @@ class Settings(BaseSettings):
     tg_chat_rate: float = Field(1.0, gt=0, description="Outgoing messages per second to one chat.")
     tg_chat_burst: int = Field(3, ge=1, description="Short burst allowed to one chat.")
     tg_group_per_minute: int = Field(20, ge=1, description="Outgoing messages per minute to one group.")
+    downloads_in_flight: int = Field(
+        8,
+        ge=1,
+        description="Files one process downloads from the chat platforms at once; more senders wait "
+        "their turn, so memory stays near DOWNLOADS_IN_FLIGHT x MAX_DOWNLOAD_BYTES.",
+    )
     max_download_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest file the bot downloads (Bot API limit: 20 MB)."
     )

@@ -9,6 +9,7 @@ crash in the middle means the method runs again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,8 @@ class BotService:
         self.albums = albums
         self.locks = locks
         self.retention = retention
+        # Each download is held in memory until stored: so many at once, whoever sends.
+        self._downloads = asyncio.Semaphore(settings.downloads_in_flight)
         self.waiting = WaitingChoices(queue.redis, settings.key_prefix, settings.state_ttl_seconds)
         self.allowances = Allowances(QuotaBook(queue.redis, settings), settings)
 
@@ -180,23 +183,27 @@ class BotService:
 
     async def _store_original(self, photo: IncomingPhoto, job_id: str) -> tuple[bytes, str] | None:
         """Download and store the original: its bytes and id, or None when it was refused (answered)
-        for its size or the user's storage budget."""
+        for its size or the user's storage budget. A file is held in memory from its download until
+        it is stored, so DOWNLOADS_IN_FLIGHT bounds how many are at once, whoever sends them."""
         limit = self.settings.max_download_bytes
-        data = await self.adapter(photo.platform).download(photo.file_ref)
-        if len(data) > limit:
-            await self._refuse(photo, t("too_big", photo.language, max_mb=limit // (1024 * 1024)))
-            return None
-        try:
-            photo_id = await self.storage.put(
-                data,
-                photo.filename,
-                photo.mime,
-                {"job_id": job_id, "user_id": photo.user.key, "kind": "original"},
-            )
-        except StorageBudgetReached as full:
-            await self._refuse(photo, full.user_message(photo.language))
-            return None
-        return data, photo_id
+        async with self._downloads:
+            data = await self.adapter(photo.platform).download(photo.file_ref)
+            if len(data) > limit:
+                refusal = t("too_big", photo.language, max_mb=limit // (1024 * 1024))
+            else:
+                try:
+                    photo_id = await self.storage.put(
+                        data,
+                        photo.filename,
+                        photo.mime,
+                        {"job_id": job_id, "user_id": photo.user.key, "kind": "original"},
+                    )
+                except StorageBudgetReached as full:
+                    refusal = full.user_message(photo.language)
+                else:
+                    return data, photo_id
+        await self._refuse(photo, refusal)
+        return None
 
     async def _operation_for(self, photo: IncomingPhoto) -> tuple[str, dict[str, Any]] | None:
         parsed = parse_operation(photo.caption) if photo.caption else None
