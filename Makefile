@@ -1,25 +1,23 @@
 # The commands of the quick start, for a Debian or Ubuntu machine without Docker:
-#   make run    create .venv, install photobot (.venv/bin/photobot) and its requirements, run the bot
-#   make sandbox  try the bot without Telegram: a chat page at http://127.0.0.1:8088/ (no token)
+#   make run    create .venv, install photobot's requirements, run the bot (reads .env)
 #   make test   what CI runs (.ci/run): redis-server if missing, ruff, mypy, pytest
+#   make lock   re-lock requirements.txt and requirements-dev.txt from the .in files (pip-tools)
+#   make container-test   build the image and test the compose deployment (deploy/container-test.sh)
 # VENV=path uses another virtualenv; PYTHON=python3.12 picks the interpreter that creates it.
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-# Rewritten whenever requirements.txt changes, so `make run` installs only after a change.
+# Rewritten whenever the lock requirements.txt changes, so `make run` installs only after a change.
 INSTALLED := $(VENV)/.photobot-requirements
 
 # BOT_TOKEN (or VK_TOKEN for a VK-only bot) from the environment or from .env; photobot checks it
 # again, but a newcomer should not wait for an install to learn that it is missing.
 TOKEN_IN_ENV_FILE := $(shell grep -sEi '^[[:space:]]*(export[[:space:]]+)?(BOT|VK)_TOKEN[[:space:]]*=[[:space:]]*[^[:space:]#]' .env)
 
-.PHONY: run sandbox test lint venv check-token
+.PHONY: run test lint venv check-token lock container-test
 
 run: check-token venv
 	exec $(PY) -m photobot run
-
-sandbox: venv
-	exec $(PY) -m photobot sandbox
 
 check-token:
 	$(if $(strip $(BOT_TOKEN)$(VK_TOKEN)$(TOKEN_IN_ENV_FILE)),@:,$(error BOT_TOKEN is not set: put BOT_TOKEN=<token from @BotFather> in .env (cp .env.example .env)))
@@ -30,8 +28,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(INSTALLED): requirements.txt | $(PY)
-	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q --require-hashes -r requirements.txt
 	$(PY) -m photobot.processing.face_model
 	@cp requirements.txt $@
 
@@ -40,6 +37,23 @@ test:
 	VENV=$(VENV) PYTHON=$(PYTHON) bash .ci/run
 
 lint: venv
-	$(PY) -m pip install -q -r requirements-dev.txt
-	$(PY) -m ruff check photobot tests bench
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
+	$(PY) -m ruff check photobot tests bench deploy
 	$(PY) -m mypy
+
+# The locks: every package pinned with its hashes, for Python 3.11 (the image's). Edit the .in files,
+# then run this; it takes pip-tools into a venv of its own.
+LOCK_VENV ?= .venv-lock
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url
+
+lock: $(LOCK_VENV)/bin/pip-compile
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
+
+$(LOCK_VENV)/bin/pip-compile:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q 'pip-tools==7.7.0'
+
+container-test: venv
+	PYTHON=$(PY) bash deploy/container-test.sh

@@ -108,7 +108,7 @@ class JobPipeline:
             ids: list[str] = []
             images = []
             for index, image in enumerate(outcome.images):
-                name = f"{job.job_id}-{index}{image.extension}"  # the extension has its dot
+                name = f"{job.job_id}-{index}.{image.extension}"
                 ids.append(
                     await self.storage.put(
                         image.data,

@@ -1,0 +1,352 @@
+# ruff: noqa: S105, S603, S607  (a test driver: it runs docker and git from PATH, with its own arguments)
+"""The container test: the image built from this checkout, started by the compose file exactly as
+the quick start says (`cp .env.example .env`, BOT_TOKEN in it, `docker compose up -d`), against the
+fake Bot API of tests/fakes/telegram.
+
+deploy/container-test.sh (`make container-test`) provides the Docker engine, compose and the base
+images, then runs this file with the project's Python. Everything runs in a copy of the checkout
+under a compose project of its own, removed at the end with its containers, volumes and network.
+
+Checks, in order: a .env without BOT_TOKEN stops the deployment with one line; healthy; /start
+answered; a photo captioned "sepia" comes back as docs/images/after-sepia.jpg, byte for byte;
+non-root under tini; `docker compose stop` with jobs in flight exits 0 within the grace period and
+the jobs finish after the next start; jobs, photos and logs survive `down` and `up`; the `scale`
+profile with two workers does every job exactly once. Bad input tried: an empty BOT_TOKEN, a stop
+while photos are being processed, a stop and removal of every container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from photobot.bot.i18n import t  # noqa: E402
+from tests.fakes.telegram import FakeTelegram  # noqa: E402
+from tests.telegram_support import results, sent_photos  # noqa: E402
+
+USER_UID = "10001"
+BOT_TOKEN_MISSING = "BOT_TOKEN: is not set; get one from @BotFather and put it in .env"
+STOP_GRACE_SECONDS = 30.0  # docker-compose.yml's stop_grace_period
+
+
+def say(message: str) -> None:
+    print(f"== container-test: {message}", flush=True)
+
+
+class Compose:
+    """`docker compose` in the copy of the checkout, under this test's project name."""
+
+    def __init__(self, workdir: Path, project: str, http_port: int) -> None:
+        self.workdir = workdir
+        self.env = {**os.environ, "COMPOSE_PROJECT_NAME": project, "PHOTOBOT_HTTP_PORT": str(http_port)}
+
+    def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["docker", "compose", *args], cwd=self.workdir, env=self.env, capture_output=True,
+            text=True, timeout=timeout, check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker compose {' '.join(args)}: exit {result.returncode}\n"
+                                 f"{result.stdout}{result.stderr}")
+        return result
+
+    def containers(self, service: str) -> list[str]:
+        return self.run("ps", "-a", "-q", service).stdout.split()
+
+    def inspect(self, container: str) -> dict[str, Any]:
+        out = subprocess.run(["docker", "inspect", container], capture_output=True, text=True, check=True)
+        return dict(json.loads(out.stdout)[0])
+
+    def exec(self, service: str, *command: str) -> str:
+        return self.run("exec", "-T", service, *command).stdout
+
+    def logs(self, service: str) -> str:
+        return self.run("logs", "--no-color", "--no-log-prefix", service).stdout
+
+    def events(self, service: str) -> list[dict[str, Any]]:
+        found = []
+        for line in self.logs(service).splitlines():
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict):
+                    found.append(event)
+        return found
+
+    def wait_healthy(self, service: str, timeout: float = 120) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            states = [self.inspect(c)["State"] for c in self.containers(service)]
+            if states and all(s.get("Health", {}).get("Status") == "healthy" for s in states):
+                return time.monotonic() - started
+            if any(s["Status"] in ("exited", "dead") for s in states):
+                raise AssertionError(f"{service} exited:\n{self.logs(service)[-3000:]}")
+            time.sleep(0.5)
+        raise AssertionError(f"{service} not healthy in {timeout} s:\n{self.logs(service)[-3000:]}")
+
+
+class Relay:
+    """Forwards TCP from the Docker bridge's gateway address to the fake on 127.0.0.1: the fake
+    listens on loopback only, which a container cannot reach."""
+
+    def __init__(self, host: str, target_port: int) -> None:
+        self.server = socket.create_server((host, 0))
+        self.port = self.server.getsockname()[1]
+        self.target_port = target_port
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:  # the fake is gone: the test is ending
+                client.close()
+                continue
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def bridge_gateway() -> str:
+    out = subprocess.run(
+        ["docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
+        capture_output=True, text=True, check=True,
+    )
+    return out.stdout.strip()
+
+
+def copy_checkout(target: Path) -> None:
+    """The tracked and new files of the work tree (what `git clone` would give, plus edits)."""
+    names = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, names):
+        source = ROOT / name.decode()
+        if source.is_file():
+            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name.decode())
+
+
+def write_env(workdir: Path, token: str, api_url: str) -> None:
+    """The quick start's `cp .env.example .env` and the edit of BOT_TOKEN; TELEGRAM_API_URL points
+    photobot at the fake."""
+    text = (workdir / ".env.example").read_text()
+    text = re.sub(r"^BOT_TOKEN=.*$", f"BOT_TOKEN={token}", text, count=1, flags=re.M)
+    text = re.sub(r"^# TELEGRAM_API_URL=.*$", f"TELEGRAM_API_URL={api_url}", text, count=1, flags=re.M)
+    (workdir / ".env").write_text(text)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait(tg: FakeTelegram, what: str, predicate: Any, timeout: float = 90) -> None:
+    try:
+        tg.wait_for_sync(predicate, timeout)
+    except TimeoutError:
+        raise AssertionError(f"not seen within {timeout} s: {what}") from None
+
+
+def check_missing_token(compose: Compose, workdir: Path) -> None:
+    write_env(workdir, "", "http://127.0.0.1:9")
+    started = time.monotonic()
+    up = compose.run("up", "-d", check=False)
+    assert up.returncode != 0, up.stdout + up.stderr
+    lines = compose.logs("config-check").strip().splitlines()
+    assert lines == [f"photobot: error: {BOT_TOKEN_MISSING}"], lines
+    states = [compose.inspect(c)["State"]["Status"] for c in compose.containers("photobot")]
+    assert set(states) <= {"created"}, f"photobot was started without a token: {states}"
+    refusal = (up.stdout + up.stderr).strip().splitlines()[-1]
+    say(f"no BOT_TOKEN: `up` refused in {time.monotonic() - started:.1f} s ({refusal}); "
+        "`docker compose logs config-check` has the one line")
+    compose.run("down")
+
+
+def check_first_start(compose: Compose, tg: FakeTelegram, user: int) -> None:
+    started = time.monotonic()
+    compose.run("up", "-d")
+    say(f"up -d returned in {time.monotonic() - started:.1f} s")
+    healthy = compose.wait_healthy("photobot")
+    say(f"photobot healthy {healthy:.1f} s after `up` returned")
+    tg.inject_text(user, "/start")
+    answered = t("start", "en")
+    wait(tg, "the answer to /start", lambda: any(m.text == answered for m in tg.visible_messages(user)))
+    before = (ROOT / "docs/images/before.jpg").read_bytes()
+    tg.inject_photo(user, before, caption="sepia")
+    wait(tg, "the sepia result", lambda: len(results(tg, user)) == 1)
+    assert results(tg, user)[0].data == (ROOT / "docs/images/after-sepia.jpg").read_bytes()
+    say("/start answered; the sepia photo is docs/images/after-sepia.jpg byte for byte")
+    assert compose.exec("photobot", "id", "-u").strip() == USER_UID
+    assert compose.exec("photobot", "cat", "/proc/1/cmdline").split("\0")[0].endswith("tini")
+    say(f"runs as uid {USER_UID} under tini")
+
+
+def small_photo(seed: int) -> bytes:
+    from tests.telegram_support import small_image
+
+    return small_image(seed, size=640)
+
+
+def check_stop_with_jobs_in_flight(compose: Compose, tg: FakeTelegram, users: list[int]) -> None:
+    for user in users:
+        tg.inject_photo(user, small_photo(user), caption="sepia")
+    wait(tg, "every photo queued", lambda: all(tg.visible_messages(u) for u in users), 60)
+    started = time.monotonic()
+    compose.run("stop")
+    took = time.monotonic() - started
+    [container] = compose.containers("photobot")
+    state = compose.inspect(container)["State"]
+    assert state["ExitCode"] == 0 and not state["OOMKilled"], state
+    assert took < STOP_GRACE_SECONDS, took
+    say(f"stop with {len(users)} photos in flight: exit 0 in {took:.1f} s")
+    compose.run("up", "-d")
+    compose.wait_healthy("photobot")
+    wait(tg, "every result after the restart", lambda: all(len(results(tg, u)) == 1 for u in users))
+    assert all(sent_photos(tg, u) == 1 for u in users)
+    say("every job in flight at the stop was delivered once")
+
+
+def check_down_and_up(compose: Compose, tg: FakeTelegram, users: list[int]) -> None:
+    jobs_before = jobs(compose)
+    stored_before = stored_files(compose)
+    log_before = compose.exec("photobot", "cat", "/data/logs/photobot.log")
+    compose.run("down")
+    compose.run("up", "-d")
+    compose.wait_healthy("photobot")
+    assert jobs(compose) == jobs_before
+    assert stored_before and stored_files(compose) >= stored_before
+    assert compose.exec("photobot", "cat", "/data/logs/photobot.log").startswith(log_before.splitlines()[0])
+    say(f"down and up kept {len(jobs_before)} jobs, {len(stored_before)} stored photos and the log")
+
+
+def jobs(compose: Compose) -> dict[str, dict[str, Any]]:
+    out = compose.exec("photobot", "python", "-m", "photobot", "jobs", "--json", "--limit", "1000")
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return {r["job_id"]: {k: r[k] for k in ("status", "attempts", "delivered")} for r in records}
+
+
+def stored_files(compose: Compose) -> set[str]:
+    return set(compose.exec("photobot", "find", "/data/storage", "-type", "f").split())
+
+
+def check_scale(compose: Compose, tg: FakeTelegram, users: list[int]) -> None:
+    compose.run("--profile", "scale", "up", "-d", "--scale", "worker=2")
+    workers = compose.containers("worker")
+    assert len(workers) == 2, workers
+    for container in workers:
+        deadline = time.monotonic() + 60
+        while not any(e.get("event") == "worker started" for e in container_events(container)):
+            assert time.monotonic() < deadline, f"worker {container} did not start"
+            time.sleep(0.5)
+    known = set(jobs(compose))
+    for round_ in range(3):
+        for user in users:
+            tg.inject_photo(user, small_photo(user * 10 + round_), caption="sepia")
+    wait(tg, "every result with two workers", lambda: all(len(results(tg, u)) == 3 for u in users), 120)
+    new = {job_id: job for job_id, job in jobs(compose).items() if job_id not in known}
+    assert len(new) == 3 * len(users), new
+    assert all(j == {"status": "completed", "attempts": 1, "delivered": True} for j in new.values()), new
+    assert all(sent_photos(tg, u) == 3 for u in users)
+    by_workers = sum(
+        1 for c in workers for e in container_events(c)
+        if e.get("event") == "result delivered" and e.get("job_id") in new
+    )
+    say(f"scale: {len(new)} jobs done once each, {by_workers} of them by the two workers")
+    assert by_workers > 0, "the workers did no job"
+    say(f"memory in use: {memory_in_use(compose)}")
+
+
+def memory_in_use(compose: Compose) -> str:
+    """What `docker stats` reports per container now (the compose file's limits come from it)."""
+    ids = [c for service in ("redis", "photobot", "worker") for c in compose.containers(service)]
+    out = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.Name}}={{.MemUsage}}", *ids],
+                         capture_output=True, text=True, check=False)
+    return ", ".join(out.stdout.splitlines()) if out.returncode == 0 else out.stderr.strip()
+
+
+def container_events(container: str) -> list[dict[str, Any]]:
+    out = subprocess.run(["docker", "logs", container], capture_output=True, text=True, check=True)
+    events = []
+    for line in (out.stdout + out.stderr).splitlines():
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if isinstance(event, dict):
+                events.append(event)
+    return events
+
+
+@contextlib.contextmanager
+def deployment() -> Iterator[tuple[Compose, Path]]:
+    workdir = Path(tempfile.mkdtemp(prefix="photobot-container-test."))
+    compose = Compose(workdir, f"photobot-ct-{secrets.token_hex(3)}", free_port())
+    try:
+        copy_checkout(workdir)
+        yield compose, workdir
+    finally:
+        compose.run("--profile", "scale", "down", "--volumes", "--remove-orphans", check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> int:
+    started = time.monotonic()
+    with deployment() as (compose, workdir):
+        check_missing_token(compose, workdir)  # also builds the image
+        say(f"image built: {image_size()}")
+        with FakeTelegram.run_in_thread() as tg:
+            relay = Relay(bridge_gateway(), tg.port)
+            try:
+                write_env(workdir, tg.token, f"http://{bridge_gateway()}:{relay.port}")
+                check_first_start(compose, tg, 7001)
+                check_stop_with_jobs_in_flight(compose, tg, [7101, 7102, 7103, 7104])
+                check_down_and_up(compose, tg, [7101])
+                check_scale(compose, tg, [7201, 7202, 7203, 7204])
+            except AssertionError:
+                for service in ("photobot", "worker"):
+                    print(compose.run("logs", "--no-color", "--tail", "40", service, check=False).stdout)
+                raise
+            finally:
+                relay.close()
+    say(f"passed in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def image_size() -> str:
+    out = subprocess.run(["docker", "images", "photobot:latest", "--format", "{{.Size}}"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
