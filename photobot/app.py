@@ -26,6 +26,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import web
 from redis.asyncio import Redis
 
+from photobot import heap
 from photobot.app_web import create_web_app
 from photobot.bot.adapter import ChatAdapter
 from photobot.bot.commands import Commands
@@ -41,6 +42,7 @@ from photobot.bot.telegram.stars import TelegramStars
 from photobot.config import Settings, SettingsError
 from photobot.embedded_redis import EmbeddedRedis
 from photobot.gdrive import Storage, build_storage
+from photobot.gdrive.ledger import TrackedStorage
 from photobot.jobs import Platform
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
@@ -48,9 +50,11 @@ from photobot.payments import PremiumLedger
 from photobot.processing import ImageProcessor
 from photobot.queue import JobQueue, Maintenance, Worker
 from photobot.redis_client import connect
+from photobot.retention import Retention
 from photobot.sessions import SessionStore
 from photobot.users import UserStore
 from photobot.web import serve
+from photobot.web.deps import RouteHook
 
 if TYPE_CHECKING:
     from photobot.bot.vk.api import PoliteAPI
@@ -74,6 +78,7 @@ class Parts:
     users: UserStore
     sessions: SessionStore
     ledger: PremiumLedger
+    retention: Retention
     processor: ImageProcessor | None = None
     adapters: dict[Platform, ChatAdapter] = field(default_factory=dict)
     bot: Bot | None = None
@@ -120,7 +125,7 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
         redis = _redis(settings)  # one pool for the queue, the users, the FSM and the locks
         stack.push_async_callback(redis.aclose)
         queue = JobQueue.from_settings(settings, redis=redis, metrics=metrics)
-        storage = build_storage(settings, metrics)
+        storage = TrackedStorage.from_settings(build_storage(settings, metrics), redis, settings)
         stack.push_async_callback(_close, storage)
         sessions = SessionStore(redis, settings.key_prefix, settings.token_ttl_seconds)
         users = UserStore(redis, settings, sessions)
@@ -134,6 +139,7 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
             users=users,
             sessions=sessions,
             ledger=PremiumLedger(redis, settings),
+            retention=Retention(storage, storage.ledger, queue, settings),
         )
         prefix = settings.key_prefix
         locks = MessageLocks(redis, prefix)
@@ -209,8 +215,9 @@ async def _close(part: object) -> None:
 class Runner:
     """Runs the built parts until a signal, then stops them in order."""
 
-    def __init__(self, parts: Parts) -> None:
+    def __init__(self, parts: Parts, add_routes: RouteHook | None = None) -> None:
         self.parts = parts
+        self.add_routes = add_routes
         self.stopping = asyncio.Event()
         self.poller: InboxPoller | None = None
         self.worker: Worker | None = None
@@ -253,7 +260,7 @@ class Runner:
         parts, settings = self.parts, self.parts.settings
         if settings.http_enabled:
             alive = self.workers_alive if parts.pipeline is not None else None
-            app = create_web_app(parts, alive)
+            app = create_web_app(parts, alive, self.add_routes)
             self.web_runner = await serve(app, settings.http_host, settings.http_port)
             log.info("http server listening", host=settings.http_host, port=settings.http_port)
         if parts.pipeline is not None:
@@ -267,6 +274,7 @@ class Runner:
             self.maintenance = Maintenance(parts.queue)
             tasks["worker"] = asyncio.ensure_future(self.worker.run())
             tasks["maintenance"] = asyncio.ensure_future(self.maintenance.run())
+            tasks["retention"] = asyncio.ensure_future(parts.retention.run())
         if parts.dispatcher is not None and parts.bot is not None:
             await self._start_telegram(parts.bot, parts.dispatcher)
             if not settings.webhook_url:
@@ -330,6 +338,8 @@ class Runner:
         if self.maintenance is not None:
             self.maintenance.stop()
             await _settle(tasks.get("maintenance"), 5)
+        self.parts.retention.stop()
+        await _settle(tasks.get("retention"), 5)
         if self.web_runner is not None:
             await self.web_runner.cleanup()
 
@@ -348,9 +358,11 @@ async def _settle(task: asyncio.Task[Any] | None, seconds: float) -> None:
         pass
 
 
-async def run(settings: Settings, mode: Mode = "all") -> None:
-    """Run photobot in one of its modes until SIGTERM or SIGINT."""
+async def run(settings: Settings, mode: Mode = "all", add_routes: RouteHook | None = None) -> None:
+    """Run photobot in one of its modes until SIGTERM or SIGINT; add_routes adds routes to its HTTP
+    app (the sandbox's chat page)."""
     check_settings(settings, mode)
+    heap.return_large_buffers()  # downloads and results are given back once sent
     async with AsyncExitStack() as stack:
         if settings.redis_url is None:
             embedded = EmbeddedRedis(settings.data_dir / "redis")
@@ -359,5 +371,5 @@ async def run(settings: Settings, mode: Mode = "all") -> None:
             settings = settings.model_copy(update={"redis_url": url})
         parts = await stack.enter_async_context(build(settings, mode))
         log.info("photobot starting", mode=mode, workers=settings.concurrent_jobs)
-        await Runner(parts).run()
+        await Runner(parts, add_routes).run()
         log.info("photobot stopped")

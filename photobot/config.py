@@ -194,6 +194,21 @@ class Settings(BaseSettings):
     process_timeout_seconds: float = Field(60.0, gt=0, description="Time cap of one operation.")
 
     # --- Storage -------------------------------------------------------------------------------
+    file_retention_seconds: int = Field(
+        7 * 86400,
+        ge=60,
+        description="How long originals and results are kept after they were stored; then they are "
+        "deleted (a file whose job still waits or runs is kept until the job ends).",
+    )
+    retention_sweep_seconds: float = Field(
+        300.0, gt=0, description="How often a worker process deletes expired and orphaned files."
+    )
+    user_storage_mb: int = Field(
+        1024,
+        ge=0,
+        description="Storage one user's originals and results may take; photos past it are refused "
+        "until older files expire or /forget deletes them. 0: no budget.",
+    )
     storage_backend: Literal["local", "gdrive"] = Field("local", description="local or gdrive.")
     storage_dir: Path | None = Field(None, description="Local storage folder; unset: DATA_DIR/storage.")
     gdrive_credentials_file: Path | None = Field(None, description="Service-account JSON key.")
@@ -236,6 +251,12 @@ class Settings(BaseSettings):
     tg_chat_rate: float = Field(1.0, gt=0, description="Outgoing messages per second to one chat.")
     tg_chat_burst: int = Field(3, ge=1, description="Short burst allowed to one chat.")
     tg_group_per_minute: int = Field(20, ge=1, description="Outgoing messages per minute to one group.")
+    downloads_in_flight: int = Field(
+        8,
+        ge=1,
+        description="Files one process downloads from the chat platforms at once; more senders wait "
+        "their turn, so memory stays near DOWNLOADS_IN_FLIGHT x MAX_DOWNLOAD_BYTES.",
+    )
     max_download_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest file the bot downloads (Bot API limit: 20 MB)."
     )
@@ -276,6 +297,10 @@ class Settings(BaseSettings):
     http_enabled: bool = Field(True, description="Serve /healthz, /metrics and the API.")
     http_host: str = Field("127.0.0.1", description="HTTP listen address (0.0.0.0 in a container).")
     http_port: int = Field(8080, ge=0, le=65535, description="HTTP listen port.")
+    api_rate_limit: int = Field(
+        300, ge=0, description="API requests one token may make per API_RATE_WINDOW_SECONDS; 0: no limit."
+    )
+    api_rate_window_seconds: float = Field(60.0, gt=0, description="Window of API_RATE_LIMIT.")
     token_ttl_seconds: int = Field(86400, ge=60, description="Lifetime of an API session token.")
     public_url: str | None = Field(
         None,

@@ -21,6 +21,7 @@ import fcntl
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -288,3 +289,17 @@ class EmbeddedRedis:
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+def running_url(data_dir: Path, timeout: float = 1.0) -> str | None:
+    """The URL of the embedded Redis a photobot runs for `data_dir`, when one answers there: the
+    command-line tools use it when REDIS_URL is unset, as the running bot does."""
+    redis = EmbeddedRedis(data_dir / "redis")
+    url = redis.url
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(timeout)
+        client.connect(url.removeprefix("unix://"))
+        client.sendall(b"PING\r\n")
+        if client.recv(16).startswith(b"+PONG"):
+            return url
+    return None

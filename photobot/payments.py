@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from photobot.config import Settings
 
@@ -71,6 +72,15 @@ if status == 'paid' and added > 0 then
 end
 return {'ok', user, redis.call('HGET', KEYS[2], 'stars') or '0', untl}
 """
+
+
+class PaymentNotStored(Exception):
+    """Redis did not take a payment's record (down, read-only, out of memory, a refused script).
+
+    Transient on purpose: the chat side retries the update until the record is stored, since the
+    Stars are already taken and the update must not be dropped."""
+
+    transient = True
 
 
 @dataclass(frozen=True)
@@ -173,10 +183,13 @@ class PremiumLedger:
         ]
         for name, value in extra.items():
             fields += [name, "" if value is None else str(value)]
-        reply = await self._grant(
-            keys=[self.premium_key, self.payment_key(charge_id), self.payments_key(user_key)],
-            args=[user_key, 0 if status == "unmatched" else days * DAY_MS, charge_id, *fields],
-        )
+        try:
+            reply = await self._grant(
+                keys=[self.premium_key, self.payment_key(charge_id), self.payments_key(user_key)],
+                args=[user_key, 0 if status == "unmatched" else days * DAY_MS, charge_id, *fields],
+            )
+        except RedisError as error:
+            raise PaymentNotStored(f"payment {charge_id} not stored: {error!r}") from error
         return Granted(int(reply[1]), bool(reply[0]))
 
     async def payment(self, charge_id: str) -> Payment | None:

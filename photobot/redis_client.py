@@ -22,6 +22,13 @@ class RedisNotConfigured(RuntimeError):
     """REDIS_URL is not set."""
 
 
+def not_configured(settings: Settings) -> str:
+    """Why there is no Redis to talk to, in one line: the command-line tools use the embedded Redis
+    of DATA_DIR when a photobot runs one (photobot.cli), so reaching here means none does."""
+    return (f"REDIS_URL is not set and no photobot is running in DATA_DIR {settings.data_dir.absolute()}: "
+            "start one there (photobot run), or set REDIS_URL")
+
+
 def connect(settings: Settings, *, decode_responses: bool = True) -> RedisClient:
     """A client for settings.redis_url: RedisCluster when settings.redis_cluster, else Redis.
 
@@ -29,7 +36,7 @@ def connect(settings: Settings, *, decode_responses: bool = True) -> RedisClient
     follows MOVED/ASK redirections by itself.
     """
     if settings.redis_url is None:
-        raise RedisNotConfigured("REDIS_URL is not set")
+        raise RedisNotConfigured(not_configured(settings))
     options: dict[str, Any] = {"decode_responses": decode_responses, "socket_connect_timeout": 5}
     if not settings.redis_url.startswith("unix://"):
         options["socket_keepalive"] = True  # a TCP option; the embedded Redis listens on a socket file

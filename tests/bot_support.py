@@ -22,10 +22,12 @@ from photobot.bot.service import BotService
 from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices
 from photobot.config import Settings
 from photobot.gdrive import build_storage
+from photobot.gdrive.ledger import TrackedStorage
 from photobot.jobs import Platform
 from photobot.payments import PremiumLedger
 from photobot.processing import ImageProcessor
 from photobot.queue import JobContext, JobQueue
+from photobot.retention import Retention
 from photobot.sessions import SessionStore
 from photobot.users import UserStore
 
@@ -135,7 +137,8 @@ async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     queue = JobQueue.from_settings(settings, redis=redis)
-    storage = build_storage(settings)
+    storage = TrackedStorage.from_settings(build_storage(settings), redis, settings)
+    retention = Retention(storage, storage.ledger, queue, settings)
     processor = ImageProcessor.from_settings(settings)
     adapter = RecordingAdapter()
     prefix = settings.key_prefix
@@ -155,6 +158,7 @@ async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
         answered=AnsweredMessages(redis, prefix, 3600),
         albums=AlbumChoices(redis, prefix),
         locks=locks,
+        retention=retention,
     )
     sessions = SessionStore(redis, prefix, settings.token_ttl_seconds)
     users = UserStore(redis, settings, sessions)

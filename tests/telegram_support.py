@@ -155,6 +155,14 @@ def wait_text(tg: FakeTelegram, chat_id: int, start: str, timeout: float = 30.0)
     return next(text for text in reversed(texts(tg, chat_id)) if text.startswith(start))
 
 
+def command(tg: FakeTelegram, user: int, text: str, timeout: float = 30.0) -> str:
+    """The user sends `text` (a command); returns the bot's next text message in the chat."""
+    before = len(texts(tg, user))
+    tg.inject_text(user, text)
+    tg.wait_for_sync(lambda: len(texts(tg, user)) > before, timeout)
+    return texts(tg, user)[-1]
+
+
 def sent_photos(tg: FakeTelegram, chat_id: int) -> int:
     """Successful photo or file sends into the chat (a result sent twice would show here)."""
     return sum(

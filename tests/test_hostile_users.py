@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
-from tests.chaos.support import Photobot, base_env
+from tests.chaos.support import Photobot, base_env, tiny_jpeg
 from tests.fakes.telegram import FakeTelegram
 from tests.fixtures.redis_server import RedisServer, free_port
 
@@ -124,3 +128,99 @@ def test_admin_ids_admins_cannot_be_banned_or_demoted_from_a_chat(deployment: De
         assert "ADMIN_IDS" in d.ask(rogue, command), command
     assert d.ask(ADMIN, "/tier").startswith("Your tier: admin")
     assert d.ask(ADMIN, f"/ban {rogue}").startswith(f"User tg:{rogue} is banned")
+
+
+def _raw_post(url: str, body: bytes, secret: bytes | None) -> tuple[int, bytes]:
+    """A POST written byte by byte, so a header may carry bytes no HTTP client would send."""
+    parts = urllib.parse.urlsplit(url)
+    head = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.netloc}", "Content-Type: application/json",
+            f"Content-Length: {len(body)}", "Connection: close"]
+    request = "\r\n".join(head).encode() + b"\r\n"
+    if secret is not None:
+        request += b"X-Telegram-Bot-Api-Secret-Token: " + secret + b"\r\n"
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
+        conn.sendall(request + b"\r\n" + body)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.partition(b"\r\n\r\n")[2]
+
+
+def test_hostile_webhook_bodies_never_get_a_500(deployment: Deployment) -> None:
+    """Before authentication, a secret header that is not ASCII (UTF-8 and Latin-1 bytes): 403.
+    With the right secret: malformed JSON, a JSON array, a string, 100,000 nested arrays, a body
+    over 1 MB (400); objects that are not updates (no update_id, a string update_id, a message of
+    the wrong shape: 200 and dropped, so Telegram stops sending them). No traceback in the log."""
+    d, url, secret = deployment, deployment.hook_url, SECRET.encode()
+    log_before = len(d.log())
+    assert _raw_post(url, b"{}", "секрет".encode())[0] == 403
+    assert _raw_post(url, b"{}", b"\xe9\xff\xfe")[0] == 403
+    for body in (b"{not json", b"[1, 2]", b'"update"', b"[" * 100_000 + b"]" * 100_000,
+                 b'{"update_id": 1, "pad": "' + b"x" * (1024 * 1024) + b'"}'):
+        status, answer = _raw_post(url, body, secret)
+        assert status == 400, (body[:20], status, answer[:200])
+    for shape in ({}, {"update_id": "one"}, {"update_id": 5, "message": {"text": "no chat"}},
+                  {"update_id": 6, "message": [1]}, {"update_id": 7, "callback_query": {"id": 5}}):
+        status, answer = _raw_post(url, json.dumps(shape).encode(), secret)
+        assert status == 200, (shape, status, answer[:200])
+    assert d.bot.running
+    log = d.log()[log_before:]
+    assert "Traceback" not in log and '"level": "error"' not in log
+
+
+def test_a_replayed_webhook_update_is_handled_once(deployment: Deployment) -> None:
+    """A /token update posted again with the right secret (a replay, or Telegram's resend after a
+    lost answer) mints no second token."""
+    d, user = deployment, 131
+    update_id = d.tg.inject_text(user, "/token")
+    d.tg.wait_for_sync(lambda: len(d.tg.visible_messages(user)) == 1, 30)
+    replay = json.dumps(d.tg.update(update_id)).encode()
+    for _ in range(3):
+        assert _raw_post(d.hook_url, replay, SECRET.encode())[0] == 200
+    time.sleep(0.5)
+    assert len(d.tg.visible_messages(user)) == 1
+    client = redis.Redis.from_url(d.redis_url)
+    assert client.scard(f"{{photobot}}:sessions:tg:{user}") == 1
+    client.close()
+
+
+def test_crafted_callback_data_is_answered_expired_and_nothing_else(deployment: Deployment) -> None:
+    """Callback data no button of photobot's carries, pressed under a /jobs list and under a
+    photo: `jobs:` and 30 nines, a negative offset, a jobs page under a photo, an unknown prefix,
+    a bare `jobs`. Each gets "This button has expired." and no message, no traceback."""
+    d, user = deployment, 141
+    d.ask(user, "/jobs")
+    d.tg.inject_photo(user, tiny_jpeg(41))  # no caption: the photo waits for a choice, under a keyboard
+    d.tg.wait_for_sync(lambda: any(m.kind == "photo" for m in d.tg.visible_messages(user)), 30)
+    photo = next(m for m in d.tg.visible_messages(user) if m.kind == "photo")
+    listing = next(m for m in d.tg.visible_messages(user) if m.kind == "text")
+    shown = len(d.tg.visible_messages(user))
+    log_before = len(d.log())
+    for message_id, data in ((listing.message_id, "jobs:" + "9" * 30), (listing.message_id, "jobs:-5"),
+                             (photo.message_id, "jobs:0"), (photo.message_id, "jobs:" + "9" * 30),
+                             (listing.message_id, "nope:1"), (listing.message_id, "jobs")):
+        query = d.tg.inject_callback(user, message_id, data)
+        d.tg.wait_for_sync(lambda q=query: d.tg.callback_answer(q) is not None, 30)  # type: ignore[misc]
+        answer = d.tg.callback_answer(query)
+        assert answer is not None and answer.get("text") == "This button has expired.", (data, answer)
+    assert len(d.tg.visible_messages(user)) == shown
+    log = d.log()[log_before:]
+    assert "Traceback" not in log and '"level": "error"' not in log
+
+
+def test_a_user_who_blocked_the_bot_is_an_ordinary_event(deployment: Deployment) -> None:
+    """Texts and a command from a user who has blocked the bot: the replies fail with 403, which
+    is logged as information, with no ERROR line and no apology attempted in that chat."""
+    d, user = deployment, 151
+    d.tg.open_chat(user)
+    d.tg.block(user)
+    log_before = len(d.log())
+    ids = [d.tg.inject_text(user, text) for text in ("hello", "/help")]
+    d.tg.wait_for_sync(lambda: d.tg.pending_update_count == 0, 30)
+    refused = lambda: [c for c in d.tg.calls("sendMessage") if str(c.chat_id) == str(user)]  # noqa: E731
+    d.tg.wait_for_sync(lambda: len(refused()) >= 2 and "user cannot be answered" in d.log()[log_before:], 30)
+    time.sleep(1.0)
+    assert len(refused()) == 2 and all(c.status == 403 for c in refused()), refused()
+    log = d.log()[log_before:]
+    assert '"level": "error"' not in log and "update failed" not in log, ids

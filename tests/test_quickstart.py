@@ -66,6 +66,33 @@ def test_make_run_from_a_fresh_clone_answers_start(tmp_path: Path) -> None:
         assert wait_gone(int(started["pid"]), 5)
 
 
+def test_pip_install_gives_a_photobot_command(tmp_path: Path) -> None:
+    """`pip install .` from a clone into a new virtualenv (its requirements come from the shared
+    one, so nothing is downloaded): a `photobot` command that works from any folder, with the
+    queue's Lua scripts and the sandbox's page installed beside the code."""
+    clone = fresh_clone(tmp_path / "photobot")
+    venv = layered_venv(tmp_path / "venv")
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         str(clone)], check=False, capture_output=True, text=True, timeout=300, env=clean_env(),
+    )
+    assert install.returncode == 0, install.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = clean_env(LOG_FILE="none")
+    env.pop("PYTHONPATH", None)
+    ops = subprocess.run([str(venv / "bin" / "photobot"), "ops"], cwd=elsewhere, env=env, check=False,
+                         capture_output=True, text=True, timeout=60)
+    assert ops.returncode == 0 and "sepia" in ops.stdout, ops.stderr
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "import photobot, pathlib; p = pathlib.Path(photobot.__file__).parent; print(p); "
+         "print(len(list(p.glob('queue/lua/*.lua')))); print((p / 'sandbox/static/index.html').exists())"],
+        cwd=elsewhere, env=env, check=True, capture_output=True, text=True, timeout=60,
+    ).stdout.split()
+    assert where[0].startswith(str(venv)) and int(where[1]) > 5 and where[2] == "True", where
+
+
 def test_make_run_without_a_token_says_so_in_one_line_before_installing(tmp_path: Path) -> None:
     clone = fresh_clone(tmp_path / "photobot")
     venv = tmp_path / "never-created"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from photobot.config import Settings
 from photobot.jobs import JobStatus
+from photobot.payments import PremiumLedger
 from photobot.sessions import Scope, token_digest
 from tests.web_support import TINY_JPEG, Stack, web_stack
 
@@ -122,7 +124,19 @@ async def test_me_tells_user_scope_tier_and_expiry(world: World) -> None:
     status, me = await world.stack.call("GET", "/api/v1/me", token)
     session = await world.stack.sessions.verify(token)
     assert status == 200 and session is not None
-    assert me == {"user_key": OWNER, "scope": "user", "tier": "premium", "expires_at": session.expires_at}
+    # Three of OWNER's chat photos were queued; the failed one (not the file's fault) gave its unit back.
+    next_at = me.pop("quota_next_at")
+    assert me == {"user_key": OWNER, "scope": "user", "tier": "premium", "expires_at": session.expires_at,
+                  "quota": 500, "quota_left": 498, "premium_until": None}
+    assert 0 < next_at - time.time() <= 86400
+
+
+async def test_me_gives_paid_premium_and_its_end(world: World) -> None:
+    token = await world.stack.token(OTHER)
+    granted = await PremiumLedger(world.stack.sessions.redis, world.stack.settings).grant_days(OTHER, 2)
+    status, me = await world.stack.call("GET", "/api/v1/me", token)
+    assert status == 200 and me["tier"] == "premium" and me["premium_until"] == granted.until_ms // 1000
+    assert (me["quota"], me["quota_left"], me["quota_next_at"]) == (500, 500, None)
 
 
 async def test_jobs_lists_own_jobs_with_filter_and_paging(world: World) -> None:

@@ -42,6 +42,7 @@ def served(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
     config = Settings(  # type: ignore[call-arg]
         _env_file=None, redis_url=redis_server.url.replace("/0", "/5"), data_dir=tmp / "data",
         log_file="none",
+        api_rate_limit=0,  # hundreds of generated requests share two tokens (the budget has its own test)
     )
     ready = threading.Event()
     stop = threading.Event()

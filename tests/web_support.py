@@ -17,6 +17,7 @@ from photobot.gdrive import LocalStorage
 from photobot.jobs import Job, PermanentJobError, Platform
 from photobot.metrics import Metrics
 from photobot.queue import JobQueue
+from photobot.queue.quota import QuotaBook
 from photobot.sessions import Scope, SessionStore
 from photobot.users import UserStore
 from photobot.web import WebDeps, bound_port, build_web_app, serve
@@ -89,7 +90,8 @@ async def web_stack(settings: Settings, tmp_path: Path, **deps: Any) -> AsyncIte
 
     app: web.Application = build_web_app(
         WebDeps(settings=settings, queue=queue, storage=storage, sessions=sessions, users=users,
-                metrics=metrics, workers_alive=workers_alive, **deps)
+                metrics=metrics, workers_alive=workers_alive,
+                **{"quotas": QuotaBook(queue.redis, settings), **deps})
     )
     runner = await serve(app, "127.0.0.1", 0)
     http = aiohttp.ClientSession()

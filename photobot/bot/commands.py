@@ -28,6 +28,7 @@ from photobot.users import ProtectedAdmin, UnknownTier, UserRecord, UserStore
 log = get_logger(__name__)
 
 JOBS_PAGE = 5
+MAX_JOBS_OFFSET = 100_000  # the queue keeps a user's history shorter than this
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -90,7 +91,7 @@ class Commands:
         return Reply("\n".join(lines))
 
     async def jobs(self, user: UserRecord, lang: str, offset: int = 0) -> Reply:
-        offset = max(0, offset)
+        offset = min(max(0, offset), MAX_JOBS_OFFSET)
         jobs, total = await self.queue.user_jobs(user.key, limit=JOBS_PAGE, offset=offset)
         if total == 0:
             return Reply(t("jobs_empty", lang))
@@ -203,6 +204,27 @@ class Commands:
         """Every token of the caller stops working at once (wherever the command is sent)."""
         count = await self.sessions.revoke_all(user.key)
         return Reply(t("logged_out", lang, count=count))
+
+    async def forget(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        """`/forget`: the caller's stored photos and results are deleted now, their waiting jobs and
+        photos waiting for a choice cancelled. `/forget USER_ID`: an admin's, for a banned user."""
+        retention = self.service.retention
+        value = arg.strip()
+        if not value:
+            files = await retention.forget(user.key) if retention is not None else 0
+            await self.service.waiting.clear(user.key)
+            return Reply(t("forgotten", lang, files=files))
+        if not user.is_admin:
+            return Reply(t("admin_only", lang))
+        target = self._user_key(user.platform, value)
+        if target is None:
+            return Reply(t("bad_user_id", lang, value=value[:64]))
+        if not (await self.users.get(target)).banned:
+            return Reply(t("forget_not_banned", lang, user=target))
+        files = await retention.forget(target) if retention is not None else 0
+        await self.service.waiting.clear(target)
+        log.info("banned user's data forgotten", admin=user.key, target=target, files=files)
+        return Reply(t("user_forgotten", lang, user=target, files=files))
 
     # --- admins ------------------------------------------------------------------------------------
     async def ban(self, user: UserRecord, lang: str, arg: str, *, banned: bool = True) -> Reply:
@@ -370,6 +392,7 @@ _DISPATCH: dict[str, Callable[[Commands, _Call], Reply | Awaitable[Reply]]] = {
     "tier": lambda c, call: c.tier(call.user, call.lang, call.args),
     "token": lambda c, call: c.token(call.user, call.lang, private=call.private),
     "logout": lambda c, call: c.logout(call.user, call.lang),
+    "forget": lambda c, call: c.forget(call.user, call.lang, call.args),
     "stats": lambda c, call: c.stats(call.user, call.lang),
     "requeue": lambda c, call: c.requeue(call.user, call.lang, call.args),
     "job": lambda c, call: c.job(call.user, call.lang, call.args),

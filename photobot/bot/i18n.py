@@ -27,8 +27,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         '• or name it in the caption, e.g. "sepia" or "faces_blur";\n'
         "• an album becomes one job per photo.\n\n"
         "Commands:\n/ops: the operations\n/jobs: your recent jobs\n/status ID: one job\n"
-        "/cancel ID: cancel a waiting job\n/tier: your tier\n"
-        "/token: a token for the HTTP API (in a private chat)\n/logout: revoke your tokens\n\n"
+        "/cancel ID: cancel a waiting job\n/tier: your tier and what is left today\n"
+        "/premium: more photos and a faster queue (/terms, /paysupport)\n"
+        "/token: a token for the HTTP API (in a private chat)\n/logout: revoke your tokens\n"
+        "/forget: delete your stored photos and results now\n\n"
         "Limits: files up to {max_mb} MB, {flood_limit} photos per {flood_window} s, "
         "{pending_cap} unfinished jobs at a time.",
         "ru": "Как пользоваться:\n"
@@ -36,19 +38,34 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "• или напишите её в подписи, например «сепия» или «faces_blur»;\n"
         "• альбом — это по заданию на каждое фото.\n\n"
         "Команды:\n/ops — операции\n/jobs — ваши последние задания\n/status ID — одно задание\n"
-        "/cancel ID — отменить ожидающее задание\n/tier — ваш тариф\n"
-        "/token — токен для HTTP API (в личном чате)\n/logout — отозвать ваши токены\n\n"
+        "/cancel ID — отменить ожидающее задание\n/tier — ваш тариф и остаток на сегодня\n"
+        "/premium — больше фото и быстрая очередь (/terms, /paysupport)\n"
+        "/token — токен для HTTP API (в личном чате)\n/logout — отозвать ваши токены\n"
+        "/forget — удалить ваши сохранённые фото и результаты сейчас\n\n"
         "Ограничения: файлы до {max_mb} МБ, {flood_limit} фото за {flood_window} с, "
         "не более {pending_cap} незавершённых заданий.",
     },
     "admin_help": {
-        "en": "Admin: /stats, /requeue ID|failed, /tier USER_ID TIER, /ban USER_ID, /unban USER_ID, /job ID.",
+        "en": "Admin: /stats, /requeue ID|failed, /tier USER_ID TIER, /ban USER_ID, /unban USER_ID, /job ID, "
+        "/forget USER_ID (a banned user's files).",
         "ru": "Администратору: /stats, /requeue ID|failed, /tier USER_ID ТАРИФ, /ban USER_ID, "
-        "/unban USER_ID, /job ID.",
+        "/unban USER_ID, /job ID, /forget USER_ID (файлы заблокированного).",
     },
     "ops_header": {
         "en": "Operations (name them in a caption or pick a button):",
         "ru": "Операции (напишите в подписи или выберите кнопкой):",
+    },
+    "forgotten": {
+        "en": "Deleted: {files} stored files (your photos and results); waiting jobs were cancelled.",
+        "ru": "Удалено сохранённых файлов (ваших фото и результатов): {files}; ожидающие задания отменены.",
+    },
+    "user_forgotten": {
+        "en": "Deleted {files} stored files of {user}.",
+        "ru": "Удалено сохранённых файлов пользователя {user}: {files}.",
+    },
+    "forget_not_banned": {
+        "en": "{user} is not banned; users delete their own files with /forget.",
+        "ru": "{user} не заблокирован; свои файлы пользователи удаляют сами командой /forget.",
     },
     "choose_op": {"en": "What should I do with this photo?", "ru": "Что сделать с этим фото?"},
     "ops_more": {"en": "More ›", "ru": "Ещё ›"},
@@ -211,6 +228,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "refused over quota today: {refused}\nactive premium users: {premium}",
         "ru": "отказано сверх квоты сегодня: {refused}\nактивных премиум-пользователей: {premium}",
     },
+    "button_expired": {"en": "This button has expired.", "ru": "Эта кнопка устарела."},
     "choice_expired": {
         "en": "This photo waited too long; please send it again.",
         "ru": "Это фото ждало слишком долго; пришлите его ещё раз.",
@@ -320,6 +338,7 @@ COMMANDS: Mapping[str, Mapping[str, str]] = {
     "tier": {"en": "My tier", "ru": "Мой тариф"},
     "token": {"en": "A token for the HTTP API (private chat)", "ru": "Токен для HTTP API (в личном чате)"},
     "logout": {"en": "Revoke my API tokens", "ru": "Отозвать мои токены API"},
+    "forget": {"en": "Delete my stored photos now", "ru": "Удалить мои сохранённые фото"},
     "premium": {"en": "Premium: more photos, faster", "ru": "Премиум: больше фото, быстрее"},
     "paysupport": {"en": "Help with a payment", "ru": "Помощь с платежом"},
     "terms": {"en": "Terms of premium", "ru": "Условия премиума"},

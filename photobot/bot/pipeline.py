@@ -108,7 +108,7 @@ class JobPipeline:
             ids: list[str] = []
             images = []
             for index, image in enumerate(outcome.images):
-                name = f"{job.job_id}-{index}.{image.extension}"
+                name = f"{job.job_id}-{index}{image.extension}"  # the extension has its dot
                 ids.append(
                     await self.storage.put(
                         image.data,

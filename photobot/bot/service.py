@@ -9,6 +9,7 @@ crash in the middle means the method runs again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,17 @@ from photobot.bot.adapter import ChatAdapter, OutImage, RecipientUnavailable, Re
 from photobot.bot.allowance import Allowances, now_ms
 from photobot.bot.i18n import t
 from photobot.bot.keyboard import operations_keyboard
-from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices, PendingPhoto
+from photobot.bot.state import (
+    AlbumChoices,
+    AnsweredMessages,
+    MessageLocks,
+    PendingChoices,
+    PendingPhoto,
+    WaitingChoices,
+)
 from photobot.config import Settings
 from photobot.gdrive import Storage
+from photobot.gdrive.ledger import StorageBudgetReached
 from photobot.jobs import Job, JobStatus, Platform, new_job_id
 from photobot.logs import get_logger
 from photobot.processing import (
@@ -38,6 +47,7 @@ from photobot.queue import (
     QuotaReached,
 )
 from photobot.queue.quota import QuotaBook
+from photobot.retention import Retention
 from photobot.users import UserRecord
 
 log = get_logger(__name__)
@@ -76,6 +86,7 @@ class BotService:
         answered: AnsweredMessages,
         albums: AlbumChoices,
         locks: MessageLocks,
+        retention: Retention | None = None,
     ) -> None:
         self.settings = settings
         self.queue = queue
@@ -85,6 +96,10 @@ class BotService:
         self.answered = answered
         self.albums = albums
         self.locks = locks
+        self.retention = retention
+        # Each download is held in memory until stored: so many at once, whoever sends.
+        self._downloads = asyncio.Semaphore(settings.downloads_in_flight)
+        self.waiting = WaitingChoices(queue.redis, settings.key_prefix, settings.state_ttl_seconds)
         self.allowances = Allowances(QuotaBook(queue.redis, settings), settings)
 
     def adapter(self, platform: Platform) -> ChatAdapter:
@@ -107,25 +122,13 @@ class BotService:
         except ProcessingError as error:  # the caption names an operation with a bad value: "blur 500"
             await self._refuse(photo, t("failed", lang, message=error.user_message(lang)))
             return
-        # Over the quota: refused before anything is downloaded or stored. The enqueue checks again
-        # atomically, since another photo of the user may take the last unit in between.
-        allowance = await self.allowances.of(photo.user)
-        if allowance.left == 0:
-            assert allowance.limit is not None
-            await self.allowances.quotas.count_refusal()
-            await self._refuse_quota(photo, allowance.limit, allowance.wait_seconds(now_ms()))
-            return
-        data = await adapter.download(photo.file_ref)
-        if len(data) > limit:
-            await self._refuse(photo, t("too_big", lang, max_mb=limit // (1024 * 1024)))
+        if await self._refused_before_download(photo):
             return
         job_id = new_job_id()
-        photo_id = await self.storage.put(
-            data,
-            photo.filename,
-            photo.mime,
-            {"job_id": job_id, "user_id": photo.user.key, "kind": "original"},
-        )
+        stored = await self._store_original(photo, job_id)
+        if stored is None:
+            return
+        data, photo_id = stored
         resend: OutImage | RemoteFile = (
             RemoteFile(photo.resend_ref, photo.as_document)
             if photo.resend_ref
@@ -153,7 +156,54 @@ class BotService:
             metadata={"filename": photo.filename},
         )
         await self.choices.save(photo.platform, photo.chat_id, photo.user.user_id, status_id, pending)
+        await self.waiting.add(photo.user.key, job_id)
         await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
+
+    async def unfinished(self, user_key: str) -> int:
+        """The user's unfinished jobs and photos waiting for a choice."""
+        return await self.queue.pending_count(user_key) + await self.waiting.count(user_key)
+
+    async def _refused_before_download(self, photo: IncomingPhoto) -> bool:
+        """Over the quota or the pending cap: refused (True) before anything is downloaded or stored.
+
+        The enqueue checks both again atomically, since another photo of the user may take the last
+        unit in between. Photos waiting for a choice count as unfinished jobs: each holds an original.
+        """
+        allowance = await self.allowances.of(photo.user)
+        if allowance.left == 0:
+            assert allowance.limit is not None
+            await self.allowances.quotas.count_refusal()
+            await self._refuse_quota(photo, allowance.limit, allowance.wait_seconds(now_ms()))
+            return True
+        cap = self.settings.max_pending_per_user
+        if await self.unfinished(photo.user.key) >= cap:
+            await self._refuse(photo, t("pending_cap", photo.language, cap=cap))
+            return True
+        return False
+
+    async def _store_original(self, photo: IncomingPhoto, job_id: str) -> tuple[bytes, str] | None:
+        """Download and store the original: its bytes and id, or None when it was refused (answered)
+        for its size or the user's storage budget. A file is held in memory from its download until
+        it is stored, so DOWNLOADS_IN_FLIGHT bounds how many are at once, whoever sends them."""
+        limit = self.settings.max_download_bytes
+        async with self._downloads:
+            data = await self.adapter(photo.platform).download(photo.file_ref)
+            if len(data) > limit:
+                refusal = t("too_big", photo.language, max_mb=limit // (1024 * 1024))
+            else:
+                try:
+                    photo_id = await self.storage.put(
+                        data,
+                        photo.filename,
+                        photo.mime,
+                        {"job_id": job_id, "user_id": photo.user.key, "kind": "original"},
+                    )
+                except StorageBudgetReached as full:
+                    refusal = full.user_message(photo.language)
+                else:
+                    return data, photo_id
+        await self._refuse(photo, refusal)
+        return None
 
     async def _operation_for(self, photo: IncomingPhoto) -> tuple[str, dict[str, Any]] | None:
         parsed = parse_operation(photo.caption) if photo.caption else None
@@ -239,14 +289,16 @@ class BotService:
         try:
             result = await self.queue.enqueue(job)
         except PendingCapReached:
+            await self.storage.delete(photo_id)  # nothing of a refused photo is kept
             await self._refuse(photo, t("pending_cap", lang, cap=self.settings.max_pending_per_user))
             return
         except QuotaReached as refused:
-            await self.storage.delete(photo_id)  # nothing of a refused photo is kept
+            await self.storage.delete(photo_id)
             await self._refuse_quota(photo, refused.limit, refused.wait_seconds)
             return
         except InvalidJob as error:
             log.warning("job refused", error=str(error))
+            await self.storage.delete(photo_id)
             await self._refuse(photo, t("unknown_operation", lang))
             return
         job = result.job
@@ -352,6 +404,7 @@ class BotService:
             return result
         pending.chosen_job_id = result.job.job_id
         await self.choices.save(platform, chat_id, user.user_id, status_message_id, pending)
+        await self.waiting.remove(user.key, pending.job_id)
         position = await self.show_queued(result.job)
         return queued_caption(result.job, position, language)
 

@@ -3,6 +3,7 @@
 - `PendingChoices`: a photo waiting for its operation, in aiogram's RedisStorage (one record per
   status message, through the storage key's `destiny`, with the state TTL), so it survives restarts
   and expires on its own.
+- `WaitingChoices`: how many of those each user has, for the pending cap.
 - `AnsweredMessages`: which user message got which status message, so an update delivered twice
   (platforms deliver at least once) is answered once.
 - `AlbumChoices`: the operation named in an album's caption, for the album's other photos.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,6 +29,7 @@ from redis.exceptions import LockError
 
 from photobot.jobs import Platform
 from photobot.queue.outage import REDIS_DOWN
+from photobot.redis_client import RedisClient
 
 
 class PendingPhoto(BaseModel):
@@ -68,6 +71,47 @@ class PendingChoices:
     ) -> PendingPhoto | None:
         data = await self._storage.get_data(self._key(platform, chat_id, user_id, status_message_id))
         return PendingPhoto.model_validate(data) if data else None
+
+
+class WaitingChoices:
+    """How many photos each user has waiting for a choice, so they count against the pending cap.
+
+    A sorted set per user of the photos' job ids scored by when their choice expires (the state TTL,
+    as the choice itself), trimmed on each count: a choice that expired stops counting on its own.
+    """
+
+    def __init__(self, redis: RedisClient, prefix: str, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl_ms = ttl_seconds * 1000
+
+    def _key(self, user_key: str) -> str:
+        return f"{self._prefix}:choices:{user_key}"
+
+    async def add(self, user_key: str, job_id: str) -> None:
+        key = self._key(user_key)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {job_id: _now_ms() + self._ttl_ms})
+            pipe.pexpire(key, self._ttl_ms)
+            await pipe.execute()
+
+    async def remove(self, user_key: str, job_id: str) -> None:
+        await self._redis.zrem(self._key(user_key), job_id)
+
+    async def clear(self, user_key: str) -> None:
+        await self._redis.delete(self._key(user_key))
+
+    async def count(self, user_key: str) -> int:
+        key = self._key(user_key)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, "-inf", _now_ms())
+            pipe.zcard(key)
+            _, count = await pipe.execute()
+        return int(count)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class AnsweredMessages:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from photobot.config import Settings, SettingsError, load_settings
+from photobot.embedded_redis import running_url
 from photobot.logs import configure_logging
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -24,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "photobot.cli.storage_commands",
     "photobot.cli.web_commands",
     "photobot.cli.run_commands",
+    "photobot.cli.sandbox_commands",
 )
 
 EXIT_USAGE = 2
@@ -61,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        if settings.redis_url is None and not getattr(args, "owns_redis", False):
+            settings = with_running_redis(settings)
         logs_to_stderr = bool(args.verbose or getattr(args, "logs_to_stderr", False))
         configure_logging(
             settings.log_level, settings.log_format, settings.resolved_log_file, to_stderr=logs_to_stderr
@@ -78,6 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
+
+
+def with_running_redis(settings: Settings) -> Settings:
+    """REDIS_URL unset: the embedded Redis that a photobot runs for DATA_DIR, if one answers, so
+    `photobot stats` beside `make run` sees its queue. Commands that start photobot (owns_redis)
+    keep their own embedded Redis and its one-photobot-per-DATA_DIR lock."""
+    url = running_url(settings.data_dir)
+    return settings if url is None else settings.model_copy(update={"redis_url": url})
 
 
 def settings_for(args: argparse.Namespace) -> Settings:

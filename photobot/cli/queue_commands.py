@@ -21,6 +21,7 @@ from photobot.jobs import Job, JobStatus, Platform, new_job_id
 from photobot.queue import InvalidJob, JobQueue, Maintenance, PendingCapReached, QueueError
 from photobot.queue.drain import NoopDrainer
 from photobot.queue.outage import REDIS_DOWN
+from photobot.redis_client import not_configured
 
 NOOP_BATCH = 500
 
@@ -110,7 +111,9 @@ def _json_object(text: str) -> dict[str, Any]:
 
 # --- Plumbing ----------------------------------------------------------------------------------
 @contextlib.asynccontextmanager
-async def _queue(settings: Settings) -> AsyncIterator[JobQueue]:
+async def open_queue(settings: Settings) -> AsyncIterator[JobQueue]:
+    if settings.redis_url is None:
+        raise CliError(not_configured(settings))
     try:
         queue = JobQueue.from_settings(settings)
     except QueueError as error:
@@ -150,7 +153,7 @@ async def enqueue(args: argparse.Namespace, settings: Settings) -> int:
     }
     from photobot.queue.validation import job_from_task
 
-    async with _queue(settings) as queue:
+    async with open_queue(settings) as queue:
         try:
             if args.count == 1:
                 print(await queue.enqueue_task(task))
@@ -169,7 +172,7 @@ async def enqueue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def stats(args: argparse.Namespace, settings: Settings) -> int:
-    async with _queue(settings) as queue:
+    async with open_queue(settings) as queue:
         figures = await queue.stats()
     if args.json:
         print(figures.model_dump_json(indent=2))
@@ -196,7 +199,7 @@ def _seconds(value: float | None) -> str:
 
 async def jobs(args: argparse.Namespace, settings: Settings) -> int:
     status = JobStatus(args.status) if args.status else None
-    async with _queue(settings) as queue:
+    async with open_queue(settings) as queue:
         page, total = await queue.list_jobs(status, args.user, args.limit, args.offset)
     for job in page:
         print(job.model_dump_json() if args.json else _job_line(job))
@@ -206,7 +209,7 @@ async def jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def show(args: argparse.Namespace, settings: Settings) -> int:
-    async with _queue(settings) as queue:
+    async with open_queue(settings) as queue:
         job = await queue.get(args.job_id)
         position = await queue.position(args.job_id) if job is not None else None
     if job is None:
@@ -220,7 +223,7 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def requeue(args: argparse.Namespace, settings: Settings) -> int:
-    async with _queue(settings) as queue:
+    async with open_queue(settings) as queue:
         if args.all_failed:
             print(await queue.requeue_all_failed())
         else:
@@ -229,7 +232,7 @@ async def requeue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cancel(args: argparse.Namespace, settings: Settings) -> int:
-    async with _queue(settings) as queue:
+    async with open_queue(settings) as queue:
         print(_job_line(await queue.cancel(args.job_id)))
     return 0
 
@@ -240,7 +243,7 @@ async def worker(args: argparse.Namespace, settings: Settings) -> int:
 
         await run(settings, mode="worker")
         return 0
-    async with _queue(settings) as queue:
+    async with open_queue(settings) as queue:
         runner = NoopDrainer(queue, batch=args.batch)
         maintenance = Maintenance(queue)
         _on_signals(runner.stop)

@@ -19,9 +19,9 @@ def register(subparsers: Any) -> None:
         "--check-config", action="store_true",
         help="only check the configuration that `run` needs, then exit (0: it can start)",
     )
-    run.set_defaults(handler=_run_all, logs_to_stderr=True)
+    run.set_defaults(handler=_run_all, logs_to_stderr=True, owns_redis=True)
     bot = subparsers.add_parser("bot", help="run the chat side only (no workers)")
-    bot.set_defaults(handler=_run_bot, logs_to_stderr=True)
+    bot.set_defaults(handler=_run_bot, logs_to_stderr=True, owns_redis=True)
 
 
 async def _run_all(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,9 +1,11 @@
-"""`photobot storage check | put FILE | get ID -o OUT | delete ID`: the storage backend by hand."""
+"""`photobot storage check | put FILE | get ID -o OUT | delete ID | gc [--forget USER]`: the storage
+backend by hand, and the retention sweep (see photobot.retention) run once."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import mimetypes
 import sys
 from collections.abc import Awaitable, Callable
@@ -11,9 +13,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from photobot.cli import CliError
+from photobot.cli.queue_commands import open_queue
 from photobot.config import Settings
 from photobot.gdrive import Storage, StorageError, build_storage
+from photobot.gdrive.ledger import TrackedStorage
 from photobot.jobs import JobError
+from photobot.retention import Retention
 
 T = TypeVar("T")
 EXIT_PROBLEMS = 1
@@ -42,6 +47,12 @@ def register(subparsers: Any) -> None:
     delete = commands.add_parser("delete", help="delete the file ID (no error if it is gone)")
     delete.add_argument("file_id", metavar="ID")
     delete.set_defaults(handler=delete_command)
+
+    gc = commands.add_parser(
+        "gc", help="delete files past FILE_RETENTION_SECONDS and orphans now; print what was done"
+    )
+    gc.add_argument("--forget", metavar="USER", help="also delete every file of USER (e.g. tg:123)")
+    gc.set_defaults(handler=gc_command)
 
 
 async def _with_storage(settings: Settings, action: Callable[[Storage], Awaitable[T]]) -> T:
@@ -106,3 +117,26 @@ async def get_command(args: argparse.Namespace, settings: Settings) -> int:
 async def delete_command(args: argparse.Namespace, settings: Settings) -> int:
     await _with_storage(settings, lambda storage: storage.delete(args.file_id))
     return 0
+
+
+async def gc_command(args: argparse.Namespace, settings: Settings) -> int:
+    """One retention sweep over the file ledger in Redis (files stored by `storage put` are not in it)."""
+    async with open_queue(settings) as queue:
+        storage = TrackedStorage.from_settings(build_storage(settings), queue.redis, settings)
+        retention = Retention(storage, storage.ledger, queue, settings)
+        try:
+            forgotten = await retention.forget(args.forget) if args.forget else None
+            sweep = await retention.sweep()
+            files, size = await storage.ledger.count()
+        except StorageError as error:
+            raise CliError(f"{storage.backend} storage: {error.detail}") from None
+        finally:
+            await storage.close()
+    report: dict[str, Any] = {
+        "expired": sweep.expired, "orphans": sweep.orphans, "failed": sweep.failed,
+        "kept_files": files, "kept_bytes": size,
+    }
+    if forgotten is not None:
+        report["forgotten"] = forgotten
+    print(json.dumps(report))
+    return EXIT_PROBLEMS if sweep.failed else 0

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from photobot.cli import CliError
 from photobot.config import Settings
+from photobot.redis_client import not_configured
 from photobot.sessions import InvalidSessionRequest, Scope, SessionStore
 
 
@@ -37,7 +38,7 @@ def register(sub: Any) -> None:
 
 def _store(settings: Settings) -> SessionStore:
     if settings.redis_url is None:
-        raise CliError("REDIS_URL is not set; tokens live in the Redis the bot uses")
+        raise CliError(not_configured(settings))
     return SessionStore.from_settings(settings)
 
 

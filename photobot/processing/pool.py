@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from photobot import heap
 from photobot.config import Settings
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
@@ -40,6 +41,7 @@ def _init_worker(cv_threads: int, memory_bytes: int) -> None:
     import cv2
 
     die_with_parent()
+    heap.return_large_buffers()
     cv2.setNumThreads(cv_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_bytes > 0:

@@ -8,16 +8,14 @@ exception the chat would have to guess about.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 
+from photobot import heap
 from photobot.logs import get_logger
 from photobot.processing.decode import decode_image
 from photobot.processing.encode import EncodedImage, encode
@@ -100,23 +98,7 @@ def run_in_worker(data: bytes, name: str, params: Mapping[str, Any], limits: Lim
     try:
         return run_operation(data, name, params, limits)
     finally:
-        _trim_heap()
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None where the C library has none."""
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-    return trim
-
-
-def _trim_heap() -> None:
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+        heap.trim()
 
 
 def _ms(seconds: float) -> float:

@@ -94,9 +94,19 @@ def _sniff(data: bytes) -> tuple[str, str]:
 
 # --- Handlers ------------------------------------------------------------------------------------
 async def me(request: web.Request) -> web.Response:
+    """The caller, with the numbers /tier shows in a chat: the quota, what is left, premium's end."""
     session = current_session(request)
-    tier = await request.app[DEPS_KEY].users.get_tier(session.user_key)
-    return _json(Me(user_key=session.user_key, scope=session.scope, tier=tier, expires_at=session.expires_at))
+    deps = request.app[DEPS_KEY]
+    user = await deps.users.get(session.user_key)
+    me = Me(user_key=session.user_key, scope=session.scope, tier=user.tier, expires_at=session.expires_at)
+    if user.premium_until is not None:
+        me.premium_until = user.premium_until // 1000
+    if deps.quotas is not None:
+        allowance = await deps.quotas.allowance(session.user_key, user.tier)
+        me.quota, me.quota_left = allowance.limit, allowance.left
+        if allowance.next_unit_ms is not None:
+            me.quota_next_at = allowance.next_unit_ms // 1000
+    return _json(me)
 
 
 async def list_jobs(request: web.Request) -> web.Response:

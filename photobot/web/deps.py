@@ -18,6 +18,7 @@ from photobot.config import Settings
 from photobot.gdrive import FileMissing, InvalidFileId
 from photobot.jobs import Job, JobStatus
 from photobot.metrics import Metrics
+from photobot.queue.quota import QuotaBook
 from photobot.sessions import SessionStore
 from photobot.users import UserRecord
 
@@ -69,10 +70,11 @@ class WebDeps:
 
     workers_alive: readiness of the job workers (None: this process runs none, so not checked).
     add_routes: called with the root application to add more routes, e.g. the Telegram webhook
-        (photobot.bot.telegram.setup.add_webhook_route, which checks X-Telegram-Bot-Api-Secret-Token).
+        (photobot.bot.telegram.webhook.add_webhook_route, which checks X-Telegram-Bot-Api-Secret-Token).
     missing_errors: what storage.get raises for a file that is gone or an id it cannot hold, so a
         lost result is a 404 and not a 500.
     check_timeout: seconds each readiness probe may take before it counts as down.
+    quotas: the quota keys' reader, for /me (None: /me gives no quota numbers).
     """
 
     settings: Settings
@@ -84,6 +86,7 @@ class WebDeps:
     workers_alive: WorkersAlive | None = None
     add_routes: RouteHook | None = None
     missing_errors: tuple[type[BaseException], ...] = (FileMissing, InvalidFileId)
+    quotas: QuotaBook | None = None
     check_timeout: float = 2.0
 
 

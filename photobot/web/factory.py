@@ -2,7 +2,8 @@
 
 Layout: the root application has /healthz, /readyz, /metrics and whatever `add_routes` adds (the
 Telegram webhook); the JSON API is a sub-application at /api/v1 with its own middlewares (JSON
-errors, then Bearer authentication), so neither reaches the operator or webhook routes.
+errors, then the per-token request budget, then Bearer authentication), so neither reaches the
+operator or webhook routes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from photobot.web.deps import DEPS_KEY, WebDeps
 from photobot.web.errors import json_errors
 from photobot.web.openapi import build_document
 from photobot.web.ops import add_ops_routes
+from photobot.web.ratelimit import RATE_LIMIT_KEY, TokenRateLimit, limit_per_token
 
 API_PREFIX = "/api/v1"
 DOCUMENT_KEY: web.AppKey[dict[str, Any]] = web.AppKey("photobot_openapi", dict)
@@ -38,8 +40,15 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 def build_api_app(deps: WebDeps) -> web.Application:
-    app = web.Application(middlewares=[json_errors, require_session], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[json_errors, limit_per_token, require_session], client_max_size=64 * 1024
+    )
     app[DEPS_KEY] = deps
+    settings = deps.settings
+    if settings.api_rate_limit > 0:
+        window = settings.api_rate_window_seconds
+        limit = TokenRateLimit(deps.sessions.redis, settings.key_prefix, settings.api_rate_limit, window)
+        app[RATE_LIMIT_KEY] = limit
     app[SESSION_KEY] = deps.sessions
     app[DOCUMENT_KEY] = build_document(api.OPERATIONS, api_version())
     app.router.add_get("/openapi.json", openapi_document)

@@ -22,6 +22,8 @@ _STATUS_TEXT = {
     404: "Unknown job or result (codes job_not_found, result_not_found, result_missing).",
     409: "The job is not in a state that allows this (codes not_cancellable, not_requeueable, no_result).",
     422: "A bad parameter or body (codes invalid_parameter, invalid_body, unknown_tier).",
+    429: "More requests with this token than API_RATE_LIMIT in the window (code rate_limited; "
+    "Retry-After says when to come back).",
     503: "Redis or the storage backend is unreachable (codes unavailable, storage_unavailable).",
 }
 
@@ -71,7 +73,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     else:
         name = op.response_schema or (op.response.__name__ if op.response else "")
         ok = {"description": "OK", "content": {"application/json": {"schema": _ref(name)}}}
-    statuses = {401, 503, *op.errors}
+    statuses = {401, 429, 503, *op.errors}
     if op.params or op.body:
         statuses.add(422)
     entry: dict[str, Any] = {

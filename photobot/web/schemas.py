@@ -89,6 +89,18 @@ class Me(BaseModel):
     scope: Scope
     tier: str
     expires_at: int = Field(description="When this token stops working, in seconds since the Unix epoch.")
+    quota: int | None = Field(
+        None, description="Photos the tier allows per rolling 24 hours; null: no limit."
+    )
+    quota_left: int | None = Field(None, description="Photos left of the quota now; null: no limit.")
+    quota_next_at: int | None = Field(
+        None,
+        description="When the oldest counted photo leaves the 24 hours (one more is allowed), in "
+        "seconds since the Unix epoch; null when none is counted.",
+    )
+    premium_until: int | None = Field(
+        None, description="When premium (paid or granted) ends or ended, in seconds since the epoch."
+    )
 
 
 class TierChange(BaseModel):

@@ -48,7 +48,7 @@ class UserMiddleware(BaseMiddleware):
             if record.language != lang:
                 await self.users.touch(key, lang)
             data["user"] = record
-            if record.banned:
+            if record.banned and not _about_money(event):
                 await self._refuse_banned(event, data, record, lang)
                 return None
             return await handler(event, data)
@@ -65,6 +65,16 @@ class UserMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         if chat is not None:
             await self.adapter.send_text(chat.id, t("banned", lang))
+
+
+def _about_money(event: TelegramObject) -> bool:
+    """A payment, a refund or a checkout reaches its handler even from a banned user: Stars already
+    taken must be recorded (and refundable), and a checkout must get an answer, a refusal."""
+    if not isinstance(event, Update):
+        return False
+    message = event.message
+    paid = message is not None and (message.successful_payment or message.refunded_payment) is not None
+    return paid or event.pre_checkout_query is not None
 
 
 class FloodMiddleware(BaseMiddleware):

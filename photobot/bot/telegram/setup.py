@@ -5,14 +5,10 @@ Nothing here runs at import; the composition root (photobot.app) calls these wit
 
 from __future__ import annotations
 
-import hmac
-
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
-from aiohttp import web
 
 from photobot.bot.commands import Commands
 from photobot.bot.i18n import COMMANDS, LANGUAGES
@@ -77,31 +73,6 @@ async def set_commands(bot: Bot) -> None:
     for language in LANGUAGES:
         menu = [BotCommand(command=name, description=texts[language]) for name, texts in COMMANDS.items()]
         await bot.set_my_commands(menu, language_code=None if language == "en" else language)
-
-
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
-
-
-def add_webhook_route(app: web.Application, settings: Settings, dispatcher: Dispatcher, bot: Bot) -> None:
-    """Telegram's webhook on photobot's aiohttp app.
-
-    A request without the right X-Telegram-Bot-Api-Secret-Token gets 403 before anything parses
-    its body (aiogram would answer 401, which asks for credentials HTTP has no scheme for); the
-    comparison is constant-time. The handler answers only after the update was handled (not in the
-    background), so a 200 means the job or the pending choice is in Redis; an outage gives a 500
-    and Telegram sends it again.
-    """
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    handler = SimpleRequestHandler(dispatcher, bot, handle_in_background=False, secret_token=secret)
-
-    async def webhook(request: web.Request) -> web.StreamResponse:
-        given = request.headers.get(SECRET_HEADER, "")
-        if secret and not hmac.compare_digest(given.encode(), secret.encode()):
-            log.warning("webhook request refused: wrong or missing secret", remote=request.remote)
-            return web.Response(status=403, text="Forbidden")
-        return await handler.handle(request)
-
-    app.router.add_post(settings.webhook_path, webhook)
 
 
 async def start_webhook(bot: Bot, settings: Settings, dispatcher: Dispatcher) -> None:

@@ -1,4 +1,4 @@
-"""`ChatAdapter` for a VK community, on vkbottle's API and its messages photo uploader.
+"""`ChatAdapter` for a VK community, on vkbottle's API and its messages photo and document uploaders.
 
 What differs from Telegram, and how it is bridged here:
 - Message ids: in a private chat a message is known by its id; in a group chat (peer id above
@@ -11,8 +11,11 @@ What differs from Telegram, and how it is bridged here:
   It is derived from what makes the send unique (the peer, the message it answers, the files it
   uploads, whose names carry the job id), so a job or an update handled again after a crash sends
   nothing new; it is also the same on the API's own retries.
-- messages.edit replaces the whole message: an edit of the caption passes the photo again. The
-  photo of a status message is remembered here, and asked of VK (messages.getById) after a restart.
+- An image the user sent as a file (full quality) goes back as a document
+  (docs.getMessagesUploadServer, docs.save), and so does a result too large for a photo.
+- messages.edit replaces the whole message: an edit of the caption passes the photo (or document)
+  again. The attachment of a status message is remembered here, and asked of VK
+  (messages.getById) after a restart.
 - VK errors become the adapter's: 900/901/902 -> RecipientUnavailable (no retries), an edit of a
   message that is gone or too old -> MessageGone, VK's "slow down" past the API's patience and
   network failures -> ChatUnavailable (transient), anything else -> RequestRejected.
@@ -31,7 +34,7 @@ from aiohttp import ClientError
 from vkbottle import Keyboard as VKKeyboard
 from vkbottle import Text
 from vkbottle.exception_factory import VKAPIError
-from vkbottle.tools import PhotoMessageUploader
+from vkbottle.tools import DocMessagesUploader, PhotoMessageUploader
 
 from photobot.bot.adapter import (
     ChatUnavailable,
@@ -112,6 +115,7 @@ class VKAdapter:
         self.api = api
         self.group_id = group_id
         self.uploader = PhotoMessageUploader(api)
+        self.doc_uploader = DocMessagesUploader(api)
         self._photos: OrderedDict[tuple[int, int], str] = OrderedDict()
 
     # --- sending ---------------------------------------------------------------------------------
@@ -150,7 +154,7 @@ class VKAdapter:
     async def send_album(
         self, chat_id: int, images: Sequence[OutImage], *, reply_to: int | None = None
     ) -> list[int]:
-        """Up to ten photos as the attachments of one message."""
+        """Up to ten photos (or documents) as the attachments of one message."""
         attachments = [await self._upload(chat_id, image) for image in images]
         rid = random_id(chat_id, "album", reply_to, tuple(image.filename for image in images))
         message_id = await self._send(chat_id, rid, attachment=",".join(attachments), reply_to=reply_to)
@@ -224,7 +228,13 @@ class VKAdapter:
             raise
 
     async def _upload(self, peer_id: int, image: OutImage) -> str:
-        attachment: str = await _call(self.uploader.upload(image.data, peer_id=peer_id))
+        """A photo through the messages photo uploader; a document (full quality, or too large
+        for a photo) through docs.getMessagesUploadServer and docs.save."""
+        if image.as_document:
+            upload = self.doc_uploader.upload(image.data, peer_id=peer_id, title=image.filename)
+        else:
+            upload = self.uploader.upload(image.data, peer_id=peer_id)
+        attachment: str = await _call(upload)
         return attachment
 
     async def _attachment_of(self, peer_id: int, message_id: int) -> str | None:
@@ -241,10 +251,12 @@ class VKAdapter:
         items = (response.get("response") or {}).get("items") or []
         if not items:
             raise MessageGone(f"message {message_id} not found")
-        photos = [
-            _photo_string(a["photo"]) for a in items[0].get("attachments") or [] if a.get("type") == "photo"
+        files = [
+            _attachment_string(a["type"], a[a["type"]])
+            for a in items[0].get("attachments") or []
+            if a.get("type") in ("photo", "doc")
         ]
-        attachment = ",".join(photos) or None
+        attachment = ",".join(files) or None
         if attachment is not None:
             self._remember(peer_id, message_id, attachment)
         return attachment
@@ -256,9 +268,9 @@ class VKAdapter:
             self._photos.popitem(last=False)
 
 
-def _photo_string(photo: dict[str, Any]) -> str:
-    text = f"photo{photo['owner_id']}_{photo['id']}"
-    return f"{text}_{photo['access_key']}" if photo.get("access_key") else text
+def _attachment_string(kind: str, body: dict[str, Any]) -> str:
+    text = f"{kind}{body['owner_id']}_{body['id']}"
+    return f"{text}_{body['access_key']}" if body.get("access_key") else text
 
 
 def _clip(field: str, value: str) -> str:

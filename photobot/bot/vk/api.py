@@ -3,6 +3,8 @@
 Every VK call of every part (the long poll's server requests, sends, edits, the uploader's
 photos.* calls) goes through `PoliteAPI.request`, so one place keeps the group token under its rate
 (VK_RATE, about 20 requests a second for a community token) through the shared `RateLimiter`.
+One conversation may use a quarter of that rate, so a chat that floods leaves the rest of the budget
+to the others (their calls find a free slot at once) and its own backlog drains at that pace.
 VK's "slow down" answers (6 too many requests, 9 flood control, 10 internal error) and network
 errors are retried with exponential backoff and jitter; past the patience they surface as
 `VKUnavailable`, which the adapter turns into a transient `ChatUnavailable`. Repeating a call is
@@ -30,6 +32,7 @@ log = get_logger(__name__)
 # VK error codes that mean "try again a little later".
 SLOW_DOWN_CODES = frozenset({6, 9, 10})
 DEFAULT_API_URL = "https://api.vk.com/method/"
+CHAT_SHARE = 0.25  # of VK_RATE, for one conversation
 
 
 class VKUnavailable(Exception):
@@ -74,7 +77,7 @@ class PoliteAPI(API):
     async def request(self, method: str, data: dict[str, Any], version: str | None = None) -> dict[str, Any]:
         failures = 0
         while True:
-            wait = await self.limiter.acquire(None)
+            wait = await self.limiter.acquire(_conversation_of(data))
             if wait.seconds > 0 and self.metrics is not None:
                 self.metrics.rate_limit_waits.labels("vk", wait.scope).inc()
                 self.metrics.rate_limit_wait_seconds.labels("vk").inc(wait.seconds)
@@ -117,6 +120,16 @@ class PoliteAPI(API):
         await self.client.close()
 
 
+def _conversation_of(data: dict[str, Any]) -> int | None:
+    """The one conversation a call is about (messages.send's peer_ids, messages.edit's and the
+    upload servers' peer_id), whose budget it counts against; None for the others."""
+    raw = data.get("peer_id", data.get("peer_ids"))
+    try:
+        return int(raw) if raw is not None and "," not in str(raw) else None
+    except (TypeError, ValueError):
+        return None
+
+
 def build_api(settings: Settings, metrics: Metrics | None = None) -> PoliteAPI:
     """The community's API client from VK_TOKEN, VK_API_URL and VK_RATE; the token is redacted."""
     token = settings.require_vk_token()
@@ -124,5 +137,12 @@ def build_api(settings: Settings, metrics: Metrics | None = None) -> PoliteAPI:
     adopt_library_logger("vkbottle", settings.log_level)  # vkbottle added a console handler at import
     # VK counts requests in any one-second window: a steady pace a little under the rate, with no
     # burst, never puts more than VK_RATE calls in one second.
-    limiter = RateLimiter(global_rate=settings.vk_rate * 0.9, global_burst=1)
+    # One conversation may use a quarter of it: a chat that floods is answered at that pace and
+    # leaves the rest free, so every other chat's call finds a free slot at once.
+    limiter = RateLimiter(
+        global_rate=settings.vk_rate * 0.9,
+        global_burst=1,
+        chat_rate=settings.vk_rate * CHAT_SHARE,
+        chat_burst=3,
+    )
     return PoliteAPI(token, api_url=settings.vk_api_url, limiter=limiter, metrics=metrics)

@@ -1,37 +1,46 @@
-"""Bots Long Poll that moves past an event only after its handler finished.
+"""Bots Long Poll through the inbox: an event is confirmed once it is in Redis, handled after.
 
 With Bots Long Poll the client, not VK, keeps the position (ts): VK answers any ts still in its
-history. So the ts here moves past a batch only when every event of it was handled (its job, or
-its pending choice, is in Redis), and it is kept in Redis, not in a local file, so a restarted or a
-replacement process resumes where the last one stopped and answers the photos sent meanwhile. An
-event whose handler failed on an outage (Redis, storage, VK unreachable) holds the ts back: after a
-backoff the same events come again; those already handled are skipped by their event_id, and the
-idempotent handlers make any other repeat harmless. A bad event that got its answer is confirmed.
+history. Moving the ts only after every event of a batch was handled ties the next request to the
+slowest chat: one chat that floods holds back the answers of all the others. So each batch is
+written to the `UpdateInbox` and the new ts saved beside it, in one Redis transaction; then the
+events go to their chat's lane (`ChatLanes`, as for Telegram), and the long poll asks for the next
+batch at once. A lane handles its chat's events in order; lanes run concurrently, so a chat with a
+backlog of hundreds delays no other chat. The inbox, not VK, is what a restarted process resumes
+from (its events are handled before the new ones); an event leaves it when its handler finished.
+An event whose handler failed on an outage (Redis, storage, VK unreachable) is tried again in its
+lane after a backoff; a bad event that got its answer is done. The ts lives in Redis, so a
+replacement process resumes where the last one stopped.
 
-VK's long-poll failures are handled as VK documents them (vkbottle's `handle_failed_event`):
-failed=1 the history is outdated, go on from the ts given; failed=2 the key expired, get a new key
-and keep the ts; failed=3 the information was lost, get a new key and ts. No poll error ends the
-loop: network errors and refusals back off and try again.
+Memory is bounded: fetching pauses while `max_in_hand` events wait in the lanes (VK keeps its
+history for a while), and resumes as they are done.
 
-Events of one batch are handled concurrently across conversations and in order within one.
+VK's long-poll failures are handled as VK documents them
+(https://dev.vk.com/ru/api/bots-long-poll/getting-started, through vkbottle's
+`handle_failed_event`): failed=1 the history is outdated, go on from the ts given; failed=2 the key
+expired, get a new key and keep the ts; failed=3 the information was lost, get a new key and ts. No
+poll error ends the loop: network errors and refusals back off and try again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
+import structlog
 from redis.asyncio import Redis
 from vkbottle import BotPolling
 from vkbottle.exception_factory import VKAPIError
 
+from photobot.backoff import Backoff
+from photobot.bot.inbox import ChatLanes, UpdateInbox
 from photobot.bot.vk.api import PoliteAPI, error_code
 from photobot.bot.vk.errors import is_outage
 from photobot.logs import get_logger
+from photobot.metrics import Metrics
 
 log = get_logger(__name__)
 
@@ -44,7 +53,7 @@ class FatalPollError(Exception):
 
 
 class ConfirmingLongPoll:
-    """`run()` until `stop()`; the saved ts only ever covers events that are done."""
+    """`run()` until `stop()`: fetch, keep in the inbox with the new ts, hand to the chat's lane."""
 
     def __init__(
         self,
@@ -56,21 +65,29 @@ class ConfirmingLongPoll:
         *,
         wait: int = 25,
         concurrency: int = 64,
+        max_in_hand: int = 2000,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        grace_seconds: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.api = api
         self.group_id = group_id
         self.handle = handle
         self.redis = redis
         self.ts_key = f"{key_prefix}:vk:ts:{group_id}"
+        self.inbox = UpdateInbox(redis, f"{key_prefix}:vk:inbox:{group_id}")
         self.polling = BotPolling(api=api, group_id=group_id, wait=wait)
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self.max_in_hand = max_in_hand
+        self.grace_seconds = grace_seconds
+        self._backoff = Backoff(backoff_base, backoff_max)
+        in_hand = metrics.updates_in_hand.labels("vk").set if metrics is not None else None
+        self.lanes: ChatLanes[Event] = ChatLanes(
+            self._feed, is_outage, self.inbox,
+            concurrency=concurrency, backoff=self._backoff, on_count=in_hand,
+        )
         self._server: dict[str, Any] | None = None
         self._ts: str | None = None
-        self._done: set[str] = set()  # event_ids handled at the current ts (a failure held it back)
         self._failures = 0
         self._stopping = asyncio.Event()
         self._fetch: asyncio.Task[Any] | None = None
@@ -80,26 +97,60 @@ class ConfirmingLongPoll:
         return self._ts
 
     def stop(self) -> None:
-        """Finish the batch in hand, save its ts, and return from run()."""
+        """Stop fetching, finish the events in hand (the rest stays in the inbox), return from run()."""
         self._stopping.set()
         if self._fetch is not None:
             self._fetch.cancel()
 
     async def run(self) -> None:
         log.info("vk long poll started", group_id=self.group_id)
+        try:
+            await self._resume()
+            while not self._stopping.is_set():
+                if len(self.lanes) >= self.max_in_hand:
+                    await self.lanes.wait_progress(1.0)
+                    continue
+                answer = await self._next()
+                if answer is None:
+                    continue
+                if "failed" in answer:
+                    await self._recover(answer)
+                    continue
+                updates = answer.get("updates") or []
+                if "ts" in answer and (updates or str(answer["ts"]) != self._ts):
+                    await self._take(updates, str(answer["ts"]))
+        finally:
+            await self.lanes.close(self.grace_seconds)
+            log.info("vk long poll stopped", ts=self._ts)
+
+    async def _resume(self) -> None:
+        """Hand the events a stopped or crashed process left in the inbox to their lanes first."""
         while not self._stopping.is_set():
-            event = await self._next()
-            if event is None:
+            try:
+                saved = await self.inbox.load()
+                break
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                await self._back_off("vk inbox not readable at start", error)
+        else:
+            return
+        events: list[tuple[tuple[int, int], str, Event]] = []
+        for event_id, raw in saved.items():
+            try:
+                order = _order(event_id)
+                event = json.loads(raw)
+                if not isinstance(event, dict):
+                    raise ValueError("not an object")
+            except ValueError as error:
+                log.error("unreadable vk event dropped from the inbox", event_id=event_id, error=str(error))
+                await self.inbox.remove(event_id)
                 continue
-            if "failed" in event:
-                await self._recover(event)
-                continue
-            updates = event.get("updates") or []
-            if updates:
-                await self._handle_batch(updates, str(event["ts"]))
-            elif "ts" in event:
-                await self._advance(str(event["ts"]))
-        log.info("vk long poll stopped", ts=self._ts)
+            events.append((order, event_id, event))
+        for _, event_id, event in sorted(events, key=lambda item: item[0]):
+            self.lanes.submit(event_id, _chat_of(event), event)
+        if events:
+            log.info("resuming vk events from the inbox", count=len(events))
 
     async def _next(self) -> Event | None:
         """One long-poll answer, or None after a failure that was backed off."""
@@ -134,12 +185,12 @@ class ConfirmingLongPoll:
             log.info("vk long poll position", ts=self._ts, resumed=saved is not None)
         self._server = server
 
-    async def _recover(self, event: Event) -> None:
-        code = event.get("failed")
+    async def _recover(self, answer: Event) -> None:
+        code = answer.get("failed")
         log.warning("vk long poll failure", failed=code)
         assert self._server is not None
         try:
-            server = await self.polling.handle_failed_event(dict(self._server, ts=self._ts), event)
+            server = await self.polling.handle_failed_event(dict(self._server, ts=self._ts), answer)
         except Exception as error:
             self._server = None  # a new key next time; the ts stays
             await self._back_off("long poll server not renewed", error)
@@ -152,58 +203,53 @@ class ConfirmingLongPoll:
             log.warning("vk lost long poll events; going on from its new ts", ts=server.get("ts"))
         self._server = server
         if str(server.get("ts")) != self._ts:
-            await self._advance(str(server["ts"]))
+            await self._take([], str(server["ts"]))
 
-    async def _handle_batch(self, updates: Sequence[Event], next_ts: str) -> None:
-        by_peer: dict[object, list[Event]] = defaultdict(list)
-        for update in updates:
-            if str(update.get("event_id")) not in self._done:
-                by_peer[_peer_of(update)].append(update)
-        held = await asyncio.gather(*(self._handle_chain(chain) for chain in by_peer.values()))
-        if any(held):
-            await self._back_off("vk events held back for a retry", None, count=sum(held))
-            return
-        await self._advance(next_ts)
+    async def _take(self, updates: Sequence[Event], next_ts: str) -> None:
+        """Keep the batch in the inbox and the new ts beside it, in one transaction; then start it.
 
-    async def _handle_chain(self, chain: list[Event]) -> int:
-        """Handle one conversation's events in order; returns how many must come again."""
-        for index, update in enumerate(chain):
-            async with self._semaphore:
-                try:
-                    await self.handle(update)
-                except Exception as error:
-                    if is_outage(error):
-                        log.warning("vk event held back", event_id=update.get("event_id"), error=repr(error))
-                        return len(chain) - index
-                    log.error(
-                        "vk event dropped after an error", event_id=update.get("event_id"), exc_info=error
-                    )
-            self._done.add(str(update.get("event_id")))
-        return 0
-
-    async def _advance(self, ts: str) -> None:
-        """Save the new position in Redis first; only then forget what was handled before it."""
+        An event's inbox id is "<ts of its batch>:<place in it>": the same batch asked again from
+        the same ts (a crash before the transaction) gets the same ids, and the ids sort in VK's
+        order for a resume."""
+        base = self._ts or "0"
+        kept = {f"{base}:{index}": json.dumps(event) for index, event in enumerate(updates)}
         try:
-            await self.redis.set(self.ts_key, ts)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if kept:
+                    pipe.hset(self.inbox.key, mapping=kept)
+                pipe.set(self.ts_key, next_ts)
+                await pipe.execute()
         except Exception as error:
-            await self._back_off("vk long poll position not saved", error)
+            if not is_outage(error):
+                raise
+            await self._back_off("vk events not kept: Redis is unreachable; VK sends them again", error)
             return
-        self._ts = ts
-        self._done.clear()
+        self._ts = next_ts
         self._failures = 0
+        for (event_id, _), event in zip(kept.items(), updates, strict=True):
+            self.lanes.submit(event_id, _chat_of(event), event)
+
+    async def _feed(self, event: Event) -> None:
+        with structlog.contextvars.bound_contextvars(event_id=event.get("event_id")):
+            await self.handle(event)
 
     async def _back_off(self, event: str, error: BaseException | None, **fields: object) -> None:
         self._failures += 1
-        delay = min(self.backoff_max, self.backoff_base * 2 ** min(self._failures - 1, 10))
-        delay *= 0.5 + random.random() / 2
+        delay = self._backoff.delay(self._failures - 1)
         log.warning(event, error=repr(error) if error else None, retry_in=round(delay, 2), **fields)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=delay)
 
 
-def _peer_of(update: Event) -> object:
-    obj = update.get("object")
+def _order(event_id: str) -> tuple[int, int]:
+    ts, _, index = event_id.partition(":")
+    return int(ts), int(index)
+
+
+def _chat_of(event: Event) -> Hashable:
+    obj = event.get("object")
     message = obj.get("message") if isinstance(obj, dict) else None
-    if isinstance(message, dict) and "peer_id" in message:
-        return message["peer_id"]
-    return ("event", update.get("event_id"))
+    peer = message.get("peer_id") if isinstance(message, dict) else None
+    if isinstance(peer, int):
+        return peer
+    return ("event", str(event.get("event_id")))

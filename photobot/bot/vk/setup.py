@@ -43,7 +43,11 @@ def build_long_poll(
     adapter: VKAdapter,
 ) -> ConfirmingLongPoll:
     handlers = VKHandlers(settings, service, commands, users, adapter)
-    return ConfirmingLongPoll(api, settings.require_vk_group_id(), handlers, redis, settings.key_prefix)
+    # The lanes finish within the shutdown grace, leaving a little of it for the rest of the stop.
+    grace = max(1.0, settings.shutdown_grace_seconds - 2)
+    return ConfirmingLongPoll(
+        api, settings.require_vk_group_id(), handlers, redis, settings.key_prefix, grace_seconds=grace
+    )
 
 
 async def wait_until_ready(api: PoliteAPI, settings: Settings, stopping: asyncio.Event) -> None:

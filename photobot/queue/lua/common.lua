@@ -71,9 +71,22 @@ local function give_quota_back(jid, uk)
   redis.call('ZREM', key('quota', uk), jid)
 end
 
--- A final state: recorded in its set by finish time, out of the user's active set, and the hash
--- expires with the retention so finished jobs do not pile up. no_trim: the caller trims the
--- set once for a whole batch.
+-- The user's finished jobs of one final status, by finish time: what a status-filtered history
+-- reads, a page at a time, instead of walking the user's whole history. Entries older than the
+-- retention go with their hashes.
+local function user_done(uk, status)
+  return key('user', uk, 'done', status)
+end
+
+local function index_done(uk, status, jids_scored, now, retention_ms)
+  local idx = user_done(uk, status)
+  call_many('ZADD', idx, jids_scored, 2)
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', now - retention_ms)
+end
+
+-- A final state: recorded in its set by finish time, in the user's index of that status, out of
+-- the user's active set, and the hash expires with the retention so finished jobs do not pile up.
+-- no_trim: the caller trims the set once for a whole batch.
 local function finish(jid, jk, uk, status, now, retention_ms, no_trim)
   redis.call('HSET', jk, 'status', status, 'finished_at', now)
   redis.call('HDEL', jk, 'lease_token', 'lease_worker')
@@ -81,6 +94,7 @@ local function finish(jid, jk, uk, status, now, retention_ms, no_trim)
   redis.call('ZADD', set, now, jid)
   if not no_trim then redis.call('ZREMRANGEBYSCORE', set, '-inf', now - retention_ms) end
   redis.call('SREM', key('user', uk, 'active'), jid)
+  index_done(uk, status, {now, jid}, now, retention_ms)
   redis.call('PEXPIRE', jk, retention_ms)
 end
 

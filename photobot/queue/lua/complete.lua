@@ -29,11 +29,13 @@ for i = 3, #ARGV, 3 do
     scored[#scored + 1] = jid
     local u = by_user[f[3]]
     if not u then
-      u = {}
+      u = {ids = {}, scored = {}}
       by_user[f[3]] = u
       user_order[#user_order + 1] = f[3]
     end
-    u[#u + 1] = jid
+    u.ids[#u.ids + 1] = jid
+    u.scored[#u.scored + 1] = now
+    u.scored[#u.scored + 1] = jid
     if f[4] then durations[#durations + 1] = now - tonumber(f[4]) end
     out[#out + 1] = 1
   else
@@ -43,7 +45,10 @@ end
 if #done > 0 then
   call_many('ZREM', key('processing'), done)
   call_many('ZADD', key('completed'), scored, 2)
-  for _, uk in ipairs(user_order) do call_many('SREM', key('user', uk, 'active'), by_user[uk]) end
+  for _, uk in ipairs(user_order) do
+    call_many('SREM', key('user', uk, 'active'), by_user[uk].ids)
+    index_done(uk, 'completed', by_user[uk].scored, now, retention)
+  end
 end
 redis.call('ZREMRANGEBYSCORE', key('completed'), '-inf', now - retention)
 if #durations > 0 then

@@ -7,6 +7,7 @@ local function requeue(jid)
   local f = redis.call('HMGET', jk, 'status', 'user_key', 'priority')
   if f[1] ~= 'failed' then return f[1] end
   redis.call('ZREM', key('failed'), jid)
+  redis.call('ZREM', user_done(f[2], 'failed'), jid)
   redis.call('PERSIST', jk)
   redis.call('HSET', jk, 'status', 'pending', 'attempts', 0, 'error', '', 'next_retry_at', '',
              'finished_at', '', 'started_at', '', 'enqueued_at', now)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import contextlib
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
 from photobot.bot.adapter import MessageGone
-from photobot.bot.commands import Commands
+from photobot.bot.commands import MAX_JOBS_OFFSET, Commands
 from photobot.bot.i18n import t
 from photobot.bot.service import BotService
 from photobot.bot.telegram.adapter import TelegramAdapter
@@ -56,7 +56,11 @@ def build() -> Router:
             )
         await answer(query, notice)
 
-    @router.callback_query(JobsPage.filter())
+    # Any other offset, or a jobs button under a message that is not a /jobs list (crafted data:
+    # a button's payload is whatever the client sends), falls through to on_stale_button.
+    @router.callback_query(
+        JobsPage.filter((F.offset >= 0) & (F.offset <= MAX_JOBS_OFFSET)), F.message.text.is_not(None)
+    )
     async def on_jobs_page(
         query: CallbackQuery,
         *,
@@ -79,6 +83,7 @@ def build() -> Router:
 
     @router.callback_query()
     async def on_stale_button(query: CallbackQuery, *, lang: str) -> None:
-        await answer(query, t("choice_expired", lang))
+        """An old button, or callback data no button of photobot's carries: a short answer only."""
+        await answer(query, t("button_expired", lang))
 
     return router

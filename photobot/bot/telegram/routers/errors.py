@@ -6,12 +6,19 @@ from __future__ import annotations
 import asyncio
 
 from aiogram import Router
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from redis.exceptions import BusyLoadingError, LockError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from photobot.bot.adapter import RecipientUnavailable
 from photobot.bot.i18n import pick_language, t
 from photobot.logs import get_logger
 
@@ -37,6 +44,13 @@ def is_outage(error: BaseException) -> bool:
 
 def build() -> Router:
     router = Router(name="errors")
+
+    @router.errors(ExceptionTypeFilter(RecipientUnavailable, TelegramForbiddenError))
+    async def on_blocked(event: ErrorEvent) -> bool:
+        """The user blocked the bot (or left the chat): an ordinary event, and nothing to answer."""
+        reason = str(event.exception)[:200]
+        log.info("user cannot be answered", update_id=event.update.update_id, reason=reason)
+        return True
 
     @router.errors(lambda event: not is_outage(event.exception))
     async def on_bad_update(event: ErrorEvent) -> bool:

@@ -45,9 +45,15 @@ def build() -> Router:
         await stars.send_offers(message.chat.id, offers, premium, lang, text)
 
     @router.pre_checkout_query()
-    async def on_pre_checkout(query: PreCheckoutQuery, *, premium: Premium, lang: str) -> None:
-        refusal = premium.checkout_refusal(
-            query.from_user.id, query.invoice_payload, query.currency, query.total_amount, lang
+    async def on_pre_checkout(
+        query: PreCheckoutQuery, *, premium: Premium, user: UserRecord, lang: str
+    ) -> None:
+        refusal = (
+            t("banned", lang)
+            if user.banned
+            else premium.checkout_refusal(
+                query.from_user.id, query.invoice_payload, query.currency, query.total_amount, lang
+            )
         )
         if refusal is not None:
             log.info("pre-checkout refused", payload=query.invoice_payload[:128])
@@ -76,5 +82,14 @@ def build() -> Router:
         else:
             text = t("payment_unmatched", lang, charge_id=paid.telegram_payment_charge_id)
         await adapter.send_text(message.chat.id, text)
+
+    @router.message(F.refunded_payment)
+    async def on_refunded(message: Message, *, premium: Premium) -> None:
+        """Telegram's note of a refund (after /refund, or one made elsewhere): the premium that
+        payment bought ends, once; nothing is said, /refund already answered the admin."""
+        refunded = message.refunded_payment
+        assert refunded is not None
+        outcome = await premium.ledger.mark_refunded(refunded.telegram_payment_charge_id)
+        log.info("refund noted", charge_id=refunded.telegram_payment_charge_id, outcome=outcome.outcome)
 
     return router

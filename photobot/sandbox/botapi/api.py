@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .media import file_payload
-from .messages import Messages
 from .model import ApiError, bad_request
 from .params import Params
+from .payments import Payments, api_table
 from .state import State, Webhook
 
 Handler = Callable[[str, Params], Awaitable[Any]]
@@ -53,18 +53,20 @@ class Pulse:
         self.event.set()
         self.event = asyncio.Event()
 
-    async def wait(self, event: asyncio.Event, timeout: float) -> None:
+    async def wait(self, event: asyncio.Event, timeout: float) -> None:  # noqa: ASYNC109 - a bounded wait on an Event
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await event.wait()
 
 
 class Api:
-    def __init__(self, state: State, pulse: Pulse, on_webhook_change: Callable[[], None]) -> None:
+    def __init__(
+        self, state: State, pulse: Pulse, on_webhook_change: Callable[[], None], payments: Payments
+    ) -> None:
         self.state = state
         self.pulse = pulse
         self.on_webhook_change = on_webhook_change
-        self.messages = Messages(state)
+        self.messages = payments.messages
         self._poll_generation = 0
         self.closing = False
         m = self.messages
@@ -91,6 +93,7 @@ class Api:
             "deleteWebhook": self.delete_webhook,
             "getWebhookInfo": self.webhook_info,
             "sendChatAction": self.chat_action,
+            **api_table(payments),
         }
         self.table = {name.lower(): (name, handler) for name, handler in table.items()}
 

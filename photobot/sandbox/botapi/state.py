@@ -24,7 +24,7 @@ from .model import ApiError, BotMessage, CallRecord, StoredFile, bad_request
 # Methods a storm or fail_next(None) hits by default: everything but the long poll, which a bot
 # keeps open all the time and would otherwise soak up the faults meant for its sends.
 NOT_FAULTED_BY_DEFAULT = frozenset({"getupdates"})
-DEFAULT_UPDATE_TYPES = ("message", "edited_message", "callback_query", "my_chat_member")
+DEFAULT_UPDATE_TYPES = ("message", "edited_message", "callback_query", "my_chat_member", "pre_checkout_query")
 
 
 @dataclass
@@ -241,6 +241,8 @@ class State:
             payload["media_group_id"] = message.media_group_id
         if version.kind == "text":
             payload["text"] = version.text
+        elif version.kind == "invoice":
+            payload["invoice"] = dict(version.invoice or {})
         else:
             if version.text is not None:
                 payload["caption"] = version.text

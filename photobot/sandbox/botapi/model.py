@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-MediaKind = Literal["text", "photo", "document"]
+MediaKind = Literal["text", "photo", "document", "invoice"]
 
 
 class ApiError(Exception):
@@ -74,6 +74,7 @@ class MessageVersion:
     mime_type: str | None = None
     width: int = 0
     height: int = 0
+    invoice: dict[str, Any] | None = None  # an invoice message: title, description, currency, total
 
     @property
     def caption(self) -> str | None:

@@ -53,7 +53,7 @@ def _thumbnails(data: bytes) -> tuple[tuple[int, int, bytes], ...]:
         with Image.open(io.BytesIO(data)) as image:
             sides = [side for side in THUMB_SIDES if side < max(image.size)]
             if not sides:
-                return out
+                return ()
             if image.format == "JPEG":
                 image.draft("RGB", (sides[-1], sides[-1]))  # decode once, at the scale needed
             base = image.convert("RGB")

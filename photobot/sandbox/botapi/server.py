@@ -17,8 +17,10 @@ from aiohttp import web
 
 from . import inject
 from .api import Api, Pulse
-from .model import ApiError, BotMessage, CallRecord
+from .messages import Messages
+from .model import ApiError, BotMessage, CallRecord, StoredFile
 from .params import Params, read_params
+from .payments import Charge, Invoice, Payments
 from .sidedoor import add_side_door
 from .state import State, _FailNext, _Storm
 from .webhook import WebhookDelivery
@@ -39,10 +41,13 @@ class FakeTelegram:
         bot_username: str = "photobot_test_bot",
         webhook_retry_delay: float = 1.0,
         seed: int = 0,
+        *,
+        pre_checkout_timeout: float = 10.0,
     ) -> None:
         self.token = token or f"{random.randint(10**8, 10**10 - 1)}:AA{secrets.token_urlsafe(24)}"
         self.port = port
         self.state = State(self.token, bot_username)
+        self.payments = Payments(self.state, Messages(self.state), pre_checkout_timeout)
         self.webhook_retry_delay = webhook_retry_delay
         self._seed = seed
         self._runner: web.AppRunner | None = None
@@ -62,7 +67,7 @@ class FakeTelegram:
         self._loop = asyncio.get_running_loop()
         self._pulse = Pulse(self._loop)
         self.state.on_change = self._pulse.fire
-        self._api = Api(self.state, self._pulse, self._pulse.fire)
+        self._api = Api(self.state, self._pulse, self._pulse.fire, self.payments)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
@@ -285,6 +290,58 @@ class FakeTelegram:
         """A user presses an inline button of the bot's message; returns the callback query id."""
         return inject.callback(self.state, user_id, message_id, data, chat_id=chat_id)
 
+    def inject_pre_checkout(
+        self, user_id: int, payload: str, total_amount: int, currency: str = "XTR"
+    ) -> str:
+        """The user confirms a payment form: a pre_checkout_query; returns its id. The bot has
+        ``pre_checkout_timeout`` (Telegram: 10) seconds to answer it."""
+        return self.payments.pre_checkout(user_id, payload, total_amount, currency)
+
+    def pre_checkout_answer(self, query_id: str) -> dict[str, Any] | None:
+        """{ok, error_message} once the bot answered the query, None before."""
+        return self.payments.answer(query_id)
+
+    def inject_successful_payment(
+        self,
+        user_id: int,
+        payload: str,
+        total_amount: int,
+        *,
+        currency: str = "XTR",
+        subscription: bool = False,
+        renewal_of: str | None = None,
+        charge_id: str | None = None,
+    ) -> tuple[int, str]:
+        """Telegram charged the user: a message with successful_payment (a subscription's has
+        subscription_expiration_date and is_recurring; ``renewal_of`` renews the subscription
+        whose first charge it names). ``charge_id`` repeats a charge, as a redelivery would.
+        Returns (update_id, telegram_payment_charge_id)."""
+        return self.payments.successful_payment(
+            user_id, payload, total_amount, currency=currency, subscription=subscription,
+            renewal_of=renewal_of, charge_id=charge_id,
+        )
+
+    def pay(self, user_id: int, invoice: Invoice, timeout: float = 10.0) -> str | None:
+        """The whole purchase of ``invoice`` by the user: the pre-checkout query, the bot's answer
+        (waited for), and if the bot said ok, the payment. Returns the charge id, None if refused."""
+        query_id = self.inject_pre_checkout(user_id, invoice.payload, invoice.amount, invoice.currency)
+        self.wait_for_sync(lambda: self.pre_checkout_answer(query_id) is not None, timeout)
+        answer = self.pre_checkout_answer(query_id)
+        if not answer or not answer["ok"]:
+            return None
+        _, charge_id = self.inject_successful_payment(
+            user_id, invoice.payload, invoice.amount, subscription=invoice.subscription_period is not None
+        )
+        return charge_id
+
+    def invoices(self) -> list[Invoice]:
+        """Every invoice the bot made (sendInvoice and createInvoiceLink), oldest first."""
+        return self.payments.invoice_list()
+
+    def charge(self, charge_id: str) -> Charge | None:
+        """A payment Telegram holds: refunded, and for a subscription canceled and expires_at."""
+        return self.payments.charge(charge_id)
+
     def open_chat(self, user_id: int, language_code: str = "en", first_name: str | None = None) -> None:
         """Make a private chat known without an update (as if the user had pressed Start long ago)."""
         user = self.state.register_user(user_id, first_name, language_code)
@@ -309,6 +366,16 @@ class FakeTelegram:
     def visible_messages(self, chat_id: int) -> list[BotMessage]:
         """What the user sees now: the bot's messages that were not deleted, in their current version."""
         return [m for m in self.messages(chat_id) if not m.deleted]
+
+    def user_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """The Message objects the users sent into the chat, oldest first (copies)."""
+        with self.state.lock:
+            sent = self.state.user_messages.get(chat_id, {})
+            return [json.loads(json.dumps(sent[key])) for key in sorted(sent)]
+
+    def file(self, file_id: str) -> StoredFile | None:
+        """A file the fake holds (a photo size, a document, or what the bot uploaded)."""
+        return self.state.stored(file_id)
 
     def calls(self, method: str | None = None) -> list[CallRecord]:
         """The call log (every call, refused ones too), optionally of one method (any case)."""
@@ -378,10 +445,11 @@ class FakeTelegram:
             self.state.fail_queue = []
 
     def reset(self) -> None:
-        """Forget users, chats, updates, messages, files, calls, faults, webhook and commands."""
+        """Forget users, chats, updates, messages, files, calls, faults, webhook, commands, payments."""
         self.state.reset()
+        self.payments.reset()
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait in the calling loop until ``predicate()`` is true (re-checked on every change of
         state); TimeoutError after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout

@@ -186,3 +186,11 @@ def callback(state: State, user_id: int, message_id: int, data: str, *, chat_id:
         }
     state.push_update("callback_query", query)
     return query_id
+
+
+def service_message(state: State, user_id: int, kind: str, body: dict[str, Any]) -> int:
+    """A service message in the user's private chat that Telegram writes (successful_payment,
+    refunded_payment): from the user, with `kind` set to `body`."""
+    message = _message(state, user_id, chat_id=None, language_code=None, chat_type="private", first_name=None)
+    message[kind] = body
+    return _remember(state, message)

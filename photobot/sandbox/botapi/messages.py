@@ -68,7 +68,7 @@ class Messages:
 
     # --- sending ---------------------------------------------------------------------------------
 
-    def _new(
+    def new_message(
         self, chat_id: int, version: MessageVersion, params: Params, group: str | None = None
     ) -> BotMessage:
         reply = params.obj("reply_parameters") or {}
@@ -89,7 +89,7 @@ class Messages:
         chat = self.state.chat_for_bot(params.chat_id())
         text = message_text(params.string("text"), params.string("parse_mode"))
         version = MessageVersion("text", text, params.obj("reply_markup"), method, time.monotonic())
-        return self._new(chat["id"], version, params).payload
+        return self.new_message(chat["id"], version, params).payload
 
     async def send_file(self, method: str, params: Params) -> dict[str, Any]:
         kind = "photo" if method == "sendPhoto" else "document"
@@ -97,7 +97,7 @@ class Messages:
         caption = caption_text(params.string("caption"), params.string("parse_mode"))
         stored = await self.input_file(params, kind, params.values.get(kind), kind)
         version = _media_version(kind, stored, caption, params.obj("reply_markup"), method)
-        return self._new(chat["id"], version, params).payload
+        return self.new_message(chat["id"], version, params).payload
 
     async def send_media_group(self, method: str, params: Params) -> list[dict[str, Any]]:
         chat = self.state.chat_for_bot(params.chat_id())
@@ -116,7 +116,7 @@ class Messages:
             caption = caption_text(item.get("caption"), item.get("parse_mode"))
             versions.append(_media_version(kind, stored, caption, None, method))
         group = self.state.next_media_group_id()
-        return [self._new(chat["id"], v, params, group).payload for v in versions]
+        return [self.new_message(chat["id"], v, params, group).payload for v in versions]
 
     # --- editing ---------------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
 """The side door over HTTP, under /_fake/, for a test process that drives a fake running in another
-process (``python -m tests.fakes.telegram``). JSON in and out; images and files as base64. Every
+process (``python -m photobot.sandbox.botapi``). JSON in and out; images and files as base64. Every
 route mirrors a method of FakeTelegram; see the package docstring for the list."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -29,7 +30,7 @@ def _b64(value: Any, name: str) -> bytes:
     return base64.b64decode(value, validate=True)
 
 
-def add_side_door(app: web.Application, fake: FakeTelegram) -> None:
+def add_side_door(app: web.Application, fake: FakeTelegram) -> None:  # noqa: PLR0915 - one route each
     async def body(request: web.Request) -> dict[str, Any]:
         if not request.can_read_body:
             return {}
@@ -89,6 +90,33 @@ def add_side_door(app: web.Application, fake: FakeTelegram) -> None:
             int(data["user_id"]), int(data["message_id"]), str(data["data"]), data.get("chat_id")
         )
         return {"callback_query_id": query_id}
+
+    async def pre_checkout(data: dict[str, Any], _: web.Request) -> Any:
+        user_id, amount = int(data["user_id"]), int(data["total_amount"])
+        currency = str(data.get("currency", "XTR"))
+        query_id = fake.inject_pre_checkout(user_id, str(data["payload"]), amount, currency)
+        return {"pre_checkout_query_id": query_id}
+
+    async def successful_payment(data: dict[str, Any], _: web.Request) -> Any:
+        update_id, charge_id = fake.inject_successful_payment(
+            int(data["user_id"]),
+            str(data["payload"]),
+            int(data["total_amount"]),
+            currency=str(data.get("currency", "XTR")),
+            subscription=bool(data.get("subscription", False)),
+            renewal_of=data.get("renewal_of"),
+            charge_id=data.get("charge_id"),
+        )
+        return {"update_id": update_id, "telegram_payment_charge_id": charge_id}
+
+    async def invoices(_: dict[str, Any], __: web.Request) -> Any:
+        return [dataclasses.asdict(invoice) for invoice in fake.invoices()]
+
+    async def charge(_: dict[str, Any], request: web.Request) -> Any:
+        found = fake.charge(request.query["charge_id"])
+        if found is None:
+            raise LookupError("no such charge")
+        return dataclasses.asdict(found)
 
     async def messages(_: dict[str, Any], request: web.Request) -> Any:
         chat_id = int(request.query["chat_id"])
@@ -158,6 +186,8 @@ def add_side_door(app: web.Application, fake: FakeTelegram) -> None:
         "inject/document": document,
         "inject/album": album,
         "inject/callback": callback,
+        "inject/pre_checkout": pre_checkout,
+        "inject/successful_payment": successful_payment,
         "fail_next": fail_next,
         "storm": storm,
         "calm": calm,
@@ -171,3 +201,5 @@ def add_side_door(app: web.Application, fake: FakeTelegram) -> None:
     app.router.add_get("/_fake/messages", route(messages))
     app.router.add_get("/_fake/calls", route(calls))
     app.router.add_get("/_fake/state", route(state))
+    app.router.add_get("/_fake/invoices", route(invoices))
+    app.router.add_get("/_fake/charge", route(charge))
