@@ -60,10 +60,11 @@ def overlaps(found: list[Box], face: Box) -> bool:
 @needs_corpus
 @pytest.mark.parametrize("size", faces_corpus.SIZES)
 def test_group_photos_recall_and_false_faces(size: str) -> None:
-    """18 labelled faces at each size: at least 17 found, under one false face per photo on average."""
+    """18 labelled faces at each size: at least 17 found, at most one false face per photo on average
+    (18/18 and none were measured: see bench/faces_bench.py)."""
     found = total = false = 0
     for case in faces_corpus.cases(size):
-        hits, wrong = faces_corpus.score(detect(case.rgb), case.faces)
+        hits, wrong = faces_corpus.score(detect(case.rgb), case.faces, case.unlabelled)
         found, total, false = found + hits, total + len(case.faces), false + wrong
     assert total == 18
     assert found >= 17, f"{size}: {found}/{total} faces found"
@@ -103,11 +104,14 @@ def test_face_turned_either_way_is_found() -> None:
     assert len(detect(np.ascontiguousarray(one[:, ::-1]))) == 1
 
 
-def test_small_astronaut_in_a_12mp_photo() -> None:
-    """The astronaut at 160 px (face ~38 px) in a 4000x3000 photo, through the whole operation."""
+@pytest.mark.parametrize("side, corner", [(150, (3700, 2500)), (200, (1013, 597))])
+def test_small_astronaut_in_a_12mp_photo(side: int, corner: tuple[int, int]) -> None:
+    """The astronaut at 150 or 200 px (its face 26 or 34 px wide) in a 4000x3000 photo, through the
+    whole operation."""
     frame = faces_corpus.texture(4000, 3000)
-    small = cv2.resize(astronaut(), (160, 160), interpolation=cv2.INTER_AREA)
-    frame[2500:2660, 3700:3860] = small
+    left, top = corner
+    small = cv2.resize(astronaut(), (side, side), interpolation=cv2.INTER_AREA)
+    frame[top : top + side, left : left + side] = small
     result = run_operation(jpeg(frame), "faces_detect", {}, Limits())
     assert result.summary["faces"] == 1
 

@@ -7,6 +7,9 @@ tiles that overlap by OVERLAP px; faces larger than the overlap may be cut by a 
 second pass sees the whole photo reduced to one tile, where any face that large is >= 12 px again.
 Boxes that touch a tile's inner edge are dropped (the neighbouring tile or the whole-photo pass sees
 that face whole), and the rest are merged across tiles and scales by non-maximum suppression.
+A small face (under SMALL px on the working copy) is uncertain at that size: candidates from CANDIDATE
+up are looked at again in a window enlarged ZOOM times, where the network's score decides and its box
+is drawn more precisely.
 
 Every input has the same shape (one tile): OpenCV's DNN module gives wrong answers when one network
 is fed inputs of different sizes, and a network per shape would cost a model load and hundreds of MB
@@ -15,6 +18,7 @@ per photo size. Tiles that are one flat colour (a frame, a wall) hold no face an
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -25,8 +29,12 @@ from photobot.processing.faces import Box, reduced
 
 WORK_SIDE = 1600
 TILE = 640
-OVERLAP = 96
+OVERLAP = 80
 THRESHOLD = 0.4
+CANDIDATE = 0.2  # a small face (under SMALL px) scoring this much is looked at again, enlarged
+SMALL = 24
+ZOOM = 3
+MAX_ZOOMS = 6
 FLAT_STDDEV = 3.0
 EDGE_MARGIN = 3
 OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
@@ -75,7 +83,8 @@ class CenterFaceDetector:
     name = "centerface"
 
     def __init__(self, model_path: str, threshold: float = THRESHOLD, work_side: int = WORK_SIDE) -> None:
-        self.net = CenterFaceNet(model_path, threshold)
+        self.net = CenterFaceNet(model_path, min(threshold, CANDIDATE))
+        self.threshold = threshold
         self.work_side = work_side
 
     def detect_scored(self, rgb: np.ndarray) -> Detections:
@@ -86,9 +95,12 @@ class CenterFaceDetector:
             found = self.net.run(work)
         else:
             found = np.concatenate([self._tiles(work), self._whole(work)])
-        kept = suppress(found)
-        kept[:, :4] *= factor
-        return kept
+        found = suppress(found)
+        found[:, :4] *= factor
+        small = found[:, 2] < SMALL * factor
+        sure = found[~small]
+        zoomed = self._zoomed(rgb, found[small], factor)
+        return suppress(np.concatenate([sure[sure[:, 4] >= self.threshold], zoomed]))
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         found = self.detect_scored(rgb)
@@ -111,6 +123,47 @@ class CenterFaceDetector:
                 parts.append(found)
         return np.concatenate(parts)
 
+    def _zoomed(self, rgb: np.ndarray, candidates: Detections, factor: float) -> Detections:
+        """Small candidates looked at again, enlarged ZOOM times: the face is then as large as the
+        network likes them, so its score decides and its box is drawn more precisely. A window
+        covers every candidate near the first; past MAX_ZOOMS windows, candidates stand on their
+        own score."""
+        height, width = rgb.shape[:2]
+        side = round(TILE / ZOOM * factor)  # in `rgb`'s pixels: ZOOM times larger than on the work copy
+        settled = np.zeros(len(candidates), bool)
+        kept: list[Detections] = [np.zeros((0, 5), np.float32)]
+        for index in range(len(candidates)):
+            if settled[index]:
+                continue
+            if len(kept) > MAX_ZOOMS:
+                rest = candidates[~settled]
+                kept.append(rest[rest[:, 4] >= self.threshold])
+                break
+            cx, cy = candidates[index, :2] + candidates[index, 2:4] / 2
+            left = int(min(max(0, cx - side / 2), max(0, width - side)))
+            top = int(min(max(0, cy - side / 2), max(0, height - side)))
+            crop = rgb[top : top + side, left : left + side]
+            scale = min(TILE / crop.shape[1], TILE / crop.shape[0])
+            size = (min(TILE, round(crop.shape[1] * scale)), min(TILE, round(crop.shape[0] * scale)))
+            interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
+            found = self.net.run(cv2.resize(crop, size, interpolation=interpolation))
+            found[:, :4] /= scale
+            found[:, 0] += left
+            found[:, 1] += top
+            confirmed = found[found[:, 4] >= self.threshold]
+            window = (left, top, crop.shape[1], crop.shape[0])
+            inside = _centred_in(candidates, window, margin=round(SMALL * factor / 2))
+            inside[index] = True
+            for other in np.nonzero(inside & ~settled)[0]:
+                box = candidates[other]
+                match = confirmed[_ious(box, confirmed) > 0.2]
+                if len(match):
+                    kept.append(match[np.argmax(match[:, 4])][None])
+                elif box[4] >= self.threshold:
+                    kept.append(box[None])
+            settled |= inside
+        return np.concatenate(kept)
+
     def _whole(self, work: np.ndarray) -> Detections:
         small, factor = reduced(work, TILE)
         found = self.net.run(small)
@@ -119,11 +172,11 @@ class CenterFaceDetector:
 
 
 def _starts(length: int) -> list[int]:
-    """Tile origins along one side: a stride of TILE - OVERLAP, the last tile flush with the edge."""
+    """Tile origins along one side: as few tiles as overlap by at least OVERLAP, spread evenly."""
     if length <= TILE:
         return [0]
-    starts = list(range(0, length - TILE, TILE - OVERLAP))
-    return [*starts, length - TILE]
+    count = math.ceil((length - OVERLAP) / (TILE - OVERLAP))
+    return [round(index * (length - TILE) / (count - 1)) for index in range(count)]
 
 
 def _clear_of_inner_edges(
@@ -145,6 +198,22 @@ def _clear_of_inner_edges(
     if top + tile_h < height:
         keep &= y1 < tile_h - EDGE_MARGIN
     return keep
+
+
+def _centred_in(found: Detections, window: tuple[int, int, int, int], margin: int) -> np.ndarray:
+    left, top, width, height = window
+    cx, cy = found[:, 0] + found[:, 2] / 2, found[:, 1] + found[:, 3] / 2
+    across = (cx >= left + margin) & (cx < left + width - margin)
+    return across & (cy >= top + margin) & (cy < top + height - margin)
+
+
+def _ious(box: np.ndarray, others: Detections) -> np.ndarray:
+    x1, y1 = others[:, 0] + others[:, 2], others[:, 1] + others[:, 3]
+    ix = np.clip(np.minimum(box[0] + box[2], x1) - np.maximum(box[0], others[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[1] + box[3], y1) - np.maximum(box[1], others[:, 1]), 0, None)
+    inter = ix * iy
+    ious: np.ndarray = inter / (box[2] * box[3] + others[:, 2] * others[:, 3] - inter)
+    return ious
 
 
 def suppress(found: Detections, overlap: float = 0.3, contained: float = 0.6) -> Detections:
