@@ -82,6 +82,7 @@ local seq = redis.call('INCRBY', key('seq'), n) - n
 local tiers, tier_order = {}, {}
 local users, user_order = {}, {}
 local pending, all = {}, {}
+local counted, counted_order = {}, {}  -- per user: the jobs their quota counts (score, member)
 for i = 1, n do
   local j = jobs[i]
   if not j.existing then
@@ -100,8 +101,14 @@ for i = 1, n do
     redis.call('HSET', jk, unpack(fields))
     if j.dedup ~= '' then redis.call('SET', key('dedup', j.dedup), j.jid, 'EX', dedup_ttl) end
     if j.quota >= 0 then
-      redis.call('ZADD', key('quota', j.uk), now, j.jid)
-      redis.call('PEXPIRE', key('quota', j.uk), quota_window)
+      local q = counted[j.uk]
+      if not q then
+        q = {}
+        counted[j.uk] = q
+        counted_order[#counted_order + 1] = j.uk
+      end
+      q[#q + 1] = now
+      q[#q + 1] = j.jid
     end
     local t = tiers[j.prio]
     if not t then
@@ -161,6 +168,10 @@ if created > 0 then
     local hist = key('user', uk, 'jobs')
     call_many('ZADD', hist, u.history, 2)
     redis.call('ZREMRANGEBYSCORE', hist, '-inf', (now - retention) * 1000)
+  end
+  for _, uk in ipairs(counted_order) do
+    call_many('ZADD', key('quota', uk), counted[uk], 2)
+    redis.call('PEXPIRE', key('quota', uk), quota_window)
   end
   call_many('ZADD', key('all'), all, 2)
   redis.call('ZREMRANGEBYSCORE', key('all'), '-inf', (now - retention) * 1000)
