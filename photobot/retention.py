@@ -96,6 +96,20 @@ class Retention:
         log.info("user data forgotten", user_id=user_key, files=deleted, jobs_cancelled=len(active))
         return deleted
 
+    async def adopt(self, files: list[StoredFile]) -> int:
+        """Record files stored before the ledger existed (or put by hand), so sweeps judge them too;
+        returns how many were new to it."""
+        adopted = 0
+        for start in range(0, len(files), PAGE):
+            page = files[start : start + PAGE]
+            for stored, known in zip(page, await self.ledger.known([f.file_id for f in page]), strict=True):
+                if not known:
+                    await self.ledger.add(stored)
+                    adopted += 1
+        if adopted:
+            log.info("retention: files adopted", files=adopted)
+        return adopted
+
     async def _job_statuses(self, page: list[StoredFile]) -> list[str | None]:
         """Each file's job status; None when it has no job (gone, never made, or no id recorded)."""
         async with self.queue.redis.pipeline(transaction=False) as pipe:

@@ -20,6 +20,7 @@ import pytest
 
 from photobot.bot.service import IncomingPhoto
 from photobot.config import Settings
+from photobot.gdrive import LocalStorage
 from photobot.gdrive.ledger import FileLedger, TrackedStorage
 from photobot.jobs import Platform
 from photobot.queue import JobQueue
@@ -146,7 +147,8 @@ async def test_a_user_past_the_storage_budget_is_refused(make_settings: Callable
 
 
 async def test_storage_gc_command(side: ChatSide) -> None:
-    """`photobot storage gc` as a subprocess: one sweep, its figures as JSON; `--forget USER` too."""
+    """`photobot storage gc` as a subprocess: one sweep, its figures as JSON; `--adopt` records files
+    stored before the ledger (then swept like any), `--forget USER` deletes one user's."""
     await side.service.accept_photo(await photo(side, 1))
     env = {
         **os.environ, "PYTHONPATH": str(REPO), "DATA_DIR": str(side.settings.data_dir),
@@ -164,6 +166,15 @@ async def test_storage_gc_command(side: ChatSide) -> None:
 
     assert gc() == {"expired": 0, "orphans": 0, "failed": 0, "kept_files": 1,
                     "kept_bytes": ASTRONAUT.stat().st_size}
+    # A file from before the ledger: unknown to it until adopted, then an orphan by its age.
+    untracked = LocalStorage(side.settings.resolved_storage_dir)
+    old_id = await untracked.put(b"old", "old.jpg", "image/jpeg", {"job_id": "gone", "user_id": "tg:5"})
+    a_day_ago = time.time() - 86400
+    os.utime(untracked.path_for(old_id), (a_day_ago, a_day_ago))
+    assert gc()["kept_files"] == 1
+    adopted = gc("--adopt")
+    assert adopted["adopted"] == 1 and adopted["orphans"] == 1 and adopted["kept_files"] == 1
+    assert not untracked.path_for(old_id).exists()
     assert gc("--forget", "tg:42")["forgotten"] == 1
     assert stored_files(side.settings) == []
 

@@ -1,5 +1,5 @@
-"""`photobot storage check | put FILE | get ID -o OUT | delete ID | gc [--forget USER]`: the storage
-backend by hand, and the retention sweep (see photobot.retention) run once."""
+"""`photobot storage check | put FILE | get ID -o OUT | delete ID | gc [--forget USER] [--adopt]`:
+the storage backend by hand, and the retention sweep (see photobot.retention) run once."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from photobot.cli import CliError
 from photobot.cli.queue_commands import open_queue
 from photobot.config import Settings
-from photobot.gdrive import Storage, StorageError, build_storage
-from photobot.gdrive.ledger import TrackedStorage
+from photobot.gdrive import LocalStorage, Storage, StorageError, build_storage
+from photobot.gdrive.ledger import StoredFile, TrackedStorage
 from photobot.jobs import JobError
 from photobot.retention import Retention
 
@@ -52,6 +52,10 @@ def register(subparsers: Any) -> None:
         "gc", help="delete files past FILE_RETENTION_SECONDS and orphans now; print what was done"
     )
     gc.add_argument("--forget", metavar="USER", help="also delete every file of USER (e.g. tg:123)")
+    gc.add_argument(
+        "--adopt", action="store_true",
+        help="first record local files the ledger does not know (stored before it existed, or by hand)",
+    )
     gc.set_defaults(handler=gc_command)
 
 
@@ -125,6 +129,7 @@ async def gc_command(args: argparse.Namespace, settings: Settings) -> int:
         storage = TrackedStorage.from_settings(build_storage(settings), queue.redis, settings)
         retention = Retention(storage, storage.ledger, queue, settings)
         try:
+            adopted = await _adopt(storage, retention) if args.adopt else None
             forgotten = await retention.forget(args.forget) if args.forget else None
             sweep = await retention.sweep()
             files, size = await storage.ledger.count()
@@ -138,5 +143,18 @@ async def gc_command(args: argparse.Namespace, settings: Settings) -> int:
     }
     if forgotten is not None:
         report["forgotten"] = forgotten
+    if adopted is not None:
+        report["adopted"] = adopted
     print(json.dumps(report))
     return EXIT_PROBLEMS if sweep.failed else 0
+
+
+async def _adopt(storage: TrackedStorage, retention: Retention) -> int:
+    if not isinstance(storage.inner, LocalStorage):
+        raise CliError("--adopt reads local storage only (STORAGE_BACKEND=local)")
+    listing = await storage.inner.listing()
+    files = [
+        StoredFile(file_id, meta.get("user_id", ""), meta.get("job_id", ""), meta.get("kind", ""), size, at)
+        for file_id, meta, size, at in listing
+    ]
+    return await retention.adopt(files)

@@ -99,6 +99,13 @@ class FileLedger:
         removed = await self._remove(keys=keys, args=[file_id, self._user_prefix])
         return bool(removed)
 
+    async def known(self, file_ids: list[str]) -> list[bool]:
+        """Whether each file is recorded."""
+        if not file_ids:
+            return []
+        infos = await cast(Awaitable[list[Any]], self.redis.hmget(self._info, file_ids))
+        return [info is not None for info in infos]
+
     async def user_bytes(self, user_key: str) -> int:
         value = await cast(Awaitable[Any], self.redis.hget(self._bytes, user_key))
         return int(value or 0)

@@ -142,6 +142,26 @@ class LocalStorage:
             return [f"STORAGE_DIR: only {free // (1024 * 1024)} MiB free on the disk of {self.root}"]
         return []
 
+    async def listing(self) -> list[tuple[str, dict[str, str], int, int]]:
+        """Every stored file as (file id, meta, size, modified at in ms), read from the sidecars."""
+        return await asyncio.to_thread(self._listing)
+
+    def _listing(self) -> list[tuple[str, dict[str, str], int, int]]:
+        found = []
+        for sidecar in self.root.glob("??/*.meta.json"):
+            file_id = sidecar.name.removesuffix(".meta.json")
+            path = sidecar.with_name(file_id)
+            if not ID_PATTERN.fullmatch(file_id) or not path.is_file():
+                continue
+            try:
+                meta = json.loads(sidecar.read_text(encoding="utf-8")).get("meta") or {}
+                stat = path.stat()
+            except (OSError, ValueError, AttributeError):
+                continue
+            clean = {str(key): str(value) for key, value in meta.items()}
+            found.append((file_id, clean, stat.st_size, int(stat.st_mtime * 1000)))
+        return found
+
     @staticmethod
     def _write(path: Path, data: bytes, sidecar: dict[str, object]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
