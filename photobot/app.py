@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import web
@@ -52,6 +52,7 @@ from photobot.queue import JobQueue, Maintenance, Worker
 from photobot.redis_client import connect
 from photobot.retention import Retention
 from photobot.sessions import SessionStore
+from photobot.startup import TELEGRAM_START_PATIENCE, listen_error, telegram_unreachable
 from photobot.users import UserStore
 from photobot.web import serve
 from photobot.web.deps import RouteHook
@@ -261,7 +262,10 @@ class Runner:
         if settings.http_enabled:
             alive = self.workers_alive if parts.pipeline is not None else None
             app = create_web_app(parts, alive, self.add_routes)
-            self.web_runner = await serve(app, settings.http_host, settings.http_port)
+            try:
+                self.web_runner = await serve(app, settings.http_host, settings.http_port)
+            except OSError as error:
+                raise listen_error(settings.http_host, settings.http_port, error) from None
             log.info("http server listening", host=settings.http_host, port=settings.http_port)
         if parts.pipeline is not None:
             self.worker = Worker(
@@ -302,6 +306,8 @@ class Runner:
     async def _start_telegram(self, bot: Bot, dispatcher: Dispatcher) -> None:
         settings = self.parts.settings
         delay = 1.0
+        loop = asyncio.get_running_loop()
+        unreachable_since: float | None = None
         while not self.stopping.is_set():
             try:
                 me = await bot.get_me()
@@ -318,11 +324,16 @@ class Runner:
                 return
             except TelegramUnauthorizedError:
                 raise SettingsError("BOT_TOKEN: Telegram rejected it (Unauthorized)") from None
-            except Exception as error:
+            except TelegramNetworkError as error:
+                unreachable_since = unreachable_since or loop.time()
+                if (waited := loop.time() - unreachable_since) >= TELEGRAM_START_PATIENCE:
+                    raise telegram_unreachable(settings, error, waited) from None
                 log.warning("telegram not reachable at start; retrying", error=repr(error), retry_in=delay)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), delay)
-                delay = min(30.0, delay * 2)
+            except Exception as error:
+                log.warning("telegram refused at start; retrying", error=repr(error), retry_in=delay)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            delay = min(30.0, delay * 2)
 
     async def _stop(self, tasks: dict[str, asyncio.Task[Any]]) -> None:
         grace = self.parts.settings.shutdown_grace_seconds

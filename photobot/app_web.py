@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from photobot.bot.reachable import Reachable
 from photobot.bot.telegram.webhook import HandledUpdates, add_webhook_route
 from photobot.queue.quota import QuotaBook
 from photobot.web import WebDeps, build_web_app
-from photobot.web.deps import RouteHook, WorkersAlive
+from photobot.web.deps import PlatformProbe, RouteHook, WorkersAlive
 
 if TYPE_CHECKING:
     from photobot.app import Parts
@@ -46,6 +47,18 @@ def webhook_routes(parts: Parts) -> RouteHook | None:
     return add_routes
 
 
+def platform_probes(parts: Parts) -> dict[str, PlatformProbe]:
+    """/readyz's chat platforms: those this process talks to, each probed by a cheap real call."""
+    probes: dict[str, PlatformProbe] = {}
+    bot, vk_api, settings = parts.bot, parts.vk_api, parts.settings
+    if bot is not None:
+        probes["telegram"] = Reachable("telegram", bot.get_me)
+    if vk_api is not None and settings.vk_group_id is not None:
+        group = {"group_id": settings.vk_group_id}
+        probes["vk"] = Reachable("vk", lambda: vk_api.request("groups.getById", group))
+    return probes
+
+
 def web_deps(
     parts: Parts, workers_alive: WorkersAlive | None = None, add_routes: RouteHook | None = None
 ) -> WebDeps:
@@ -65,6 +78,7 @@ def web_deps(
         workers_alive=workers_alive,
         add_routes=_both(webhook_routes(parts), add_routes),
         quotas=QuotaBook(parts.redis, parts.settings),
+        platforms=platform_probes(parts),
     )
 
 

@@ -233,6 +233,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Bot API server base URL (e.g. a local telegram-bot-api)."
     )
+    telegram_proxy: str | None = Field(
+        None, description="Proxy for the Bot API (http://host:port); unset: a direct connection."
+    )
     admin_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="Telegram user ids of admins, comma-separated."
     )

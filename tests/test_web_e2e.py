@@ -106,7 +106,8 @@ def test_health_and_readiness_come_from_the_running_process(bot: BotProcess, bas
     assert call(base, "/healthz").json() == {"status": "ok"}
     ready = call(base, "/readyz")
     assert ready.status == 200, ready
-    assert ready.json() == {"status": "ok", "checks": {"redis": "ok", "storage": "ok", "workers": "ok"}}
+    checks = {"redis": "ok", "storage": "ok", "workers": "ok", "telegram": "ok"}
+    assert ready.json() == {"status": "ok", "checks": checks}
     document = call(base, "/api/v1/openapi.json")
     assert document.status == 200 and "/me" in document.json()["paths"]
     assert call(base, "/api/v1/me").status == 401  # the API itself wants a token

@@ -126,7 +126,7 @@ def test_split_bot_and_worker_each_serve_http(clean_redis: str, tmp_path: Path) 
         bot.start(tg)
         # A bot-only process runs no worker, so its readiness does not ask for one.
         ready = wait_http(bot_base, "/readyz", 200)
-        assert ready.json()["checks"] == {"redis": "ok", "storage": "ok"}
+        assert ready.json()["checks"] == {"redis": "ok", "storage": "ok", "telegram": "ok"}
 
         tg.inject_photo(501, small_image(501), caption="sepia")
         wait_metric(bot_base, pending_free, 1)  # waits: no worker yet
@@ -136,7 +136,7 @@ def test_split_bot_and_worker_each_serve_http(clean_redis: str, tmp_path: Path) 
 
         worker.start(tg, wait_ready=False)
         ready = wait_http(worker_base, "/readyz", 200)
-        assert ready.json()["checks"] == {"redis": "ok", "storage": "ok", "workers": "ok"}
+        assert ready.json()["checks"] == {"redis": "ok", "storage": "ok", "workers": "ok", "telegram": "ok"}
         wait_results(tg, 501, 1, bot=worker)
         wait_metric(worker_base, counter("photobot_jobs_finished_total"), 1)
         wait_metric(bot_base, pending_free, 0)

@@ -22,6 +22,7 @@ from photobot.config import Settings
 from photobot.logs import configure_logging, get_logger
 from photobot.sandbox.botapi import FakeTelegram
 from photobot.sandbox.chat import Person, add_chat_routes
+from photobot.startup import check_port_free
 
 log = get_logger(__name__)
 
@@ -56,6 +57,7 @@ async def run_sandbox(settings: Settings, port: int = DEFAULT_PORT, log_level: s
     """Run photobot against the stand-in until SIGINT or SIGTERM, with the chat page on `port`."""
     from photobot.app import run
 
+    check_port_free("127.0.0.1", port, "--port")
     with tempfile.TemporaryDirectory(prefix="photobot-sandbox-") as folder:
         async with FakeTelegram(bot_username="photobot_sandbox_bot") as fake:
             local = sandbox_settings(settings, Path(folder), fake.base_url, fake.token, port)

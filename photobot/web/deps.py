@@ -7,8 +7,8 @@ it can be tested against any implementation that keeps these contracts.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiohttp import web
@@ -61,6 +61,7 @@ class UserDirectory(Protocol):
 
 
 WorkersAlive = Callable[[], Awaitable[bool]]
+PlatformProbe = Callable[[], Awaitable[bool]]
 RouteHook = Callable[[web.Application], None]
 
 
@@ -75,6 +76,7 @@ class WebDeps:
         lost result is a 404 and not a 500.
     check_timeout: seconds each readiness probe may take before it counts as down.
     quotas: the quota keys' reader, for /me (None: /me gives no quota numbers).
+    platforms: the chat platforms this process talks to, by name, each with its reachability probe.
     """
 
     settings: Settings
@@ -88,6 +90,7 @@ class WebDeps:
     missing_errors: tuple[type[BaseException], ...] = (FileMissing, InvalidFileId)
     quotas: QuotaBook | None = None
     check_timeout: float = 2.0
+    platforms: Mapping[str, PlatformProbe] = field(default_factory=dict)
 
 
 DEPS_KEY: web.AppKey[WebDeps] = web.AppKey("photobot_web_deps", WebDeps)

@@ -1,7 +1,8 @@
 """Operator endpoints: /healthz (the process answers), /readyz (it can do work), /metrics.
 
 /readyz is what a load balancer or Kubernetes asks before sending traffic: Redis must answer, the
-storage backend must report no problem and the workers must be alive. Each probe has a time cap, so
+storage backend must report no problem, the workers must be alive and the chat platforms (Telegram,
+VK) must answer. Each probe has a time cap, so
 a hung dependency makes the answer 503 with a reason instead of making the probe itself hang.
 """
 
@@ -48,6 +49,7 @@ async def readyz(request: web.Request) -> web.Response:
     ]
     if deps.workers_alive is not None:
         probes.append(_probe("workers", deps.workers_alive(), deps.check_timeout))
+    probes += [_probe(name, reachable(), deps.check_timeout) for name, reachable in deps.platforms.items()]
     results = await asyncio.gather(*probes)
     checks = {name: ("ok" if reason is None else "fail") for name, reason in results}
     reasons = [reason for _, reason in results if reason is not None]

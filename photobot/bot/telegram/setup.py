@@ -30,7 +30,9 @@ def build_bot(settings: Settings, metrics: Metrics | None = None) -> Bot:
     """An aiogram Bot whose every request goes through the rate limiter and retry handling."""
     token = settings.require_bot_token()
     register_secret(token)
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/")))
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/")), proxy=settings.telegram_proxy
+    )
     limiter = RateLimiter(
         global_rate=settings.tg_global_rate,
         chat_rate=settings.tg_chat_rate,

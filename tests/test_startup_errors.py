@@ -1,0 +1,110 @@
+"""Start-up problems an operator can fix are one line naming the setting, exit code 2, no traceback;
+and /readyz says which chat platform the process cannot reach.
+
+Bad input tried: an HTTP port another program holds (for `run` and for `sandbox --port`), a
+TELEGRAM_API_URL where nothing listens, a port that is not a number, an out-of-range port, and a
+Bot API that stops answering while photobot runs."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from photobot.bot.reachable import Reachable
+from photobot.config import Settings
+from tests.fakes.telegram import FakeTelegram
+from tests.fixtures.redis_server import free_port
+from tests.process_support import REPO, child_env, clean_env
+from tests.web_support import web_stack
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port some other program listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def photobot(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "photobot", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def the_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The one error line; logs (JSON lines) may come before it on stderr, a traceback never."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("photobot: error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def test_a_busy_http_port_is_one_line_naming_http_port(
+    redis_url: str, tmp_path: Path, busy_port: int
+) -> None:
+    with FakeTelegram.run_in_thread() as tg:
+        env = child_env(redis_url, tmp_path, BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.base_url,
+                        HTTP_ENABLED="true", HTTP_PORT=busy_port)
+        line = the_error(photobot(["run"], env, tmp_path))
+    assert line.startswith(f"photobot: error: HTTP_PORT: port {busy_port} on 127.0.0.1 is already in use")
+
+
+def test_a_busy_sandbox_port_names_the_flag(tmp_path: Path, busy_port: int) -> None:
+    result = photobot(["sandbox", "--port", str(busy_port)], clean_env(PYTHONPATH=str(REPO)), tmp_path)
+    assert the_error(result).startswith(f"photobot: error: --port: port {busy_port} on 127.0.0.1 is already")
+    assert result.stdout == ""
+
+
+def test_an_unreachable_telegram_at_start_is_one_line(redis_url: str, tmp_path: Path) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    env = child_env(redis_url, tmp_path, BOT_TOKEN="123456:AAsecret-token-value", TELEGRAM_API_URL=nowhere)
+    result = photobot(["run"], env, tmp_path)
+    line = the_error(result)
+    assert line.startswith(f"photobot: error: TELEGRAM_API_URL: cannot reach {nowhere} (tried for ")
+    assert "TELEGRAM_PROXY" in line and "AAsecret-token-value" not in result.stderr
+
+
+@pytest.mark.parametrize(("value", "named"), [("abc", "HTTP_PORT"), ("70000", "HTTP_PORT")])
+def test_a_bad_setting_is_one_line(tmp_path: Path, value: str, named: str) -> None:
+    result = photobot(["stats"], clean_env(PYTHONPATH=str(REPO), HTTP_PORT=value), tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"photobot: error: {named}")
+
+
+def bot_at(url: str) -> Bot:
+    return Bot("123456:AAprobe", session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+
+
+async def test_readyz_names_the_chat_platform_it_cannot_reach(settings: Settings, tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        reachable = Bot(tg.token, session=AiohttpSession(api=TelegramAPIServer.from_base(tg.base_url)))
+        gone = bot_at(f"http://127.0.0.1:{free_port()}")
+        try:
+            platforms = {"telegram": Reachable("telegram", reachable.get_me, ttl=0)}
+            async with web_stack(settings, tmp_path, platforms=platforms) as stack:
+                status, body = await stack.call("GET", "/readyz")
+                assert status == 200 and body["checks"]["telegram"] == "ok"
+            platforms = {"telegram": Reachable("telegram", gone.get_me, ttl=60), "vk": platforms["telegram"]}
+            async with web_stack(settings, tmp_path, platforms=platforms) as stack:
+                status, body = await stack.call("GET", "/readyz")
+                assert status == 503 and body["checks"] == {
+                    "redis": "ok", "storage": "ok", "workers": "ok", "telegram": "fail", "vk": "ok"}
+                assert body["reasons"] == ["telegram: not reachable"]
+                calls = len(tg.calls("getMe"))
+                await stack.call("GET", "/readyz")  # within the ttl: the last answer, no new call
+                assert len(tg.calls("getMe")) == calls + 1  # only the ttl=0 probe called again
+        finally:
+            await reachable.session.close()
+            await gone.session.close()
