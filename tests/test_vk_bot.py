@@ -181,3 +181,16 @@ def test_admin_commands_and_a_refused_non_admin(vk: FakeVK, bot: PhotobotProcess
     vk.inject_text(ADMIN, f"/job {job_id}")
     record = wait_text(vk, ADMIN, "{", bot=bot)
     assert '"platform": "vk"' in record and '"user_id": "106"' in record
+
+
+def test_premium_on_vk_comes_from_an_admin(vk: FakeVK, bot: PhotobotProcess) -> None:
+    """VK has no Stars: /premium says so, an admin's /grant gives premium, /tier shows its end."""
+    vk.set_user(ADMIN, lang_id=3)
+    vk.set_user(108, lang_id=3)
+    vk.inject_text(108, "/premium")
+    wait_text(vk, 108, "Premium is bought with Telegram Stars", bot=bot)
+    vk.inject_text(ADMIN, "/grant 108 5")
+    assert "Premium until" in wait_text(vk, ADMIN, "User vk:108:", bot=bot)
+    vk.inject_text(108, "/tier")
+    tier = wait_text(vk, 108, "Your tier: premium.", bot=bot)
+    assert "Photos left for the last 24 hours: 500 of 500." in tier and "Premium until" in tier
