@@ -34,7 +34,8 @@ WORKDIR /app
 COPY photobot /app/photobot
 # Byte code for photobot too, and proof that the slimmed venv still has all it imports.
 RUN /opt/venv/bin/python -m compileall -q /app/photobot >/dev/null \
- && /opt/venv/bin/python -c "import photobot.app, photobot.bot.vk, photobot.gdrive.google_drive, photobot.processing.pool"
+ && /opt/venv/bin/python -c "import photobot.app, photobot.bot.vk, photobot.gdrive.google_drive, photobot.processing.pool" \
+ && /opt/venv/bin/python -m photobot.processing.face_model --check
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
