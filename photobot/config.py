@@ -129,8 +129,9 @@ class Settings(BaseSettings):
     tier_quotas: Annotated[dict[str, int | None], NoDecode] = Field(
         default_factory=lambda: {"free": 30, "premium": 500, "admin": None},
         description="Photos per rolling 24 hours per tier, as name=count pairs; 'unlimited' (or a "
-        "tier left out) has no limit. Counted when a job is queued; a cancelled job, or one that "
-        "failed on photobot's side, gives its photo back.",
+        "tier left out) has no limit; names that are not TIERS are left out of the default. Counted "
+        "when a job is queued; a cancelled job, or one that failed on photobot's side, gives its "
+        "photo back.",
     )
     dedup_ttl_seconds: int = Field(
         86400, ge=1, description="How long a repeated update is recognised as the same job."
@@ -275,7 +276,9 @@ class Settings(BaseSettings):
 
     # --- Premium (Telegram Stars) ------------------------------------------------------------------
     premium_tier: str = Field(
-        "premium", description="The tier that paid or granted premium gives while it lasts."
+        "premium",
+        description="The tier that paid or granted premium gives while it lasts; when TIERS has no "
+        "such tier (and this is left at its default), premium is off.",
     )
     premium_price_stars: int = Field(
         100,
@@ -378,10 +381,14 @@ class Settings(BaseSettings):
     def _check_cross_fields(self) -> Settings:
         if self.default_tier not in self.tiers:
             raise ValueError(f"DEFAULT_TIER {self.default_tier!r} is not one of TIERS")
+        # The defaults name free, premium and admin; with TIERS of other names they step aside
+        # (no quota for a tier they do not name, no premium), while a value set by the operator
+        # that names no tier is a mistake said at start.
         unknown = sorted(set(self.tier_quotas) - set(self.tiers))
-        if unknown:
+        if unknown and "tier_quotas" in self.model_fields_set:
             raise ValueError(f"TIER_QUOTAS names {unknown[0]!r}, which is not one of TIERS")
-        if self.premium_tier not in self.tiers:
+        self.tier_quotas = {name: n for name, n in self.tier_quotas.items() if name in self.tiers}
+        if self.premium_tier not in self.tiers and "premium_tier" in self.model_fields_set:
             raise ValueError(f"PREMIUM_TIER {self.premium_tier!r} is not one of TIERS")
         if self.retry_max_seconds < self.retry_base_seconds:
             raise ValueError("RETRY_MAX_SECONDS must not be below RETRY_BASE_SECONDS")
@@ -417,7 +424,12 @@ class Settings(BaseSettings):
 
     @property
     def premium_for_sale(self) -> bool:
-        return self.premium_price_stars > 0
+        return self.premium_price_stars > 0 and self.premium_enabled
+
+    @property
+    def premium_enabled(self) -> bool:
+        """PREMIUM_TIER is one of TIERS (with TIERS of other names and no PREMIUM_TIER, it is not)."""
+        return self.premium_tier in self.tiers
 
     def is_admin(self, platform: str, user_id: int | str) -> bool:
         ids = self.admin_ids if platform == "telegram" else self.vk_admin_ids

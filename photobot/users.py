@@ -213,7 +213,7 @@ class UserStore:
 
 def premium_tier(settings: Settings, tier: str, premium_until: int | None) -> str:
     """PREMIUM_TIER while premium lasts if it ranks above `tier`; `tier` otherwise."""
-    if premium_until is None or premium_until <= time.time() * 1000:
+    if premium_until is None or premium_until <= time.time() * 1000 or not settings.premium_enabled:
         return tier
     premium = settings.premium_tier
     return premium if settings.tiers[premium] > settings.tiers.get(tier, -(10**9)) else tier

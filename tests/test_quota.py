@@ -142,3 +142,15 @@ def test_bad_tier_quotas_are_refused_at_start(redis_url: str, value: str, messag
 def test_tier_quotas_default_and_unlimited(settings: Settings) -> None:
     assert settings.tier_quotas == {"free": 30, "premium": 500, "admin": None}
     assert Settings(_env_file=None, tier_quotas="free=5,premium=none").tier_quota("premium") is None  # type: ignore[call-arg]
+
+
+def test_default_quotas_and_premium_step_aside_for_tiers_of_other_names(redis_url: str) -> None:
+    """TIERS without premium or admin: the default TIER_QUOTAS and PREMIUM_TIER do not stop the start
+    (no quota for tiers they do not name, no premium for sale); values set by hand must name tiers."""
+    custom = load_settings(_env_file=None, redis_url=redis_url, tiers="free=0,gold=10")
+    assert custom.tier_quotas == {"free": 30} and custom.tier_quota("gold") is None
+    assert not custom.premium_enabled and not custom.premium_for_sale
+    with pytest.raises(SettingsError, match="PREMIUM_TIER 'premium' is not one of TIERS"):
+        load_settings(_env_file=None, redis_url=redis_url, tiers="free=0,gold=10", premium_tier="premium")
+    gold = load_settings(_env_file=None, redis_url=redis_url, tiers="free=0,gold=10", premium_tier="gold")
+    assert gold.premium_for_sale

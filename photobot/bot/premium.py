@@ -116,6 +116,8 @@ class Premium:
 
     def terms(self, lang: str) -> str:
         s = self.settings
+        if not s.premium_for_sale:
+            return t("premium_not_sold", lang)
         return t("terms", lang, price=s.premium_price_stars, days=s.premium_days, **self._quotas())
 
     async def paysupport(self, user: UserRecord, lang: str) -> str:
