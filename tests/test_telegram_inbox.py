@@ -20,7 +20,7 @@ import pytest
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import Message
+from aiogram.types import Message, Update
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -296,3 +296,16 @@ async def test_beyond_its_share_a_chats_updates_wait_in_the_inbox_not_in_memory(
     await polling.stopped()
     assert recorder.texts(13) == [f"photo {i}" for i in range(300)]
     assert await kept(redis) == 0 and poller.lanes.in_memory == 0
+
+
+def test_grants_and_refunds_are_never_superseded() -> None:
+    """Two refunds (or grants) waiting in a backlog are two different payments: each one runs."""
+    chat = {"id": 1, "type": "private"}
+
+    def update(text: str) -> Update:
+        return Update.model_validate(
+            {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": chat, "text": text}}
+        )
+
+    assert backlog_key(update("/refund a")) is None and backlog_key(update("/grant 5 3")) is None
+    assert backlog_key(update("/jobs")) == ("command", "jobs")

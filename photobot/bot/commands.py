@@ -405,3 +405,6 @@ _DISPATCH: dict[str, Callable[[Commands, _Call], Reply | Awaitable[Reply]]] = {
     "unban": lambda c, call: c.ban(call.user, call.lang, call.args, banned=False),
 }
 NAMES = tuple(_DISPATCH)  # every command, without its slash
+# Each of these moves money or premium, so every one sent is run, even in a backlog in which a
+# later use of the same command would stand for the earlier ones (see telegram/polling.py).
+EACH_ONE_RUNS = frozenset({"grant", "refund"})
