@@ -24,10 +24,16 @@ _WORKING_COPIES = 6  # the operation and the encoder hold a few arrays of the re
 def count_jpeg_scans(data: bytes, stop_after: int) -> int:
     """Start-of-scan markers of the first image in a JPEG (up to its EOI); stops past `stop_after`.
 
-    Segments are skipped by their length, so bytes inside an APPn (an EXIF thumbnail is a JPEG too)
-    are never read as markers; inside a scan's data the regex skips stuffed bytes and restarts.
+    Entropy-coded data never holds 0xFF 0xDA (a 0xFF there is followed by 0x00 or a restart), so
+    the bytes' count bounds the scans, and a file within the limit by that count is not walked.
+    Past it, segments are skipped by their length, so bytes inside an APPn (an EXIF thumbnail is a
+    JPEG too) are not read as markers; inside a scan's data the regex skips stuffed bytes and
+    restarts. So a result within `stop_after` may overcount; one past it is the walk's own.
     A malformed file ends the count early and is left to the decoder to refuse.
     """
+    upper = data.count(b"\xff\xda")  # every SOS, and any such bytes inside segments: a bound
+    if upper <= stop_after:
+        return upper
     count, position, size = 0, 2, len(data)
     while position < size:
         found = _MARKER.search(data, position)

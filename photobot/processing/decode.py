@@ -2,7 +2,10 @@
 
 The order is the point. The magic bytes are checked against the allow-list before any decoder sees the
 file; the byte cap before that; the pixel cap is checked on the size the header declares, before a
-single pixel is decoded (Pillow's own bomb check stays on as a second guard, never the only one).
+single pixel is decoded (Pillow's own bomb check stays on as a second guard, never the only one);
+then a JPEG's scans are counted and the memory the decode will take is reckoned from the headers
+(`photobot.processing.cost`), so a scan bomb or a small file of huge decoded size is refused unread.
+Conversion and reduction go strip by strip, never through a whole-image wide copy.
 JPEGs are reduced while decoding (libjpeg's DCT scaling via `draft`) when the result is bounded, which
 is most of the speed of a 12 MP photo. Anything a decoder raises on hostile bytes becomes
 `CorruptImage`: nothing else leaves this module.
@@ -97,7 +100,7 @@ def heif_available() -> bool:
 def decode_image(data: bytes, limits: Limits, max_side: int | None = None) -> Decoded:
     """Decode `data` under `limits`; with `max_side`, JPEGs decode at the smallest scale >= max_side.
 
-    Raises UnsupportedFormat, TooLarge or CorruptImage, and nothing else.
+    Raises UnsupportedFormat, TooLarge, TooComplex or CorruptImage, and nothing else.
     """
     if len(data) > limits.max_bytes:
         raise TooLarge(what=_megabytes(len(data)), limit=_megabytes(limits.max_bytes))
@@ -219,6 +222,8 @@ def _to_array(image: Image.Image, max_side: int | None) -> np.ndarray:
         return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     target = "RGBA" if has_alpha else "RGB"
+    if factor == 1 and mode == target == "RGB":
+        return np.asarray(image)  # nothing to convert or reduce: one copy, as strips would make
     opaque = True
     parts = []
     for strip in strips():
