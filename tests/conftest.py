@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from photobot.cli import main
 from photobot.config import Settings
 from tests.fixtures.redis_server import RedisServer
 
@@ -65,3 +66,22 @@ def make_settings(redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
+
+
+@pytest.fixture
+def cli(redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("LOG_FILE", "none")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        """`python -m photobot ARGV` in this process: exit code, standard output, standard error."""
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

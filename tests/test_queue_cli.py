@@ -1,6 +1,8 @@
 """The queue's commands. Bad flags and unknown ids give one line on stderr and exit code 2.
 
-Bad inputs covered: an unknown status, --limit 0, --offset -1, --limit not a number, a missing
+Bad inputs covered: an unknown status, --limit 0, --offset -1, --limit not a number, counts,
+offsets, limits, priorities, chat and message ids, batch sizes and durations out of bounds (20-digit
+offsets, --count 100000000, nan and inf seconds), a missing
 --user, --params that is not a JSON object, an unknown tier, --count with --dedup-key, show /
 cancel / requeue of an unknown id, requeue of a job that is not failed, requeue with no target,
 cancel of a running job, an unreachable Redis, and `worker` without --noop while the photo
@@ -17,31 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from photobot.cli import main
 from photobot.config import load_settings
 from photobot.jobs import PermanentJobError
 from photobot.queue import JobQueue
 from tests.queue_support import check_invariants
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def cli(redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("LOG_FILE", "none")
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)  # no stray .env
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def one_line_error(code: int, err: str) -> str:
@@ -97,9 +80,21 @@ def test_requeue_one_and_all_failed(cli, redis_url: str) -> None:  # type: ignor
     ("argv", "needle"),
     [
         (["jobs", "--status", "lost"], "invalid choice"),
-        (["jobs", "--limit", "0"], "at least 1"),
+        (["jobs", "--limit", "0"], "between 1 and"),
         (["jobs", "--limit", "ten"], "not a whole number"),
-        (["jobs", "--offset", "-1"], "must not be negative"),
+        (["jobs", "--offset", "-1"], "between 0 and"),
+        (["jobs", "--offset", "99999999999999999999"], "between 0 and"),
+        (["jobs", "--limit", "99999999999999999999"], "between 1 and"),
+        (["enqueue", "--user", "1", "--operation", "blur", "--photo", "p", "--count", "100000000"],
+         "between 1 and 100000"),
+        (["enqueue", "--user", "1", "--operation", "blur", "--photo", "p", "--priority", "9" * 30],
+         "between"),
+        (["enqueue", "--user", "1", "--operation", "blur", "--photo", "p", "--chat", "9" * 30], "between"),
+        (["enqueue", "--user", "1", "--operation", "blur", "--photo", "p", "--message", "0"], "between"),
+        (["worker", "--noop", "--batch", "10000000"], "between 1 and"),
+        (["worker", "--noop", "--exit-when-idle", "nan"], "seconds"),
+        (["worker", "--noop", "--exit-when-idle", "inf"], "seconds"),
+        (["token", "issue", "tg:1", "--ttl", "9" * 30], "between"),
         (["enqueue", "--operation", "blur", "--photo", "p"], "--user"),
         (["enqueue", "--user", "1", "--operation", "blur", "--photo", "p", "--params", "[1]"], "JSON object"),
         (["enqueue", "--user", "1", "--operation", "blur", "--photo", "p", "--tier", "gold"], "unknown tier"),

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "photobot.cli.processing_commands",
     "photobot.cli.storage_commands",
     "photobot.cli.web_commands",
+    "photobot.cli.user_commands",
     "photobot.cli.run_commands",
     "photobot.cli.sandbox_commands",
 )

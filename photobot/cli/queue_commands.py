@@ -16,14 +16,20 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from photobot.cli import CliError
+from photobot.cli.argtypes import INT64, seconds, whole_number
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus, Platform, new_job_id
 from photobot.queue import InvalidJob, JobQueue, Maintenance, PendingCapReached, QueueError
 from photobot.queue.drain import NoopDrainer
 from photobot.queue.outage import REDIS_DOWN
+from photobot.queue.views import MAX_PAGE
 from photobot.redis_client import not_configured
 
 NOOP_BATCH = 500
+MAX_COUNT = 100_000  # enqueue --count: copies are built and sent ENQUEUE_CHUNK at a time
+ENQUEUE_CHUNK = 1000
+MAX_OFFSET = 1_000_000
+PRIORITY = whole_number(-1_000_000, 1_000_000)
 
 
 def register(sub: Any) -> None:
@@ -33,13 +39,15 @@ def register(sub: Any) -> None:
     p.add_argument("--photo", required=True, help="storage id of the original")
     p.add_argument("--platform", choices=[p.value for p in Platform], default=Platform.CLI.value)
     p.add_argument("--tier", help="tier name (default: DEFAULT_TIER)")
-    p.add_argument("--priority", type=int, help="priority (default: the tier's)")
-    p.add_argument("--chat", type=int, help="chat id")
-    p.add_argument("--message", type=int, help="message id (dedup with chat and operation)")
+    p.add_argument("--priority", type=PRIORITY, help="priority (default: the tier's)")
+    p.add_argument("--chat", type=whole_number(-INT64, INT64), help="chat id")
+    p.add_argument("--message", type=whole_number(1, INT64),
+                   help="message id (dedup with chat and operation)")
     p.add_argument("--dedup-key")
     p.add_argument("--params", type=_json_object, default={}, help="operation params as a JSON object")
     p.add_argument("--metadata", type=_json_object, default={}, help="a JSON object")
-    p.add_argument("--count", type=_positive, default=1, help="queue this many copies (benchmarks)")
+    p.add_argument("--count", type=whole_number(1, MAX_COUNT), default=1,
+                   help="queue this many copies (benchmarks)")
     p.set_defaults(handler=enqueue)
 
     p = sub.add_parser("stats", help="queue figures")
@@ -49,8 +57,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("jobs", help="list jobs, newest finished first")
     p.add_argument("--status", choices=[s.value for s in JobStatus])
     p.add_argument("--user", help="a user key such as tg:123")
-    p.add_argument("--limit", type=_positive, default=20)
-    p.add_argument("--offset", type=_not_negative, default=0)
+    p.add_argument("--limit", type=whole_number(1, MAX_PAGE), default=20)
+    p.add_argument("--offset", type=whole_number(0, MAX_OFFSET), default=0)
     p.add_argument("--json", action="store_true", help="print JSON lines")
     p.set_defaults(handler=jobs)
 
@@ -70,35 +78,14 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("worker", help="run a worker until SIGTERM")
     p.add_argument("--noop", action="store_true", help="drain with a no-op handler (benchmarks)")
-    p.add_argument("--batch", type=_positive, default=NOOP_BATCH,
+    p.add_argument("--batch", type=whole_number(1, 10_000), default=NOOP_BATCH,
                    help="with --noop: jobs leased and acknowledged per round trip")
-    p.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
+    p.add_argument("--exit-when-idle", type=seconds(86_400), metavar="SECONDS",
                    help="stop after this long with nothing to do")
     p.set_defaults(handler=worker)
 
 
 # --- Argument types ----------------------------------------------------------------------------
-def _positive(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
-
-
-def _not_negative(text: str) -> int:
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-
-
 def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -161,9 +148,11 @@ async def enqueue(args: argparse.Namespace, settings: Settings) -> int:
             if args.dedup_key or args.message is not None:
                 raise CliError("--count cannot be combined with --dedup-key or --message")
             first = job_from_task(task, settings)
-            copies = [first.model_copy(update={"job_id": new_job_id()}) for _ in range(args.count)]
-            for result in await queue.enqueue_many(copies):
-                print(result.job.job_id)
+            for start in range(0, args.count, ENQUEUE_CHUNK):
+                size = min(ENQUEUE_CHUNK, args.count - start)
+                copies = [first.model_copy(update={"job_id": new_job_id()}) for _ in range(size)]
+                for result in await queue.enqueue_many(copies):
+                    print(result.job.job_id)
         except PendingCapReached as error:
             raise CliError(error.user_message("en")) from None
         except InvalidJob as error:
