@@ -89,7 +89,7 @@ def test_astronauts_in_a_2x2_grid(path: Path) -> None:
     assert centres == [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
-@pytest.mark.parametrize("angle", [-30, -15, 15, 30])
+@pytest.mark.parametrize("angle", [-90, -45, -30, -15, 15, 30, 45, 90])
 def test_tilted_face_is_found(angle: int) -> None:
     one = astronaut()
     turn = cv2.getRotationMatrix2D((220, 90), angle, 1.0)
