@@ -26,7 +26,7 @@ from photobot.gdrive.ledger import FileLedger, StoredFile, TrackedStorage
 from photobot.jobs import JobStatus
 from photobot.logs import get_logger
 from photobot.queue import JobNotFound, JobQueue, NotCancellable
-from photobot.queue.outage import REDIS_DOWN, Outage
+from photobot.queue.outage import every
 
 log = get_logger(__name__)
 PAGE = 500
@@ -131,16 +131,7 @@ class Retention:
 
     async def run(self) -> None:
         """Sweep every RETENTION_SWEEP_SECONDS until `stop`."""
-        outage = Outage("retention")
-        while not self._stop.is_set():
-            try:
-                await self.sweep()
-            except REDIS_DOWN as error:
-                await outage.failed(error)
-                continue
-            outage.ok()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.settings.retention_sweep_seconds)
+        await every("retention", self.settings.retention_sweep_seconds, self.sweep, self._stop)
 
     def stop(self) -> None:
         self._stop.set()

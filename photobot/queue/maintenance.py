@@ -7,11 +7,10 @@ processes can run a Maintenance at once: each job moves once, whoever gets to it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from photobot.logs import get_logger
 from photobot.queue.core import JobQueue
-from photobot.queue.outage import REDIS_DOWN, Outage
+from photobot.queue.outage import every
 
 log = get_logger(__name__)
 
@@ -23,16 +22,7 @@ class Maintenance:
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
-        outage = Outage("maintenance")
-        while not self._stop.is_set():
-            try:
-                await self.run_once()
-            except REDIS_DOWN as error:
-                await outage.failed(error)
-                continue
-            outage.ok()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
+        await every("maintenance", self.interval, self.run_once, self._stop)
 
     async def run_once(self) -> tuple[int, int]:
         """One sweep: (promoted retries, reaped leases)."""

@@ -1,4 +1,5 @@
-"""Riding out a Redis outage: back off with jitter, log once when it starts and once when it ends.
+"""Riding out a Redis outage: back off with jitter, log once when it starts and once when it ends;
+`every` runs a periodic step (the maintenance sweep, the retention sweep) through outages.
 
 Workers and the maintenance loop keep going through a restart of Redis instead of dying; nothing is
 lost meanwhile because every job's state lives in Redis and an unacknowledged lease expires.
@@ -7,8 +8,10 @@ lost meanwhile because every job's state lives in Redis and an unacknowledged le
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import Awaitable, Callable
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -48,3 +51,19 @@ class Outage:
                      down_seconds=round(time.monotonic() - self._since, 3))
         self._since = None
         self._delay = self.first_delay
+
+
+async def every(
+    what: str, interval: float, step: Callable[[], Awaitable[object]], stop: asyncio.Event
+) -> None:
+    """Run `step` every `interval` seconds until `stop` is set, riding out Redis outages."""
+    outage = Outage(what)
+    while not stop.is_set():
+        try:
+            await step()
+        except REDIS_DOWN as error:
+            await outage.failed(error)
+            continue
+        outage.ok()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
