@@ -177,7 +177,7 @@ async def build(settings: Settings, mode: Mode) -> AsyncIterator[Parts]:
                 locks=locks,
             )
             stars = TelegramStars(parts.bot) if parts.bot is not None else None
-            premium = Premium(settings, parts.ledger, stars)
+            premium = Premium(settings, parts.ledger, stars, metrics)
             parts.commands = Commands(parts.service, users, sessions, premium)
             adapter = parts.adapters.get(Platform.TELEGRAM)
             if isinstance(adapter, TelegramAdapter) and stars is not None:

@@ -45,6 +45,15 @@ class Metrics:
         self.queue_depth = Gauge(
             "photobot_queue_depth", "Jobs in the queue by tier and status.", ["tier", "status"], registry=r
         )
+        self.quota_refusals = Counter(
+            "photobot_quota_refusals", "Photos refused over their tier's daily quota.", ["tier"], registry=r
+        )
+        self.payments = Counter(
+            "photobot_payments",
+            "Telegram Stars payments applied (invoice, subscription, renewal, unknown) and refunds.",
+            ["kind"],
+            registry=r,
+        )
         self.workers_alive = Gauge("photobot_workers_alive", "Worker processes seen recently.", registry=r)
         self.updates_in_hand = Gauge(
             "photobot_updates_in_hand",

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from photobot.bot.premium import Offer, Premium
 from photobot.config import Settings
 from photobot.jobs import Platform
+from photobot.metrics import Metrics
 from photobot.payments import DAY_MS, PremiumLedger
 from photobot.users import UserRecord, UserStore
 
@@ -69,7 +70,8 @@ async def test_a_payment_counts_once_and_a_refund_takes_back_only_its_days(
     settings: Settings, redis: Redis
 ) -> None:
     ledger = PremiumLedger(redis, settings)
-    premium = Premium(settings, ledger)
+    metrics = Metrics()
+    premium = Premium(settings, ledger, metrics=metrics)
     buyer = user("tg:7")
     now = time.time() * 1000
     first, matched = await premium.apply_payment(
@@ -80,6 +82,7 @@ async def test_a_payment_counts_once_and_a_refund_takes_back_only_its_days(
         buyer, charge_id="c1", payload="premium:v1:once:7:50:30", currency="XTR", total=50
     )
     assert not again.new and again.until_ms == first.until_ms
+    assert metrics.registry.get_sample_value("photobot_payments_total", {"kind": "invoice"}) == 1
     granted = await ledger.grant_days("tg:7", 10)  # an admin's grant extends the paid period
     assert granted.until_ms == first.until_ms + 10 * DAY_MS
     refunded = await ledger.mark_refunded("c1")

@@ -17,6 +17,7 @@ import redis
 
 from photobot.config import Settings, SettingsError, load_settings
 from photobot.jobs import JobError, Platform, now_ms
+from photobot.metrics import Metrics
 from photobot.processing.errors import CorruptImage
 from photobot.queue import JobQueue, QuotaReached
 from photobot.queue.quota import WINDOW_MS, QuotaBook
@@ -119,10 +120,15 @@ async def test_a_unit_comes_back_a_day_after_its_photo(queue: JobQueue) -> None:
 
 
 async def test_a_quota_of_zero_refuses_every_photo(make_settings: Callable[..., Settings]) -> None:
-    async with open_queue(make_settings(tier_quotas="free=0")) as queue:
+    metrics = Metrics()
+    queue = JobQueue.from_settings(make_settings(tier_quotas="free=0"), metrics=metrics)
+    try:
         with pytest.raises(QuotaReached) as refused:
             await queue.enqueue(chat_job("1"))
         assert refused.value.limit == 0
+        assert metrics.registry.get_sample_value("photobot_quota_refusals_total", {"tier": "free"}) == 1
+    finally:
+        await queue.close()
 
 
 @pytest.mark.parametrize(

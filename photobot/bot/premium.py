@@ -19,6 +19,7 @@ from photobot.bot.i18n import t
 from photobot.config import Settings
 from photobot.jobs import Platform
 from photobot.logs import get_logger
+from photobot.metrics import Metrics
 from photobot.payments import Granted, PremiumLedger
 from photobot.users import UserRecord
 
@@ -69,11 +70,16 @@ class Premium:
     """Premium's commands and payment steps."""
 
     def __init__(
-        self, settings: Settings, ledger: PremiumLedger, refunds: StarsRefunds | None = None
+        self,
+        settings: Settings,
+        ledger: PremiumLedger,
+        refunds: StarsRefunds | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
         self.refunds = refunds
+        self.metrics = metrics
 
     # --- the offer -----------------------------------------------------------------------------------
     def offers(self, user: UserRecord) -> list[Offer]:
@@ -191,6 +197,8 @@ class Premium:
             currency=currency,
             subscription_end=subscription_end,
         )
+        if granted.new and self.metrics is not None:
+            self.metrics.payments.labels(kind).inc()
         log.info(
             "payment",
             user_id=user.key,
@@ -229,6 +237,8 @@ class Premium:
         if done.outcome != "ok":
             return t("refund_already", lang, charge_id=charge_id)
         log.info("payment refunded", charge_id=charge_id, user_id=done.user_key, until=done.until_ms)
+        if self.metrics is not None:
+            self.metrics.payments.labels("refund").inc()
         return t(
             "refund_done",
             lang,

@@ -173,6 +173,8 @@ class BotService:
         if allowance.left == 0:
             assert allowance.limit is not None
             await self.allowances.quotas.count_refusal()
+            if self.queue.metrics is not None:
+                self.queue.metrics.quota_refusals.labels(photo.user.tier).inc()
             await self._refuse_quota(photo, allowance.limit, allowance.wait_seconds(now_ms()))
             return True
         cap = self.settings.max_pending_per_user

@@ -111,6 +111,9 @@ class JobQueue(QueueViews):
             if reply[0] == -1:
                 raise PendingCapReached(reply[1], self.settings.max_pending_per_user)
             if reply[0] == -2:
+                if self.metrics is not None:
+                    tier = next(job.tier for job in chunk if job.user_key == reply[1])
+                    self.metrics.quota_refusals.labels(tier).inc()
                 raise QuotaReached(reply[1], int(reply[3]), int(reply[2]), now_ms())
             now = int(reply[0])
             for job, (flag, _job_id, existing) in zip(chunk, reply[1:], strict=True):
