@@ -4,7 +4,8 @@
 Poll) with a real redis-server and local storage in a temporary folder. The calm user sends /tier;
 its latency is from the moment the message is put into the fake to the moment photobot's
 messages.send for it reaches the fake (the fake's own clock for both). First `--samples` times on
-an idle bot; then one user sends `--flood` texts in a burst (each answered, paced by VK_RATE) and
+an idle bot; then one user presses `--flood` buttons of photos that do not exist, in a burst (each
+is answered, at one conversation's share of VK_RATE; texts would collapse to the latest one) and
 the calm user's latency is measured again the same number of times while the flood is answered.
 The figure of merit is the ratio of the medians (flooded / idle).
 
@@ -66,7 +67,7 @@ def main() -> None:
                 idle.append(calm_latency(vk))
                 time.sleep(0.2)
             for index in range(args.flood):
-                vk.inject_text(FLOOD, f"spam {index}")
+                vk.inject_payload(FLOOD, {"op": "sepia", "m": 10_000 + index}, "Sepia")
             vk.wait_for_sync(lambda: flood_answered(vk) >= 3, 60)
             flooded, answered_during = [], []
             for _ in range(args.samples):

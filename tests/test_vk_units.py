@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from photobot.bot.adapter import Button, Keyboard
 from photobot.bot.vk.adapter import markup, message_ref, photo_key, random_id
 from photobot.bot.vk.api import api_base_url
 from photobot.bot.vk.messages import parse_command, parse_message, parse_payload
+from photobot.bot.vk.polling import backlog_key
 from photobot.logs import redact_text
 
 
@@ -93,3 +95,25 @@ def test_vk_tokens_are_redacted() -> None:
     token = "vk1.a.Zx9_AbCdEfGhIjKlMnOpQrStUv-0123"
     line = f"POST http://h/method/messages.send?access_token={token}&v=5.199 and {token}"
     assert token not in redact_text(line)
+
+
+def _event(
+    text: str = "", *, peer: int = 5, payload: str | None = None, photo: bool = False
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"peer_id": peer, "from_id": 5, "text": text, "attachments": []}
+    if payload is not None:
+        message["payload"] = payload
+    if photo:
+        message["attachments"] = [{"type": "photo", "photo": {}}]
+    return {"type": "message_new", "object": {"message": message}}
+
+
+def test_what_a_waiting_vk_event_may_be_superseded_by() -> None:
+    assert backlog_key(_event("hello")) == "text"
+    assert backlog_key(_event("/help")) == ("command", 5, "help")
+    assert backlog_key(_event("/frobnicate")) == "text"  # unknown commands are texts
+    assert backlog_key(_event("Sepia", payload='{"op": "sepia", "m": 7}')) == ("button", 5, 7)
+    assert backlog_key(_event("x", payload="not json")) == ("button", 5, None)
+    assert backlog_key(_event("sepia", photo=True)) is None  # photos are each handled
+    assert backlog_key(_event("hello", peer=2_000_000_001)) is None  # other people's group texts
+    assert backlog_key({"type": "message_reply", "object": {}}) is None

@@ -12,8 +12,11 @@ An event whose handler failed on an outage (Redis, storage, VK unreachable) is t
 lane after a backoff; a bad event that got its answer is done. The ts lives in Redis, so a
 replacement process resumes where the last one stopped.
 
-Memory is bounded: fetching pauses while `max_in_hand` events wait in the lanes (VK keeps its
-history for a while), and resumes as they are done.
+One chat's share of what is in hand is bounded (see ChatLanes): its waiting texts in a private
+chat, each command of one sender and the presses on one photo's buttons collapse to the latest one,
+and beyond `per_chat` events in memory the rest of its events are parked in the inbox and read back
+in turn. Fetching pauses while `max_in_hand` events are kept in memory, or `max_parked` are known in
+all (VK keeps its history for a while), and resumes as they are done.
 
 VK's long-poll failures are handled as VK documents them
 (https://dev.vk.com/ru/api/bots-long-poll/getting-started, through vkbottle's
@@ -36,9 +39,12 @@ from vkbottle import BotPolling
 from vkbottle.exception_factory import VKAPIError
 
 from photobot.backoff import Backoff
+from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.inbox import ChatLanes, UpdateInbox
+from photobot.bot.vk.adapter import is_group_chat
 from photobot.bot.vk.api import PoliteAPI, error_code
 from photobot.bot.vk.errors import is_outage
+from photobot.bot.vk.messages import parse_command, parse_payload
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 
@@ -66,6 +72,8 @@ class ConfirmingLongPoll:
         wait: int = 25,
         concurrency: int = 64,
         max_in_hand: int = 2000,
+        per_chat: int = 100,
+        max_parked: int = 100_000,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         grace_seconds: float = 10.0,
@@ -79,12 +87,14 @@ class ConfirmingLongPoll:
         self.inbox = UpdateInbox(redis, f"{key_prefix}:vk:inbox:{group_id}")
         self.polling = BotPolling(api=api, group_id=group_id, wait=wait)
         self.max_in_hand = max_in_hand
+        self.max_parked = max_parked
         self.grace_seconds = grace_seconds
         self._backoff = Backoff(backoff_base, backoff_max)
         in_hand = metrics.updates_in_hand.labels("vk").set if metrics is not None else None
         self.lanes: ChatLanes[Event] = ChatLanes(
             self._feed, is_outage, self.inbox,
             concurrency=concurrency, backoff=self._backoff, on_count=in_hand,
+            backlog_key=backlog_key, per_chat=per_chat, load=_load,
         )
         self._server: dict[str, Any] | None = None
         self._ts: str | None = None
@@ -107,7 +117,7 @@ class ConfirmingLongPoll:
         try:
             await self._resume()
             while not self._stopping.is_set():
-                if len(self.lanes) >= self.max_in_hand:
+                if self.lanes.in_memory >= self.max_in_hand or len(self.lanes) >= self.max_parked:
                     await self.lanes.wait_progress(1.0)
                     continue
                 answer = await self._next()
@@ -138,10 +148,7 @@ class ConfirmingLongPoll:
         events: list[tuple[tuple[int, int], str, Event]] = []
         for event_id, raw in saved.items():
             try:
-                order = _order(event_id)
-                event = json.loads(raw)
-                if not isinstance(event, dict):
-                    raise ValueError("not an object")
+                order, event = _order(event_id), _load(raw)
             except ValueError as error:
                 log.error("unreadable vk event dropped from the inbox", event_id=event_id, error=str(error))
                 await self.inbox.remove(event_id)
@@ -239,6 +246,33 @@ class ConfirmingLongPoll:
         log.warning(event, error=repr(error) if error else None, retry_in=round(delay, 2), **fields)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+
+def _load(raw: str) -> Event:
+    event = json.loads(raw)
+    if not isinstance(event, dict):
+        raise ValueError("a kept VK event is not an object")
+    return event
+
+
+def backlog_key(event: Event) -> Hashable | None:
+    """What a waiting event may be superseded by: a private text by the chat's next text, a
+    command by the same sender's next use of it, a button press by the sender's next press for the
+    same photo. Photos, files and anything else are each handled (their own limits apply)."""
+    obj = event.get("object")
+    message = obj.get("message") if isinstance(obj, dict) else None
+    if event.get("type") != "message_new" or not isinstance(message, dict) or message.get("attachments"):
+        return None
+    sender = message.get("from_id")
+    payload = message.get("payload")
+    if isinstance(payload, str) and payload:
+        parsed = parse_payload(payload)
+        return ("button", sender, parsed.get("m") if parsed is not None else None)
+    command = parse_command(str(message.get("text") or ""))
+    if command is not None and command.name in COMMAND_NAMES:
+        return ("command", sender, command.name)
+    peer = message.get("peer_id")
+    return "text" if isinstance(peer, int) and not is_group_chat(peer) else None
 
 
 def _order(event_id: str) -> tuple[int, int]:
