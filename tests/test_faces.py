@@ -25,6 +25,7 @@ from photobot.processing import (
     ImageProcessor,
     Limits,
     NoFaces,
+    centerface,
     face_model,
     run_operation,
 )
@@ -223,3 +224,31 @@ async def test_the_model_loads_in_the_pool_only(settings: Settings) -> None:
         assert load_detector.cache_info().currsize == 0, "the bot's process built a detector"
     finally:
         await processor.close()
+
+
+def test_small_candidates_are_looked_at_again_at_most_max_zooms_times() -> None:
+    """Scattered small candidates: each of the first MAX_ZOOMS gets its own enlarged window; the
+    rest stand on their own score. The network is the unit seam here (a stub that confirms none)."""
+    detector = load_detector(None)
+    assert isinstance(detector, centerface.CenterFaceDetector)
+    windows: list[tuple[int, int]] = []
+
+    class Unconvinced:
+        def run(self, tile: np.ndarray) -> np.ndarray:
+            windows.append(tile.shape[:2])
+            return np.zeros((0, 5), np.float32)
+
+    rgb = np.zeros((1600, 1600, 3), np.uint8)
+    scores = [0.9, 0.3] * 5  # ten candidates 400 px apart: none shares a window
+    candidates = np.array(
+        [[(i % 4) * 400 + 100, (i // 4) * 400 + 100, 12, 15, score] for i, score in enumerate(scores)],
+        np.float32,
+    )
+    real = detector.net
+    detector.net = Unconvinced()  # type: ignore[assignment]
+    try:
+        kept = detector._zoomed(rgb, candidates, 1.0)
+    finally:
+        detector.net = real
+    assert len(windows) == centerface.MAX_ZOOMS
+    assert len(kept) == 5 and bool((kept[:, 4] > 0.8).all())

@@ -132,13 +132,15 @@ class CenterFaceDetector:
         side = round(TILE / ZOOM * factor)  # in `rgb`'s pixels: ZOOM times larger than on the work copy
         settled = np.zeros(len(candidates), bool)
         kept: list[Detections] = [np.zeros((0, 5), np.float32)]
+        windows = 0
         for index in range(len(candidates)):
             if settled[index]:
                 continue
-            if len(kept) > MAX_ZOOMS:
+            if windows == MAX_ZOOMS:
                 rest = candidates[~settled]
                 kept.append(rest[rest[:, 4] >= self.threshold])
                 break
+            windows += 1
             cx, cy = candidates[index, :2] + candidates[index, 2:4] / 2
             left = int(min(max(0, cx - side / 2), max(0, width - side)))
             top = int(min(max(0, cy - side / 2), max(0, height - side)))
