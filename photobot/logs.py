@@ -28,14 +28,19 @@ SECRET_VALUES = [
     re.compile(r"\bvk1\.a\.[A-Za-z0-9_-]{16,}"),
     # PEM private keys (service-account JSON).
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+    # photobot's own API session tokens (photobot.sessions: 43 URL-safe characters, as a whole
+    # word). Redacted by their shape, so no list of issued tokens grows with every /token.
+    re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
 ]
 REDACTED = "[redacted]"
+MAX_REGISTERED = 64  # configured secrets only: a handful; a runaway caller cannot grow the scan
 _extra_secrets: set[str] = set()
 
 
 def register_secret(value: str | None) -> None:
-    """Redact this exact value wherever it appears (configured tokens, issued session tokens)."""
-    if value and len(value) >= 6:
+    """Redact this exact value wherever it appears: a configured secret (the bot token, the VK
+    token), whatever its shape. Session tokens are redacted by their shape and not registered."""
+    if value and len(value) >= 6 and len(_extra_secrets) < MAX_REGISTERED:
         _extra_secrets.add(value)
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from photobot.config import Settings
-from photobot.logs import get_logger, register_secret
+from photobot.logs import get_logger
 from photobot.redis_client import RedisClient, RedisNotConfigured, connect
 
 TOKEN_BYTES = 32
@@ -61,14 +61,34 @@ return removed
 
 
 # One atomic step that works on Redis 6.2 (the embedded default) as on 7: the per-user index lives as
-# long as its longest-lived token, so its TTL only ever grows (EXPIRE GT/NX need Redis 7).
+# long as its longest-lived token, so its TTL only ever grows (EXPIRE GT/NX need Redis 7). A user
+# keeps at most ARGV[2] live tokens: entries of expired ones leave the index, and the oldest live
+# ones are revoked to make room, so /token sent again and again never piles up sessions.
 ISSUE_SCRIPT = """
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+local prefix = string.match(KEYS[1], '^(.*:)[^:]+$')
+local live = {}
+for _, digest in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local issued = redis.call('HGET', prefix .. digest, 'issued_at')
+  if issued then
+    table.insert(live, {digest, tonumber(issued)})
+  else
+    redis.call('SREM', KEYS[2], digest)
+  end
+end
+table.sort(live, function(a, b) return a[2] < b[2] end)
+local evicted = 0
+for i = 1, #live - tonumber(ARGV[2]) + 1 do
+  redis.call('DEL', prefix .. live[i][1])
+  redis.call('SREM', KEYS[2], live[i][1])
+  evicted = evicted + 1
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], string.match(KEYS[1], '[^:]+$'))
 if redis.call('TTL', KEYS[2]) < tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
-return 1
+return evicted
 """
+MAX_TOKENS_PER_USER = 5
 
 
 class Scope(enum.StrEnum):
@@ -135,8 +155,7 @@ class SessionStore:
         if not 1 <= ttl <= self.max_ttl:
             raise InvalidSessionRequest(f"ttl must be between 1 and {self.max_ttl} seconds, got {ttl}")
         scope = Scope(scope)
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        register_secret(token)
+        token = secrets.token_urlsafe(TOKEN_BYTES)  # its shape is redacted in every log line
         digest = token_digest(token)
         now = int(time.time())
         record = {
@@ -148,10 +167,12 @@ class SessionStore:
         }
         fields = [item for pair in record.items() for item in pair]
         issued = self.redis.eval(
-            ISSUE_SCRIPT, 2, self._session_key(digest), self._user_key(user_key), str(ttl), *fields
+            ISSUE_SCRIPT, 2, self._session_key(digest), self._user_key(user_key), str(ttl),
+            str(MAX_TOKENS_PER_USER), *fields,
         )
-        await cast(Awaitable[Any], issued)
-        log.info("session.issued", user_key=user_key, scope=scope.value, ttl=ttl, fingerprint=digest[:8])
+        evicted = int(await cast(Awaitable[Any], issued))
+        log.info("session.issued", user_key=user_key, scope=scope.value, ttl=ttl, fingerprint=digest[:8],
+                 oldest_revoked=evicted)
         return token
 
     async def verify(self, token: str) -> Session | None:
@@ -178,7 +199,6 @@ class SessionStore:
             return None
         if session.expires_at <= time.time():
             return None
-        register_secret(token)
         return session
 
     async def revoke(self, token: str) -> bool:

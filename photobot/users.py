@@ -45,6 +45,15 @@ return 2
 """
 
 
+# A counter and its window's expiry set in one step, so a crash between the two cannot leave a
+# counter that never expires.
+_COUNT_SCRIPT = """
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return used
+"""
+
+
 class FloodVerdict(enum.Enum):
     """What to do with one more photo from a user."""
 
@@ -96,6 +105,7 @@ class UserStore:
         self._sessions = sessions
         self._prefix = settings.key_prefix
         self._flood = redis.register_script(_FLOOD_SCRIPT)
+        self._count = redis.register_script(_COUNT_SCRIPT)
 
     def _key(self, user_key: str) -> str:
         return f"{self._prefix}:user:{user_key}"
@@ -204,6 +214,13 @@ class UserStore:
             ],
         )
         return {0: FloodVerdict.ALLOWED, 1: FloodVerdict.WARN}.get(int(result), FloodVerdict.SILENT)
+
+    async def within_rate(self, user_key: str, topic: str, limit: int, seconds: float) -> bool:
+        """Count one more use of `topic` (e.g. /token); False once the user passed `limit` uses in
+        a fixed window of `seconds` that starts with the first use."""
+        key = f"{self._prefix}:rate:{topic}:{user_key}"
+        used = await self._count(keys=[key], args=[max(1, int(seconds * 1000))])
+        return int(used) <= limit
 
     async def warn_once(self, user_key: str, topic: str, seconds: float) -> bool:
         """True the first time in `seconds` for this user and topic (e.g. telling a banned user)."""

@@ -224,3 +224,14 @@ def test_a_user_who_blocked_the_bot_is_an_ordinary_event(deployment: Deployment)
     assert len(refused()) == 2 and all(c.status == 403 for c in refused()), refused()
     log = d.log()[log_before:]
     assert '"level": "error"' not in log and "update failed" not in log, ids
+
+
+def test_token_is_rate_limited(deployment: Deployment) -> None:
+    """/token five times in a row: three tokens, then a refusal that says the last still works."""
+    d, user = deployment, 161
+    answers = [d.ask(user, "/token") for _ in range(5)]
+    assert all(TOKEN_SHAPE.search(answer) for answer in answers[:3]), answers
+    assert all(answer.startswith("At most 3 new tokens") for answer in answers[3:]), answers
+    client = redis.Redis.from_url(d.redis_url)
+    assert client.scard(f"{{photobot}}:sessions:tg:{user}") == 3
+    client.close()

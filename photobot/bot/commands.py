@@ -28,6 +28,7 @@ from photobot.users import ProtectedAdmin, UnknownTier, UserRecord, UserStore
 log = get_logger(__name__)
 
 JOBS_PAGE = 5
+TOKENS_PER_WINDOW, TOKEN_WINDOW_SECONDS = 3, 600  # /token; a user keeps at most 5 live tokens anyway
 MAX_JOBS_OFFSET = 100_000  # the queue keeps a user's history shorter than this
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -192,6 +193,9 @@ class Commands:
         """A new API token, answered in a private chat only; an admin's carries the admin scope."""
         if not private:
             return Reply(t("token_private_only", lang))
+        if not await self.users.within_rate(user.key, "token", TOKENS_PER_WINDOW, TOKEN_WINDOW_SECONDS):
+            return Reply(t("token_too_often", lang, count=TOKENS_PER_WINDOW,
+                           minutes=TOKEN_WINDOW_SECONDS // 60))
         scope = Scope.ADMIN if user.is_admin else Scope.USER
         ttl = self.sessions.default_ttl
         token = await self.sessions.issue(user.key, scope, ttl)

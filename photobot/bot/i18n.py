@@ -267,6 +267,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "Попробуйте:\ncurl -H \"Authorization: Bearer {token}\" {base}/api/v1/me\n\n"
         "Ваши задания: {base}/api/v1/jobs; весь API: {base}/api/v1/openapi.json",
     },
+    "token_too_often": {
+        "en": "At most {count} new tokens in {minutes} minutes; the last one still works. "
+        "/logout revokes them all.",
+        "ru": "Не больше {count} новых токенов за {minutes} минут; последний по-прежнему действует. "
+        "/logout отзывает все.",
+    },
     "token_base_unknown": {"en": "<your photobot's address>", "ru": "<адрес вашего photobot>"},
     "lifetime_hours": {"en": "{count} h", "ru": "{count} ч"},
     "lifetime_minutes": {"en": "{count} min", "ru": "{count} мин"},
