@@ -39,6 +39,7 @@ from vkbottle import BotPolling
 from vkbottle.exception_factory import VKAPIError
 
 from photobot.backoff import Backoff
+from photobot.bot.commands import EACH_ONE_RUNS
 from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.inbox import ChatLanes, UpdateInbox
 from photobot.bot.vk.adapter import is_group_chat
@@ -258,7 +259,8 @@ def _load(raw: str) -> Event:
 def backlog_key(event: Event) -> Hashable | None:
     """What a waiting event may be superseded by: a private text by the chat's next text, a
     command by the same sender's next use of it, a button press by the sender's next press for the
-    same photo. Photos, files and anything else are each handled (their own limits apply)."""
+    same photo. Photos, files, /grant and /refund, and anything else are each handled (their own
+    limits apply)."""
     obj = event.get("object")
     message = obj.get("message") if isinstance(obj, dict) else None
     if event.get("type") != "message_new" or not isinstance(message, dict) or message.get("attachments"):
@@ -269,6 +271,8 @@ def backlog_key(event: Event) -> Hashable | None:
         parsed = parse_payload(payload)
         return ("button", sender, parsed.get("m") if parsed is not None else None)
     command = parse_command(str(message.get("text") or ""))
+    if command is not None and command.name in EACH_ONE_RUNS:
+        return None  # each grant (or refund) is its own
     if command is not None and command.name in COMMAND_NAMES:
         return ("command", sender, command.name)
     peer = message.get("peer_id")
