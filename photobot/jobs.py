@@ -148,6 +148,18 @@ def user_key(platform: Platform | str, user_id: int | str) -> str:
     return f"{Platform(platform).short}:{user_id}"
 
 
+def parse_user_ref(value: str, default: Platform | str) -> str | None:
+    """A user as a person names one, in a chat command or on the command line: `123` is a user of
+    the `default` platform, `tg:123` / `vk:123` name the platform; None for anything else."""
+    value = value.strip()
+    if value.isdigit() and len(value) <= 20:
+        return user_key(default, value)
+    short, _, rest = value.partition(":")
+    if short in {p.short for p in Platform} and rest.isdigit() and len(rest) <= 20:
+        return value
+    return None
+
+
 class JobError(Exception):
     """Base of the errors a job can end with. `code` is stable; messages are safe to show users.
 

@@ -44,8 +44,28 @@ def test_faces_crop_numbers_its_files(tmp_path: Path, capsys: pytest.CaptureFixt
     args = ["process", str(ASTRONAUT), "--op", "faces_crop", "-o", str(tmp_path / "f.png"), "--json"]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["files"] == [str(tmp_path / "f-1.jpg")], "the suffix follows the JPEG result"
-    assert (tmp_path / "f-1.jpg").exists()
+    assert summary["files"] == [str(tmp_path / "f-1.png")], "the name asked for, numbered"
+    assert Image.open(tmp_path / "f-1.png").format == "PNG"
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("out.png", "PNG"), ("out.webp", "WEBP"), ("out.JPEG", "JPEG"),
+                                           ("out", "JPEG")])
+def test_the_output_name_chooses_the_format_and_the_cli_says_what_it_wrote(
+    tmp_path: Path, capsys: Capture, name: str, fmt: str
+) -> None:
+    out = tmp_path / name
+    assert main(["process", str(ASTRONAUT), "--op", "sepia", "-o", str(out)]) == 0
+    written = out if out.suffix else out.with_suffix(".jpg")
+    assert Image.open(written).format == fmt and not Image.open(written).info.get("exif")
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"wrote {written} ({fmt}, ") and line.endswith(" bytes)")
+
+
+def test_an_unknown_output_extension_is_refused_before_any_work(tmp_path: Path, capsys: Capture) -> None:
+    assert main(["process", str(ASTRONAUT), "--op", "sepia", "-o", str(tmp_path / "out.gif")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown image extension '.gif'; use .jpg, .png or .webp" in err
+    assert list(tmp_path.glob("out*")) == []
 
 
 def test_params(tmp_path: Path) -> None:
@@ -95,7 +115,7 @@ def test_file_over_the_byte_cap_is_refused_unread(
 def test_ops_lists_operations_and_params(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ops"]) == 0
     text = capsys.readouterr().out
-    assert "blur" in text and "radius=4.0 (float 0.5..50)" in text and "Сепия" in text
+    assert "blur" in text and "radius=4.0 (0.5–50)" in text and "Сепия" in text
     assert main(["ops", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 14

@@ -149,6 +149,19 @@ def test_bad_input_gets_a_reason_not_a_crash(sandbox: Sandbox) -> None:
     sandbox.wait(USER, lambda ms: len(ms) == count + 2 and ms[-1]["from"] == "bot")
 
 
+def test_ops_lists_parameters_and_an_unknown_command_points_to_help(sandbox: Sandbox) -> None:
+    """The real bot's answers through the stand-in: /ops names each operation's parameters, and a
+    command it does not know gets "unknown command, see /help" rather than the photo hint."""
+    person = ADMIN
+    count = len(sandbox.chat(person))
+    assert sandbox.post("/sandbox/api/text", {"person": person, "text": "/ops"})[0] == 200
+    ops = sandbox.wait(person, lambda ms: len(ms) >= count + 2 and ms[-1]["from"] == "bot")[-1]["text"]
+    assert "radius=4.0 (0.5–50)" in ops and "mode=blur (blur|pixelate)" in ops
+    assert sandbox.post("/sandbox/api/text", {"person": person, "text": "/frobnicate now"})[0] == 200
+    answer = sandbox.wait(person, lambda ms: len(ms) >= count + 4 and ms[-1]["from"] == "bot")[-1]["text"]
+    assert answer == t("unknown_command", "en", command="/frobnicate")
+
+
 def browser_or_skip() -> Any:
     """Headless Chromium from Debian's package, driven by Playwright (which downloads nothing).
     .ci/run installs both, so in CI a missing one fails the test instead of skipping it."""

@@ -50,7 +50,7 @@ async def test_issue_prints_a_working_admin_token_and_revoke_ends_it(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["token", "issue", "123"], "not a user key"),
+        (["token", "issue", "bob"], "not a user: 'bob'"),
         (["token", "issue", "tg:1", "--ttl", "0"], "ttl must be between"),
         (["token", "issue", "tg:1", "--ttl", "soon"], "invalid int value"),
         (["token", "issue"], "required"),

@@ -18,9 +18,10 @@ from photobot.bot.adapter import Button, Keyboard
 from photobot.bot.i18n import status_name, t
 from photobot.bot.premium import Premium
 from photobot.bot.service import BotService, operation_title
-from photobot.jobs import Job, JobStatus, Platform, user_key
+from photobot.jobs import Job, JobStatus, Platform, parse_user_ref
 from photobot.logs import get_logger
 from photobot.processing import list_operations
+from photobot.processing.describe import params_line
 from photobot.queue import JobNotFound, NotCancellable, NotRequeueable
 from photobot.sessions import Scope, SessionStore
 from photobot.users import ProtectedAdmin, UnknownTier, UserRecord, UserStore
@@ -89,6 +90,8 @@ class Commands:
             aliases = ", ".join(a for a in op.aliases if a != op.name)
             title = op.titles.get(lang) or op.titles["en"]
             lines.append(f"• {op.name}: {title}" + (f" ({aliases})" if aliases else ""))
+            if params := params_line(op):
+                lines.append(f"    {params}")
         return Reply("\n".join(lines))
 
     async def jobs(self, user: UserRecord, lang: str, offset: int = 0) -> Reply:
@@ -351,13 +354,7 @@ class Commands:
     @staticmethod
     def _user_key(platform: Platform, value: str) -> str | None:
         """`123` -> the caller's platform's user; `tg:123` / `vk:123` name a platform explicitly."""
-        value = value.strip()
-        if value.isdigit() and len(value) <= 20:
-            return user_key(platform, value)
-        short, _, rest = value.partition(":")
-        if short in {p.short for p in Platform} and rest.isdigit() and len(rest) <= 20:
-            return value
-        return None
+        return parse_user_ref(value, platform)
 
 
 def _status(status: JobStatus | str, lang: str) -> str:

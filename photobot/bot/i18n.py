@@ -52,8 +52,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "/unban USER_ID, /job ID, /forget USER_ID (файлы заблокированного).",
     },
     "ops_header": {
-        "en": "Operations (name them in a caption or pick a button):",
-        "ru": "Операции (напишите в подписи или выберите кнопкой):",
+        "en": "Operations and their parameters, default (allowed). Name one in a caption, "
+        "e.g. “blur 5” or “resize max_side=800”, or pick a button:",
+        "ru": "Операции и их параметры, по умолчанию (допустимо). Напишите операцию в подписи, "
+        "например «blur 5» или «resize max_side=800», или выберите кнопкой:",
     },
     "forgotten": {
         "en": "Deleted: {files} stored files (your photos and results); waiting jobs were cancelled.",

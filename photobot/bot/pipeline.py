@@ -10,8 +10,10 @@ and its only window for a duplicate is between the platform's answer and `save_p
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -108,7 +110,7 @@ class JobPipeline:
             ids: list[str] = []
             images = []
             for index, image in enumerate(outcome.images):
-                name = f"{job.job_id}-{index}{image.extension}"  # the extension has its dot
+                name = result_name(job, index, len(outcome.images), image.extension)
                 ids.append(
                     await self.storage.put(
                         image.data,
@@ -196,7 +198,7 @@ class JobPipeline:
             images.append(
                 OutImage(
                     data,
-                    str(info.get("name") or f"{job.job_id}-{index}.jpg"),
+                    str(info.get("name") or result_name(job, index, len(job.result_ids), ".jpg")),
                     str(info.get("mime") or "image/jpeg"),
                     bool(info.get("document")),
                 )
@@ -298,3 +300,13 @@ def _plain(summary: Mapping[str, Any]) -> dict[str, Any]:
             out[str(key)] = value
     return out
 
+
+def result_name(job: Job, index: int, count: int, extension: str) -> str:
+    """The file name a person sees on a result sent as a file: the original's name (or "photo")
+    with the operation, numbered from 1 when there are several, and the job id's start, which keeps
+    names (and VK's random_id made from them) distinct across jobs: holiday-sepia-80995297.jpg,
+    holiday-faces_crop-2-80995297.jpg. `extension` carries its dot."""
+    original = Path(str(job.metadata.get("filename") or "photo")).name
+    stem = re.sub(r"[^\w.-]+", "_", Path(original).stem).strip("._") or "photo"
+    number = f"-{index + 1}" if count > 1 else ""
+    return f"{stem[:60]}-{job.operation}{number}-{job.job_id[:8]}{extension}"

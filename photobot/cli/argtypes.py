@@ -11,6 +11,8 @@ import argparse
 import math
 from collections.abc import Callable
 
+from photobot.jobs import Platform, parse_user_ref
+
 INT64 = 2**63 - 1  # Telegram's and VK's ids fit in a signed 64-bit integer, as do Redis's
 
 
@@ -40,5 +42,20 @@ def seconds(high: float) -> Callable[[str], float]:
         if not (math.isfinite(value) and 0 <= value <= high):
             raise argparse.ArgumentTypeError(f"must be between 0 and {high:g} seconds, got {text[:40]}")
         return value
+
+    return parse
+
+
+def user_ref(default: Platform) -> Callable[[str], str]:
+    """An argparse type: a user as the chat's admin commands take one, `2002` (a user of `default`)
+    or `tg:2002` / `vk:2002`; the value becomes the user key (tg:2002)."""
+
+    def parse(text: str) -> str:
+        key = parse_user_ref(text, default)
+        if key is None:
+            raise argparse.ArgumentTypeError(
+                f"not a user: {text[:40]!r} (a {default.value} id such as 2002, or tg:2002 / vk:2002)"
+            )
+        return key
 
     return parse

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, get_args, get_origin
-
-import annotated_types
+from typing import Any
 
 from photobot.cli import CliError
 from photobot.config import Settings
@@ -24,7 +23,8 @@ def register(subparsers: Any) -> None:
     )
     process.add_argument(
         "-o", "--output", required=True, type=Path, metavar="OUTPUT",
-        help="result file; several results get -1, -2, ... before the extension",
+        help="result file (.jpg, .png or .webp: written in that format; no extension: the result's "
+        "own); several results get -1, -2, ... before the extension",
     )
     process.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     process.add_argument("--lang", choices=("en", "ru"), default=None, help="language of error messages")
@@ -45,18 +45,49 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
+# What `-o` may end with, and the format each means; no extension: the result's own format.
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+
+
+def output_format(output: Path) -> str | None:
+    """The format OUTPUT asks for by its extension; None (the result's own) when it has none."""
+    if not output.suffix:
+        return None
+    try:
+        return FORMATS[output.suffix.lower()]
+    except KeyError:
+        raise CliError(
+            f"-o {output}: unknown image extension {output.suffix!r}; use .jpg, .png or .webp, "
+            "or none for the result's own format"
+        ) from None
+
+
 def output_paths(output: Path, extensions: list[str], numbered: bool = False) -> list[Path]:
-    """OUTPUT for one result, OUTPUT-1, OUTPUT-2, ... for an operation of several results; the suffix
-    follows each result's real format (a JPEG asked for as out.png is written as out.jpg, and said so
-    in the JSON summary's "files")."""
+    """OUTPUT for one result, OUTPUT-1, OUTPUT-2, ... for an operation of several results. OUTPUT's
+    extension, when it has one, is kept (the result is written in that format); without one each
+    result gets its own format's."""
     paths = []
     for index, extension in enumerate(extensions, start=1):
-        suffix = output.suffix.lower()
-        keep = suffix == extension or (extension == ".jpg" and suffix == ".jpeg")
         base = output.with_suffix("") if output.suffix else output
         stem = f"{base.name}-{index}" if numbered or len(extensions) > 1 else base.name
-        paths.append(base.with_name(stem + (output.suffix if keep else extension)))
+        paths.append(base.with_name(stem + (output.suffix or extension)))
     return paths
+
+
+def encode_as(data: bytes, fmt: str | None, quality: int) -> tuple[bytes, str, tuple[int, int]]:
+    """The result's bytes in the asked format (as they are when it is already that format), with
+    the format's name and the size in pixels; no metadata is carried over."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        size = image.size
+        if fmt is None or image.format == fmt:
+            return data, str(image.format), size
+        alpha = fmt != "JPEG" and "A" in image.getbands()
+        converted = image.convert("RGBA" if alpha else "RGB")
+        buffer = io.BytesIO()
+        converted.save(buffer, fmt, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))
+        return buffer.getvalue(), fmt, size
 
 
 async def run_process(args: argparse.Namespace, settings: Settings) -> int:
@@ -64,6 +95,7 @@ async def run_process(args: argparse.Namespace, settings: Settings) -> int:
 
     language = args.lang or settings.default_language
     params = parse_params(args.param)
+    wanted = output_format(args.output)
     data = _read_input(args.input, settings.max_image_bytes)
     processor = ImageProcessor.from_settings(settings.model_copy(update={"process_workers": 1}))
     try:
@@ -74,15 +106,20 @@ async def run_process(args: argparse.Namespace, settings: Settings) -> int:
         await processor.close()
     numbered = get_operation(args.op).multiple
     paths = output_paths(args.output, [image.extension for image in result.images], numbered)
+    written = []
     try:
         for path, image in zip(paths, result.images, strict=True):
+            data, fmt, (width, height) = encode_as(image.data, wanted, settings.jpeg_quality)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(image.data)
+            path.write_bytes(data)
+            written.append(f"wrote {path} ({fmt}, {width}x{height}, {len(data)} bytes)")
     except OSError as error:
         raise CliError(f"cannot write {error.filename}: {error.strerror}") from None
     if args.json:
         summary = dict(result.summary, files=[str(path) for path in paths])
         print(json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
+    else:
+        print("\n".join(written))
     return 0
 
 
@@ -100,42 +137,18 @@ def _read_input(path: Path, max_bytes: int) -> bytes:
         raise CliError(f"cannot read {path}: {error.strerror}") from None
 
 
-def describe_param(name: str, info: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": name, "default": info.default, "description": info.description}
-    if get_origin(info.annotation) is not None and get_args(info.annotation):
-        entry["type"] = "choice"
-        entry["choices"] = list(get_args(info.annotation))
-    else:
-        entry["type"] = getattr(info.annotation, "__name__", str(info.annotation))
-    for meta in info.metadata:
-        if isinstance(meta, annotated_types.Ge):
-            entry["min"] = meta.ge
-        if isinstance(meta, annotated_types.Le):
-            entry["max"] = meta.le
-    return entry
-
-
 def run_ops(args: argparse.Namespace, settings: Settings) -> int:
     from photobot.processing import list_operations
+    from photobot.processing.describe import param_specs, params_line
 
     for operation in list_operations():
-        params = [describe_param(name, info) for name, info in operation.params_model.model_fields.items()]
+        params = param_specs(operation)
         if args.json:
             line = {"name": operation.name, "titles": operation.titles, "faces": operation.is_faces,
                     "params": params, "aliases": list(operation.aliases)}
             print(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
             continue
-        shown = ", ".join(_param_text(param) for param in params) or "no parameters"
+        shown = params_line(operation) or "no parameters"
         titles = f"{operation.titles['en']} / {operation.titles['ru']}"
         sys.stdout.write(f"{operation.name:<13} {titles}: {shown}\n")
     return 0
-
-
-def _param_text(param: dict[str, Any]) -> str:
-    if param["type"] == "choice":
-        span = "|".join(str(choice) for choice in param["choices"])
-    elif "min" in param and "max" in param:
-        span = f"{param['type']} {param['min']}..{param['max']}"
-    else:
-        span = param["type"]
-    return f"{param['name']}={param['default']} ({span})"

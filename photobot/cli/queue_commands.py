@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from photobot.cli import CliError
-from photobot.cli.argtypes import INT64, seconds, whole_number
+from photobot.cli.argtypes import INT64, seconds, user_ref, whole_number
 from photobot.config import Settings
-from photobot.jobs import Job, JobStatus, Platform, new_job_id
+from photobot.jobs import Job, JobStatus, Platform, new_job_id, parse_user_ref
 from photobot.queue import InvalidJob, JobQueue, Maintenance, PendingCapReached, QueueError
 from photobot.queue.drain import NoopDrainer
 from photobot.queue.outage import REDIS_DOWN
@@ -34,18 +34,22 @@ PRIORITY = whole_number(-1_000_000, 1_000_000)
 
 def register(sub: Any) -> None:
     p = sub.add_parser("enqueue", help="queue a job; prints its id")
-    p.add_argument("--user", required=True, help="user id on the platform")
-    p.add_argument("--operation", required=True)
+    p.add_argument("--user", required=True, metavar="USER",
+                   help="the user: an id on --platform (2002), or tg:2002 / vk:2002")
+    p.add_argument("--operation", required=True, metavar="NAME",
+                   help="operation, checked as the bot checks it (see `photobot ops`)")
     p.add_argument("--photo", required=True, help="storage id of the original")
-    p.add_argument("--platform", choices=[p.value for p in Platform], default=Platform.CLI.value)
+    p.add_argument("--platform", choices=[p.value for p in Platform], default=None,
+                   help="platform of a bare --user id (default: cli, a job with no chat to answer)")
     p.add_argument("--tier", help="tier name (default: DEFAULT_TIER)")
     p.add_argument("--priority", type=PRIORITY, help="priority (default: the tier's)")
     p.add_argument("--chat", type=whole_number(-INT64, INT64), help="chat id")
     p.add_argument("--message", type=whole_number(1, INT64),
                    help="message id (dedup with chat and operation)")
-    p.add_argument("--dedup-key")
-    p.add_argument("--params", type=_json_object, default={}, help="operation params as a JSON object")
-    p.add_argument("--metadata", type=_json_object, default={}, help="a JSON object")
+    p.add_argument("--dedup-key", help="a job with this key is not queued twice (default: from --message)")
+    p.add_argument("--params", type=_json_object, default={},
+                   help='operation parameters as a JSON object, e.g. \'{"radius": 5}\'')
+    p.add_argument("--metadata", type=_json_object, default={}, help="a JSON object kept with the job")
     p.add_argument("--count", type=whole_number(1, MAX_COUNT), default=1,
                    help="queue this many copies (benchmarks)")
     p.set_defaults(handler=enqueue)
@@ -55,25 +59,26 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=stats)
 
     p = sub.add_parser("jobs", help="list jobs, newest finished first")
-    p.add_argument("--status", choices=[s.value for s in JobStatus])
-    p.add_argument("--user", help="a user key such as tg:123")
-    p.add_argument("--limit", type=whole_number(1, MAX_PAGE), default=20)
-    p.add_argument("--offset", type=whole_number(0, MAX_OFFSET), default=0)
+    p.add_argument("--status", choices=[s.value for s in JobStatus], help="only jobs in this status")
+    p.add_argument("--user", type=user_ref(Platform.TELEGRAM), metavar="USER",
+                   help="only this user's jobs: a Telegram id (2002), or tg:2002 / vk:2002")
+    p.add_argument("--limit", type=whole_number(1, MAX_PAGE), default=20, help="jobs per page (default 20)")
+    p.add_argument("--offset", type=whole_number(0, MAX_OFFSET), default=0, help="jobs to skip (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON lines")
     p.set_defaults(handler=jobs)
 
     p = sub.add_parser("show", help="one job, every field")
-    p.add_argument("job_id")
+    p.add_argument("job_id", metavar="JOB_ID", help="the job's id")
     p.set_defaults(handler=show)
 
     p = sub.add_parser("requeue", help="failed job(s) back to pending")
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("job_id", nargs="?")
-    target.add_argument("--all-failed", action="store_true")
+    target.add_argument("job_id", nargs="?", metavar="JOB_ID", help="the failed job to requeue")
+    target.add_argument("--all-failed", action="store_true", help="requeue every failed job")
     p.set_defaults(handler=requeue)
 
     p = sub.add_parser("cancel", help="cancel a pending or retrying job")
-    p.add_argument("job_id")
+    p.add_argument("job_id", metavar="JOB_ID", help="the job's id")
     p.set_defaults(handler=cancel)
 
     p = sub.add_parser("worker", help="run a worker until SIGTERM")
@@ -132,9 +137,11 @@ def _job_line(job: Job) -> str:
 
 # --- Commands ----------------------------------------------------------------------------------
 async def enqueue(args: argparse.Namespace, settings: Settings) -> int:
+    platform, user_id = _enqueue_user(args.user, args.platform)
+    _check_operation(args.operation, args.params)
     task: dict[str, Any] = {
-        "user_id": args.user, "operation": args.operation, "photo_id": args.photo,
-        "platform": args.platform, "tier": args.tier, "priority": args.priority,
+        "user_id": user_id, "operation": args.operation, "photo_id": args.photo,
+        "platform": platform, "tier": args.tier, "priority": args.priority,
         "chat_id": args.chat, "message_id": args.message, "dedup_key": args.dedup_key,
         "params": args.params, "metadata": args.metadata,
     }
@@ -158,6 +165,30 @@ async def enqueue(args: argparse.Namespace, settings: Settings) -> int:
         except InvalidJob as error:
             raise CliError(error.user_message("en")) from None
     return 0
+
+
+def _enqueue_user(value: str, platform: str | None) -> tuple[str, str]:
+    """--user as every command takes it; a bare id belongs to --platform (cli when not given)."""
+    key = parse_user_ref(value, platform or Platform.CLI)
+    if key is None:
+        raise CliError(f"--user: not a user: {value!r} (an id such as 2002, or tg:2002 / vk:2002)")
+    short, _, user_id = key.partition(":")
+    named = next(p for p in Platform if p.short == short)
+    if platform is not None and named.value != platform:
+        raise CliError(f"--user {value} is a {named.value} user, but --platform says {platform}")
+    return named.value, user_id
+
+
+def _check_operation(name: str, params: dict[str, Any]) -> None:
+    """The operation and its parameters, refused now as the bot refuses them, not when a worker
+    takes the job."""
+    from photobot.processing import get_operation, validate_params
+    from photobot.processing.errors import ProcessingError
+
+    try:
+        validate_params(get_operation(name), params)
+    except ProcessingError as error:
+        raise CliError(f"{error.code}: {error.user_message('en')} See `photobot ops`.") from None
 
 
 async def stats(args: argparse.Namespace, settings: Settings) -> int:

@@ -16,8 +16,8 @@ def register(subparsers: Any) -> None:
         "sandbox",
         help="try the bot without Telegram: a chat page at http://127.0.0.1:PORT/ (no token, no network)",
     )
-    sandbox.add_argument("--port", type=whole_number(0, 65_535), default=DEFAULT_PORT, metavar="PORT",
-                         help=f"port of the chat page on 127.0.0.1 (default {DEFAULT_PORT}; 0: a free one)")
+    sandbox.add_argument("--port", type=whole_number(1, 65_535), default=DEFAULT_PORT, metavar="PORT",
+                         help=f"port of the chat page on 127.0.0.1 (default {DEFAULT_PORT})")
     sandbox.set_defaults(handler=_sandbox, owns_redis=True)
 
 

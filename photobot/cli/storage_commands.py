@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from photobot.cli import CliError
+from photobot.cli.argtypes import user_ref
 from photobot.cli.queue_commands import open_queue
 from photobot.config import Settings
 from photobot.gdrive import LocalStorage, Storage, StorageError, build_storage
 from photobot.gdrive.ledger import StoredFile, TrackedStorage
-from photobot.jobs import JobError
+from photobot.jobs import JobError, Platform
 from photobot.retention import Retention
 
 T = TypeVar("T")
@@ -33,25 +34,28 @@ def register(subparsers: Any) -> None:
     check.set_defaults(handler=check_command)
 
     put = commands.add_parser("put", help="store FILE and print its file id")
-    put.add_argument("file", type=Path, metavar="FILE")
+    put.add_argument("file", type=Path, metavar="FILE", help="the file to store")
     put.add_argument("--mime", help="MIME type (default: guessed from the name)")
     put.add_argument("--user", default="cli", help="user folder on Drive (default: cli)")
-    put.add_argument("--kind", default="original", choices=("original", "result"))
+    put.add_argument("--kind", default="original", choices=("original", "result"),
+                     help="what the file is to photobot (default: original)")
     put.set_defaults(handler=put_command)
 
     get = commands.add_parser("get", help="fetch the file ID into OUT ('-' for standard output)")
-    get.add_argument("file_id", metavar="ID")
-    get.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    get.add_argument("file_id", metavar="ID", help="the file id `put` printed (or a job's photo_id)")
+    get.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                     help="where to write it; '-' for standard output")
     get.set_defaults(handler=get_command)
 
     delete = commands.add_parser("delete", help="delete the file ID (no error if it is gone)")
-    delete.add_argument("file_id", metavar="ID")
+    delete.add_argument("file_id", metavar="ID", help="the file id to delete")
     delete.set_defaults(handler=delete_command)
 
     gc = commands.add_parser(
         "gc", help="delete files past FILE_RETENTION_SECONDS and orphans now; print what was done"
     )
-    gc.add_argument("--forget", metavar="USER", help="also delete every file of USER (e.g. tg:123)")
+    gc.add_argument("--forget", metavar="USER", type=user_ref(Platform.TELEGRAM),
+                    help="also delete every file of USER: a Telegram id (2002), or tg:2002 / vk:2002")
     gc.add_argument(
         "--adopt", action="store_true",
         help="first record local files the ledger does not know (stored before it existed, or by hand)",

@@ -14,7 +14,9 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from photobot.cli import CliError
+from photobot.cli.argtypes import user_ref
 from photobot.config import Settings
+from photobot.jobs import Platform
 from photobot.redis_client import not_configured
 from photobot.sessions import InvalidSessionRequest, Scope, SessionStore
 
@@ -25,14 +27,16 @@ def register(sub: Any) -> None:
     actions.required = True
 
     issue = actions.add_parser("issue", help="print a new token for a user")
-    issue.add_argument("user_key", metavar="USER_KEY", help="the user across platforms: tg:123, vk:456")
+    issue.add_argument("user_key", metavar="USER", type=user_ref(Platform.TELEGRAM),
+                       help="the user: a Telegram id (2002), or tg:2002 / vk:2002")
     issue.add_argument("--admin", action="store_true", help="the token opens the admin API")
     issue.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: TOKEN_TTL_SECONDS)")
     issue.add_argument("--json", action="store_true", help="print {token, user_key, scope, expires_at}")
     issue.set_defaults(handler=issue_token)
 
     revoke = actions.add_parser("revoke", help="revoke every token of a user, as /logout does")
-    revoke.add_argument("user_key", metavar="USER_KEY")
+    revoke.add_argument("user_key", metavar="USER", type=user_ref(Platform.TELEGRAM),
+                        help="the user: a Telegram id (2002), or tg:2002 / vk:2002")
     revoke.set_defaults(handler=revoke_tokens)
 
 
