@@ -43,6 +43,9 @@ def test_user_takes_the_same_ids_in_every_command(given: str, key: str) -> None:
     assert parser.parse_args(["jobs", "--user", given]).user == key
     assert parser.parse_args(["token", "issue", given]).user_key == key
     assert parser.parse_args(["token", "revoke", given]).user_key == key
+    assert parser.parse_args(["ban", given]).user_key == key
+    assert parser.parse_args(["tier", given, "premium"]).user_key == key
+    assert parser.parse_args(["storage", "gc", "--forget", given]).forget == key
 
 
 @pytest.mark.parametrize("bad", ["bob", "tg:", "tg:abc", "xx:5", ""])

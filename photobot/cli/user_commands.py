@@ -14,21 +14,25 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from photobot.cli import CliError
+from photobot.cli.argtypes import user_ref
 from photobot.config import Settings
+from photobot.jobs import Platform
 from photobot.redis_client import RedisNotConfigured, connect
 from photobot.sessions import SessionStore
 from photobot.users import ProtectedAdmin, UnknownTier, UserStore
+
+USER_HELP = "the user: a Telegram id (2002), or tg:2002 / vk:2002"
 
 
 def register(sub: Any) -> None:
     for name, text in (("ban", "ban a user (their updates are ignored, their API tokens revoked)"),
                        ("unban", "lift a user's ban")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("user_key", metavar="USER_KEY", help="the user across platforms: tg:123, vk:456")
+        p.add_argument("user_key", metavar="USER", type=user_ref(Platform.TELEGRAM), help=USER_HELP)
         p.set_defaults(handler=change_user)
     p = sub.add_parser("tier", help="set a user's tier (losing admin revokes their API tokens)")
-    p.add_argument("user_key", metavar="USER_KEY")
-    p.add_argument("tier", metavar="TIER")
+    p.add_argument("user_key", metavar="USER", type=user_ref(Platform.TELEGRAM), help=USER_HELP)
+    p.add_argument("tier", metavar="TIER", help="one of TIERS (e.g. free, premium, admin)")
     p.set_defaults(handler=change_user)
 
 
