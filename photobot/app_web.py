@@ -8,15 +8,18 @@ this process enqueued and finished, and a token issued by /token in a chat opens
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from photobot.bot.final_state import show_final
 from photobot.bot.reachable import Reachable
+from photobot.bot.state import MessageLocks
 from photobot.bot.telegram.webhook import HandledUpdates, add_webhook_route
 from photobot.queue.quota import QuotaBook
 from photobot.web import WebDeps, build_web_app
-from photobot.web.deps import PlatformProbe, RouteHook, WorkersAlive
+from photobot.web.deps import JobShown, PlatformProbe, RouteHook, WorkersAlive
 
 if TYPE_CHECKING:
     from photobot.app import Parts
@@ -79,7 +82,15 @@ def web_deps(
         add_routes=_both(webhook_routes(parts), add_routes),
         quotas=QuotaBook(parts.redis, parts.settings),
         platforms=platform_probes(parts),
+        show_final=_chat_shows_final(parts),
     )
+
+
+def _chat_shows_final(parts: Parts) -> JobShown | None:
+    """How a job cancelled through the API is shown in its chat: the chat adapters of this process."""
+    if not parts.adapters:
+        return None
+    return functools.partial(show_final, parts.adapters, MessageLocks(parts.redis, parts.settings.key_prefix))
 
 
 def create_web_app(

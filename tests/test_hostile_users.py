@@ -235,3 +235,32 @@ def test_token_is_rate_limited(deployment: Deployment) -> None:
     client = redis.Redis.from_url(d.redis_url)
     assert client.scard(f"{{photobot}}:sessions:tg:{user}") == 3
     client.close()
+
+
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"></svg>'
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(2000)
+
+
+@pytest.mark.parametrize(("user", "data"), [(171, SVG), (172, HEIC)], ids=["svg", "heic"])
+def test_a_file_that_fails_at_once_ends_its_status_message_in_the_failure(
+    deployment: Deployment, user: int, data: bytes
+) -> None:
+    """An SVG and a HEIC named .jpg (image/jpeg) with a caption: the job fails as soon as a worker
+    reads the file, which used to be before the bot recorded its "queued" status message; the
+    caption stayed "Queued" for ever and the error came as a separate text. Now the one status
+    message ends in the failure, and nothing else is sent."""
+    d = deployment
+    for command in ("/help", "/ops", "/tier"):  # the chat's send budget is behind: the status waits
+        d.tg.inject_text(user, command)
+    d.tg.inject_document(user, data, "holiday.jpg", "image/jpeg", caption="sepia")
+
+    def ended() -> bool:
+        shown = d.tg.visible_messages(user)
+        return any((m.text or "").startswith("❌") for m in shown)
+
+    d.tg.wait_for_sync(ended, 60)
+    time.sleep(2.0)  # anything else the bot would send about this file
+    shown = d.tg.visible_messages(user)
+    assert len(shown) == 4, [(m.kind, m.text) for m in shown]
+    status = shown[-1]
+    assert status.kind != "text" and (status.text or "").startswith("❌"), [(m.kind, m.text) for m in shown]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from photobot.config import Settings
-from photobot.jobs import JobStatus
+from photobot.jobs import Job, JobStatus
 from photobot.payments import PremiumLedger
 from photobot.sessions import Scope, token_digest
 from tests.web_support import TINY_JPEG, Stack, web_stack
@@ -306,3 +306,21 @@ async def test_demotion_and_ban_revoke_tokens(world: World) -> None:
     await stack.users.ban(user)
     status, answer = await stack.call("GET", "/api/v1/me", user_token)
     assert (status, answer["error"]["code"]) == (401, "invalid_token")
+
+
+async def test_a_cancel_through_the_api_is_shown_in_the_chat(settings: Settings, tmp_path: Path) -> None:
+    """The API hands the cancelled job to the chat side (photobot.bot.final_state.show_final in a
+    running photobot), so its status message ends in "cancelled" as after /cancel in the chat."""
+    shown: list[JobStatus] = []
+
+    async def show_final(job: Job) -> None:
+        shown.append(job.status)
+
+    async with web_stack(settings, tmp_path, show_final=show_final) as stack:
+        job = await stack.enqueue(OWNER)
+        token = await stack.token(OWNER)
+        status, answer = await stack.call("POST", f"/api/v1/jobs/{job.job_id}/cancel", token)
+        assert status == 200 and answer["status"] == "cancelled"
+        assert shown == [JobStatus.CANCELLED]
+        status, _ = await stack.call("POST", f"/api/v1/jobs/{job.job_id}/cancel", token)
+        assert status == 409 and shown == [JobStatus.CANCELLED]

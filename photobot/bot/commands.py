@@ -152,21 +152,8 @@ class Commands:
             current = await self.queue.get(job.job_id)
             status = current.status if current is not None else job.status
             return Reply(t("cannot_cancel", lang, job_id=job.job_id, status=_status(status, lang)))
-        await self._show_cancelled(after)
+        await self.service.show_final(after)
         return Reply(t("cancelled", lang, job_id=job.job_id))
-
-    async def _show_cancelled(self, job: Job) -> None:
-        if job.chat_id is None or job.status_message_id is None or job.platform not in self.service.adapters:
-            return
-        try:
-            async with self.service.locks.hold(job.platform, job.chat_id, job.status_message_id):
-                await self.service.adapter(job.platform).edit_caption(
-                    job.chat_id,
-                    job.status_message_id,
-                    t("cancelled_caption", job.language, job_id=job.job_id),
-                )
-        except Exception as error:  # the cancel stands even when its caption cannot be shown
-            log.warning("cancelled caption not shown", job_id=job.job_id, error=repr(error))
 
     async def tier(self, user: UserRecord, lang: str, arg: str) -> Reply:
         parts = arg.split()

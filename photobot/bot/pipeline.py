@@ -82,11 +82,12 @@ class JobPipeline:
                 raise
             except JobError as error:
                 if not error.transient or _last_attempt(job):
-                    await self._tell(job, t("failed", job.language, message=error.user_message(job.language)))
+                    text = t("failed", job.language, message=error.user_message(job.language))
+                    await self._tell(ctx, job, text)
                 raise
             except Exception:
                 if _last_attempt(job):
-                    await self._tell(job, t("internal_error", job.language, job_id=job.job_id))
+                    await self._tell(ctx, job, t("internal_error", job.language, job_id=job.job_id))
                 raise
 
     async def _run(self, ctx: JobContext) -> None:
@@ -211,6 +212,14 @@ class JobPipeline:
 
         On the last attempt the result is sent as a new message rather than lost.
         """
+        status_id = await self._recorded_status(job)
+        if status_id is not None or _last_attempt(job):
+            return status_id
+        raise StatusNotReady("the status message is not recorded yet")
+
+    async def _recorded_status(self, job: Job) -> int | None:
+        """The status message's id once the bot has recorded it, within `status_wait_seconds`;
+        None when it is not recorded by then. Undeliverable when the user cannot be answered."""
         deadline = asyncio.get_running_loop().time() + self.status_wait_seconds
         pause = 0.05
         while True:
@@ -220,12 +229,9 @@ class JobPipeline:
             if current is not None and current.metadata.get("undeliverable"):
                 raise Undeliverable(job.job_id)
             if asyncio.get_running_loop().time() >= deadline:
-                break
+                return None
             await asyncio.sleep(pause)
             pause = min(0.5, pause * 1.5)
-        if _last_attempt(job):
-            return None
-        raise StatusNotReady("the status message is not recorded yet")
 
     def _result_caption(self, job: Job) -> str:
         title = operation_title(job.operation, job.language)
@@ -264,21 +270,28 @@ class JobPipeline:
         except Exception as error:
             log.info("processing notice not shown", error=repr(error))
 
-    async def _tell(self, job: Job, text: str) -> None:
-        """The job ends badly: say so in place of the status (details stay in the logs)."""
+    async def _tell(self, ctx: JobContext, job: Job, text: str) -> None:
+        """The job ends badly: say so in place of the status (details stay in the logs).
+
+        A file that fails at once fails before the bot has recorded the "queued" status message:
+        the failure waits for it (aside from the worker's places, as a delivery does), so the
+        caption ends in the failure instead of "queued" with the error as a separate message.
+        """
         adapter = self.adapters.get(job.platform)
         if adapter is None or job.chat_id is None:
             return
         try:
             status_id = job.status_message_id
             if status_id is None:
-                current = await self.queue.get(job.job_id)
-                status_id = current.status_message_id if current is not None else None
+                ctx.step_aside()
+                status_id = await self._recorded_status(job)
             if status_id is None:
                 await adapter.send_text(job.chat_id, text, reply_to=job.message_id)
                 return
             async with self.locks.hold(job.platform, job.chat_id, status_id):
                 await adapter.edit_caption(job.chat_id, status_id, text)
+        except Undeliverable:
+            log.info("failure not shown: the user cannot be answered")
         except Exception as error:
             log.warning("failure not shown to the user", error=repr(error))
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from photobot.bot.adapter import ChatAdapter, OutImage, RecipientUnavailable, RemoteFile
 from photobot.bot.allowance import Allowances, now_ms
+from photobot.bot.final_state import show_final
 from photobot.bot.i18n import t
 from photobot.bot.keyboard import operations_keyboard
 from photobot.bot.state import (
@@ -319,6 +320,9 @@ class BotService:
                 await self._drop_undeliverable(job)
                 raise
             await self.queue.set_fields(job.job_id, status_message_id=status_id)
+            ended = await self.queue.get(job.job_id)  # a file that fails at once may have ended already
+            if ended is not None and ended.status.is_final:
+                await self.show_final(ended.model_copy(update={"status_message_id": status_id}))
         else:
             status_id = job.status_message_id
         await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
@@ -422,6 +426,10 @@ class BotService:
             return self.allowances.refusal(user, refused.limit, refused.wait_seconds, language)
         except InvalidJob:
             return t("unknown_operation", language)
+
+    async def show_final(self, job: Job) -> None:
+        """The status caption of a job that ended without a result (photobot.bot.final_state)."""
+        await show_final(self.adapters, self.locks, job)
 
     async def show_queued(self, job: Job) -> int | None:
         """Turn the status message's caption into "queued, position N" unless the worker moved on."""

@@ -162,7 +162,10 @@ async def job_result(request: web.Request) -> web.StreamResponse:
 
 async def cancel_job(request: web.Request) -> web.Response:
     job = await _visible_job(request)
-    cancelled = await request.app[DEPS_KEY].queue.cancel(job.job_id)
+    deps = request.app[DEPS_KEY]
+    cancelled = await deps.queue.cancel(job.job_id)
+    if deps.show_final is not None:
+        await deps.show_final(cancelled)
     return _json(JobOut.from_job(cancelled))
 
 

@@ -61,6 +61,7 @@ class UserDirectory(Protocol):
 
 
 WorkersAlive = Callable[[], Awaitable[bool]]
+JobShown = Callable[[Job], Awaitable[None]]
 PlatformProbe = Callable[[], Awaitable[bool]]
 RouteHook = Callable[[web.Application], None]
 
@@ -75,6 +76,8 @@ class WebDeps:
     missing_errors: what storage.get raises for a file that is gone or an id it cannot hold, so a
         lost result is a 404 and not a 500.
     check_timeout: seconds each readiness probe may take before it counts as down.
+    show_final: shows a job cancelled through the API in its chat (photobot.bot.final_state), so the
+        status message ends in "cancelled"; None where this process has no chat adapter.
     quotas: the quota keys' reader, for /me (None: /me gives no quota numbers).
     platforms: the chat platforms this process talks to, by name, each with its reachability probe.
     """
@@ -88,6 +91,7 @@ class WebDeps:
     workers_alive: WorkersAlive | None = None
     add_routes: RouteHook | None = None
     missing_errors: tuple[type[BaseException], ...] = (FileMissing, InvalidFileId)
+    show_final: JobShown | None = None
     quotas: QuotaBook | None = None
     check_timeout: float = 2.0
     platforms: Mapping[str, PlatformProbe] = field(default_factory=dict)
