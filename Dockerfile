@@ -44,7 +44,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     HTTP_PORT=8080 \
     LOG_FORMAT=json
 USER photobot
-VOLUME ["/data"]
+# No VOLUME: it would give every container an anonymous volume that outlives `docker compose down`;
+# compose mounts named volumes on /data/storage and /data/logs, `docker run` takes `-v NAME:/data`.
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os,urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HTTP_PORT', '8080'), timeout=2)"]

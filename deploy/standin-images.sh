@@ -11,6 +11,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/standin"
 
+quiet_build() {
+  # docker build, its output shown only when it fails.
+  local log
+  log=$(mktemp)
+  docker build -q "$@" >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; exit 1; }
+  rm -f "$log"
+}
+
 present_or_pulled() {
   docker image inspect "$1" >/dev/null 2>&1 || docker pull -q "$1" >/dev/null 2>&1
 }
@@ -58,11 +66,11 @@ if ! present_or_pulled python:3.11-slim; then
   echo "== standin: python:3.11-slim from Debian's python3.11"
   cp /etc/ssl/certs/ca-certificates.crt ca-certificates.crt
   printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >pip.conf
-  docker build -q -t python:3.11-slim -f python.Dockerfile . >/dev/null
+  quiet_build -t python:3.11-slim -f python.Dockerfile .
   rm -f ca-certificates.crt pip.conf
 fi
 if ! present_or_pulled redis:7; then
   base_image
   echo "== standin: redis:7 from Debian's redis-server"
-  docker build -q -t redis:7 -f redis.Dockerfile . >/dev/null
+  quiet_build -t redis:7 -f redis.Dockerfile .
 fi

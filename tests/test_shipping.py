@@ -134,6 +134,8 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
     assert "HEALTHCHECK" in final and "/healthz" in final
     assert 'CMD ["python", "-m", "photobot", "run"]' in final
     assert 'ENTRYPOINT ["tini", "--"]' in final and re.search(r"apt-get install .*\btini\b", final)
+    # A VOLUME would leave an anonymous volume behind at every `docker compose down`.
+    assert not re.search(r"^VOLUME\b", text, re.M)
     assert not re.search(r"build-essential|gcc|g\+\+", final)
     for name in re.findall(r"^\s*(?:ENV\s+)?([A-Z_]+)=", final, re.M):
         if name not in {"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}:
