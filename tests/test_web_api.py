@@ -125,18 +125,21 @@ async def test_me_tells_user_scope_tier_and_expiry(world: World) -> None:
     session = await world.stack.sessions.verify(token)
     assert status == 200 and session is not None
     # Three of OWNER's chat photos were queued; the failed one (not the file's fault) gave its unit back.
-    next_at = me.pop("quota_next_at")
-    assert me == {"user_key": OWNER, "scope": "user", "tier": "premium", "expires_at": session.expires_at,
-                  "quota": 500, "quota_left": 498, "premium_until": None}
-    assert 0 < next_at - time.time() <= 86400
+    next_at, next_at_ms = me.pop("quota_next_at"), me.pop("quota_next_at_ms")
+    assert me == {"user_key": OWNER, "scope": "user", "tier": "premium", "quota": 500, "quota_left": 498,
+                  "expires_at_ms": session.expires_at * 1000, "premium_until_ms": None,
+                  "expires_at": session.expires_at, "premium_until": None}
+    assert 0 < next_at_ms / 1000 - time.time() <= 86400 and next_at == next_at_ms // 1000
 
 
 async def test_me_gives_paid_premium_and_its_end(world: World) -> None:
     token = await world.stack.token(OTHER)
     granted = await PremiumLedger(world.stack.sessions.redis, world.stack.settings).grant_days(OTHER, 2)
     status, me = await world.stack.call("GET", "/api/v1/me", token)
-    assert status == 200 and me["tier"] == "premium" and me["premium_until"] == granted.until_ms // 1000
-    assert (me["quota"], me["quota_left"], me["quota_next_at"]) == (500, 500, None)
+    assert status == 200 and me["tier"] == "premium" and me["premium_until_ms"] == granted.until_ms
+    assert me["premium_until"] == granted.until_ms // 1000  # the deprecated seconds twin, for v1 clients
+    quota = (me["quota"], me["quota_left"], me["quota_next_at_ms"], me["quota_next_at"])
+    assert quota == (500, 500, None, None)
 
 
 async def test_jobs_lists_own_jobs_with_filter_and_paging(world: World) -> None:

@@ -98,15 +98,14 @@ async def me(request: web.Request) -> web.Response:
     session = current_session(request)
     deps = request.app[DEPS_KEY]
     user = await deps.users.get(session.user_key)
-    me = Me(user_key=session.user_key, scope=session.scope, tier=user.tier, expires_at=session.expires_at)
-    if user.premium_until is not None:
-        me.premium_until = user.premium_until // 1000
+    quota = left = next_ms = None
     if deps.quotas is not None:
         allowance = await deps.quotas.allowance(session.user_key, user.tier)
-        me.quota, me.quota_left = allowance.limit, allowance.left
-        if allowance.next_unit_ms is not None:
-            me.quota_next_at = allowance.next_unit_ms // 1000
-    return _json(me)
+        quota, left, next_ms = allowance.limit, allowance.left, allowance.next_unit_ms
+    return _json(Me.build(
+        session.user_key, session.scope, user.tier, session.expires_at * 1000, quota=quota, quota_left=left,
+        quota_next_at_ms=next_ms, premium_until_ms=user.premium_until,
+    ))
 
 
 async def list_jobs(request: web.Request) -> web.Response:

@@ -1,9 +1,9 @@
 """Builds the aiohttp application from WebDeps and serves it; the composition root only wires.
 
-Layout: the root application has /healthz, /readyz, /metrics and whatever `add_routes` adds (the
-Telegram webhook); the JSON API is a sub-application at /api/v1 with its own middlewares (JSON
-errors, then the per-token request budget, then Bearer authentication), so neither reaches the
-operator or webhook routes.
+Layout: the root application has /healthz, /readyz, /metrics, the API's reference page
+/api/v1/docs and whatever `add_routes` adds (the Telegram webhook); the JSON API is a sub-application
+at /api/v1 with its own middlewares (JSON errors, then the per-token request budget, then Bearer
+authentication), so neither reaches the operator or webhook routes.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aiohttp import web
 from photobot.web import api
 from photobot.web.auth import SESSION_KEY, require_session
 from photobot.web.deps import DEPS_KEY, WebDeps
+from photobot.web.docs import add_docs_routes
 from photobot.web.errors import json_errors
 from photobot.web.openapi import build_document
 from photobot.web.ops import add_ops_routes
@@ -61,6 +62,7 @@ def build_web_app(deps: WebDeps) -> web.Application:
     app = web.Application()
     app[DEPS_KEY] = deps
     add_ops_routes(app)
+    add_docs_routes(app)
     if deps.add_routes is not None:
         deps.add_routes(app)
     app.add_subapp(API_PREFIX, build_api_app(deps))

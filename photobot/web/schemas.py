@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from photobot.jobs import Job, JobErrorInfo, JobStatus, Platform
 from photobot.sessions import Scope
@@ -82,25 +82,55 @@ class JobPage(BaseModel):
     offset: int
 
 
+# The API's one time format: integer milliseconds since the Unix epoch (UTC), as every job time is.
+# /me's first fields were seconds; v1 keeps them, marked deprecated, beside their *_ms twins.
+SECONDS_FIELD: dict[str, JsonValue] = {"deprecated": True}
+
+
 class Me(BaseModel):
     model_config = ConfigDict(use_enum_values=True)
 
     user_key: str
     scope: Scope
     tier: str
-    expires_at: int = Field(description="When this token stops working, in seconds since the Unix epoch.")
+    expires_at_ms: int = Field(description="When this token stops working, in ms since the Unix epoch.")
     quota: int | None = Field(
         None, description="Photos the tier allows per rolling 24 hours; null: no limit."
     )
     quota_left: int | None = Field(None, description="Photos left of the quota now; null: no limit.")
-    quota_next_at: int | None = Field(
+    quota_next_at_ms: int | None = Field(
         None,
         description="When the oldest counted photo leaves the 24 hours (one more is allowed), in "
-        "seconds since the Unix epoch; null when none is counted.",
+        "milliseconds since the Unix epoch; null when none is counted.",
+    )
+    premium_until_ms: int | None = Field(
+        None, description="When premium (paid or granted) ends or ended, in milliseconds since the epoch."
+    )
+    expires_at: int = Field(
+        description="Deprecated: expires_at_ms in seconds, for v1 clients.", json_schema_extra=SECONDS_FIELD
+    )
+    quota_next_at: int | None = Field(
+        None, description="Deprecated: quota_next_at_ms in seconds.", json_schema_extra=SECONDS_FIELD
     )
     premium_until: int | None = Field(
-        None, description="When premium (paid or granted) ends or ended, in seconds since the epoch."
+        None, description="Deprecated: premium_until_ms in seconds.", json_schema_extra=SECONDS_FIELD
     )
+
+    @classmethod
+    def build(
+        cls, user_key: str, scope: Scope, tier: str, expires_at_ms: int, *,
+        quota: int | None = None, quota_left: int | None = None,
+        quota_next_at_ms: int | None = None, premium_until_ms: int | None = None,
+    ) -> Me:
+        """The answer, with each deprecated seconds field derived from its milliseconds twin."""
+        return cls(
+            user_key=user_key, scope=scope, tier=tier, quota=quota, quota_left=quota_left,
+            expires_at_ms=expires_at_ms, expires_at=expires_at_ms // 1000,
+            quota_next_at_ms=quota_next_at_ms,
+            quota_next_at=None if quota_next_at_ms is None else quota_next_at_ms // 1000,
+            premium_until_ms=premium_until_ms,
+            premium_until=None if premium_until_ms is None else premium_until_ms // 1000,
+        )
 
 
 class TierChange(BaseModel):
