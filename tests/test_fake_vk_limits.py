@@ -10,6 +10,7 @@ chat the community is not in."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
@@ -183,3 +184,18 @@ async def test_group_chats_the_community_is_not_in_are_error_917(vk: FakeVK, api
     vk.remove_from_chat(chat)
     with pytest.raises(VKAPIError[917]):
         await api.request("messages.send", {"peer_id": chat, "random_id": 0, "message": "hi"})
+
+
+async def test_messages_older_than_a_day_cannot_be_edited(vk: FakeVK, api: API) -> None:
+    message_id = (await send(api, random_id=5))["response"]
+    vk.state.messages[message_id].date -= 24 * 3600 + 1
+    with pytest.raises(VKAPIError[909]):
+        await api.request("messages.edit", {"peer_id": 42, "message_id": message_id, "message": "late"})
+
+
+async def test_more_than_20_calls_in_a_second_is_error_6_by_default(vk: FakeVK, api: API) -> None:
+    outcomes = await asyncio.gather(
+        *(send(api, random_id=100 + i) for i in range(25)), return_exceptions=True
+    )
+    refused = [o for o in outcomes if isinstance(o, VKAPIError)]
+    assert len(refused) == 5 and all(e.code == 6 for e in refused)

@@ -23,7 +23,8 @@ VK's limits, enforced as VK documents them (limits.py names the dev.vk.com page 
 keyboard of at most 10 buttons, 5 to a row, 6 rows, labels up to 40 characters, payloads up to 255
 (else error 911); message text up to 4096 characters (else 914); at most 10 attachments; photo
 uploads JPG/PNG/GIF up to 50 MB, width + height up to 14000, sides within 1:20; documents up to
-200 MB and not executables; a group chat the community is not in is error 917.
+200 MB and not executables; a group chat the community is not in is error 917; more than 20 API
+calls in a second is error 6; an edit of a message older than 24 hours is error 909.
 
 VK's behaviour that photobot must cope with, and that the fake reproduces:
 - random_id: the same non-zero random_id to the same peer within an hour returns the first
@@ -68,7 +69,7 @@ RUNNING IT
                                                    # method may be called from any thread
     python -m tests.fakes.vk --port N [--token T] [--group-id G] [--rate-limit R]
                                                    # prints {"base_url","api_url","token","group_id"}
-FakeVK(token=None, group_id=224466001, host="127.0.0.1", port=0, rate_limit=None). stop() and
+FakeVK(token=None, group_id=224466001, host="127.0.0.1", port=0, rate_limit=20). stop() and
 start() again keep the state and the port, which models VK going away for a while.
 
 SIDE DOOR (Python; over HTTP under /_fake/, JSON with images as base64, see sidedoor.py)
@@ -88,7 +89,8 @@ SIDE DOOR (Python; over HTTP under /_fake/, JSON with images as base64, see side
                                            (time.monotonic()), error_code
   photo_bytes("photo<owner>_<id>[_key]") -> bytes
   fail_next(method, count=1, code=6)       method "*" for any; code 10, 9, 901... also work
-  set_rate_limit(per_second | None)        more than N API calls in any second -> error 6
+  set_rate_limit(per_second | None)        more than N API calls in any second -> error 6 (VK's
+                                           20 for a community token by default; None: no check)
   deny_messages(user_id) / allow_messages(user_id)             error 901 on messages.send
   fail_long_poll(code, count=1, lose_events=False)             failed=1/2/3, held polls answer now
   reset()                                  forget everything; the long-poll ts keeps counting

@@ -11,11 +11,13 @@ import asyncio
 import json
 import signal
 
+from .limits import COMMUNITY_RATE
 from .server import FakeVK
 
 
 async def serve(args: argparse.Namespace) -> None:
-    fake = FakeVK(token=args.token, group_id=args.group_id, port=args.port, rate_limit=args.rate_limit)
+    rate = args.rate_limit or None
+    fake = FakeVK(token=args.token, group_id=args.group_id, port=args.port, rate_limit=rate)
     await fake.start()
     print(
         json.dumps(
@@ -41,7 +43,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--token", default=None, help="the group token to accept (random if not given)")
     parser.add_argument("--group-id", type=int, default=224466001)
-    parser.add_argument("--rate-limit", type=int, default=None, help="API calls per second before error 6")
+    parser.add_argument(
+        "--rate-limit", type=int, default=COMMUNITY_RATE, help="API calls per second before error 6 (0: none)"
+    )
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from .docs import DOC_METHODS, StoredDoc, may_attach, parse_attachment, resolve_doc
 from .errors import ApiError, invalid, missing
-from .limits import check_keyboard, check_message
+from .limits import EDIT_WINDOW_SECONDS, check_keyboard, check_message
 from .photos import StoredPhoto, make_photo
 from .state import CHAT_PEER_BASE, Message, Revision, State
 
@@ -186,6 +186,8 @@ def messages_edit(state: State, params: Params) -> Any:
     message = _find(state, params)
     if not message.out:
         raise ApiError(15, "Access denied: you can't edit this message")
+    if time.time() - message.date > EDIT_WINDOW_SECONDS:
+        raise ApiError(909, "Can't edit this message, because it's too old")
     text = params.get("message", "")
     attachments, photos, docs = _resolve_attachments(state, params.get("attachment"))
     keyboard = check_keyboard(params.get("keyboard"))

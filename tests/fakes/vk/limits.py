@@ -25,6 +25,14 @@ PAYLOAD_MAX = 255
 BUTTON_TYPES = frozenset({"text", "callback", "open_link", "location", "vkpay", "open_app"})
 LABELLED_TYPES = frozenset({"text", "callback", "open_link", "open_app"})
 
+# https://dev.vk.com/ru/api/api-requests: a community token may make 20 requests a second; more is
+# error 6 "Too many requests per second".
+COMMUNITY_RATE = 20
+
+# https://dev.vk.com/ru/method/messages.edit: a message older than 24 hours cannot be edited
+# (error 909 "Can't edit this message, because it's too old").
+EDIT_WINDOW_SECONDS = 24 * 3600
+
 # https://dev.vk.com/ru/method/messages.send: message text at most 4096 characters (longer: error
 # 914 "Message is too long"); at most 10 attachments.
 MESSAGE_MAX = 4096

@@ -28,6 +28,7 @@ from aiohttp import web
 from . import api
 from .docs import make_doc
 from .files import add_file_routes
+from .limits import COMMUNITY_RATE
 from .loop import on_loop
 from .photos import image_dimensions, make_photo
 from .sidedoor import add_side_door
@@ -54,7 +55,7 @@ class FakeVK:
         group_id: int = 224466001,
         host: str = "127.0.0.1",
         port: int = 0,
-        rate_limit: int | None = None,
+        rate_limit: int | None = COMMUNITY_RATE,
     ) -> None:
         self.token = token or f"vk1.a.{secrets.token_urlsafe(24)}"
         self.group_id = group_id
