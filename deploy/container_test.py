@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from photobot.bot.i18n import t  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
-from tests.telegram_support import results, sent_photos  # noqa: E402
+from tests.telegram_support import results, sent_photos, small_image  # noqa: E402
 
 USER_UID = "10001"
 BOT_TOKEN_MISSING = "BOT_TOKEN: is not set; get one from @BotFather and put it in .env"
@@ -214,8 +214,6 @@ def check_first_start(compose: Compose, tg: FakeTelegram, user: int) -> None:
 
 
 def small_photo(seed: int) -> bytes:
-    from tests.telegram_support import small_image
-
     return small_image(seed, size=640)
 
 
