@@ -29,12 +29,15 @@ check-token:
 venv: $(INSTALLED)
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	@echo "== creating $(VENV)"
+	@bash .ci/quietly $(PYTHON) -m venv $(VENV)
 
+# Quiet: one line per step; a failed step shows its whole output and stops make (.ci/quietly).
 $(INSTALLED): requirements.txt | $(PY)
-	$(PY) -m pip install -q --require-hashes -r requirements.txt
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
-	$(PY) -m photobot.processing.face_model
+	@echo "== installing photobot and its requirements into $(VENV)"
+	@bash .ci/quietly $(PY) -m pip install --require-hashes -r requirements.txt
+	@bash .ci/quietly $(PY) -m pip install --no-deps --no-build-isolation -e .
+	@bash .ci/quietly $(PY) -m photobot.processing.face_model
 	@cp requirements.txt $@
 
 # What CI runs: installs redis-server when missing, the dev requirements, ruff, mypy, pytest.
@@ -42,7 +45,7 @@ test:
 	VENV=$(VENV) PYTHON=$(PYTHON) bash .ci/run
 
 lint: venv
-	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
+	@bash .ci/quietly $(PY) -m pip install --require-hashes -r requirements-dev.txt
 	$(PY) -m ruff check photobot tests bench deploy
 	$(PY) -m mypy
 
