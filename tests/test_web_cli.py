@@ -28,6 +28,10 @@ def photobot(*args: str, redis_url: str | None, tmp_path: Path) -> subprocess.Co
 async def test_issue_prints_a_working_admin_token_and_revoke_ends_it(
     settings: Settings, redis_url: str, tmp_path: Path
 ) -> None:
+    refused = photobot("token", "issue", "tg:42", "--admin", redis_url=redis_url, tmp_path=tmp_path)
+    assert refused.returncode == 2 and "tier tg:42 admin" in refused.stderr and refused.stdout == ""
+    promoted = photobot("tier", "tg:42", "admin", redis_url=redis_url, tmp_path=tmp_path)
+    assert promoted.returncode == 0, promoted.stderr
     done = photobot("token", "issue", "tg:42", "--admin", "--json", redis_url=redis_url, tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)

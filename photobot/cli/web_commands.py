@@ -19,6 +19,7 @@ from photobot.config import Settings
 from photobot.jobs import Platform
 from photobot.redis_client import not_configured
 from photobot.sessions import InvalidSessionRequest, Scope, SessionStore
+from photobot.users import UserStore
 
 
 def register(sub: Any) -> None:
@@ -49,6 +50,8 @@ def _store(settings: Settings) -> SessionStore:
 async def issue_token(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     try:
+        if args.admin:
+            await _require_admin_now(store, settings, args.user_key)
         token = await store.issue(args.user_key, Scope.ADMIN if args.admin else Scope.USER, args.ttl)
         session = await store.verify(token)
     except InvalidSessionRequest as error:
@@ -64,6 +67,17 @@ async def issue_token(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(token)
     return 0
+
+
+async def _require_admin_now(store: SessionStore, settings: Settings, user_key: str) -> None:
+    """An admin token opens no more than its user may do now (photobot.web.auth): refuse to print
+    one that would not work."""
+    record = await UserStore(store.redis, settings).get(user_key)  # type: ignore[arg-type]
+    if not record.is_admin:
+        raise CliError(
+            f"{user_key} is not an admin (ADMIN_IDS, VK_ADMIN_IDS or the admin tier), so an admin token "
+            f"would open only their own jobs: `photobot tier {user_key} admin` first"
+        )
 
 
 async def revoke_tokens(args: argparse.Namespace, settings: Settings) -> int:
