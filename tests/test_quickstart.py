@@ -256,3 +256,24 @@ def test_every_link_between_the_pages_finds_its_file_and_heading() -> None:
                 assert anchor in anchors(linked), f"{page.name}: no heading for {target}"
             checked += 1
     assert checked >= 40
+
+
+def test_the_readme_photobot_commands_run(tmp_path: Path) -> None:
+    """Each `.venv/bin/photobot ...` line of the README's code blocks, run in a fresh clone as a
+    newcomer would (here through this interpreter): the one that asks a running bot says in one line
+    that none runs; the others work and write what they say."""
+    clone = fresh_clone(tmp_path / "photobot")
+    lines = [c for c in page_commands(README) if c.startswith(".venv/bin/photobot ")]
+    assert len(lines) >= 3
+    env = clean_env(PYTHONPATH=str(clone), LOG_FILE="none")
+    for line in lines:
+        argv = shlex.split(line)[1:]
+        done = subprocess.run([sys.executable, "-m", "photobot", *argv], cwd=clone, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        if argv[0] == "jobs":
+            assert done.returncode == 2 and "no photobot is running in DATA_DIR" in done.stderr, done.stderr
+            continue
+        assert done.returncode == 0, f"{line}: {done.stderr}"
+        if argv[0] == "process":
+            output = argv[argv.index("-o") + 1]
+            assert (clone / output).stat().st_size > 0 and f"wrote {output}" in done.stdout
