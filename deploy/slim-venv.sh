@@ -11,6 +11,8 @@ find googleapiclient/discovery_cache/documents -type f ! -name drive.v3.json -de
 # OpenCV's Haar cascades, but the two that face detection loads.
 find cv2/data -name 'haarcascade_*.xml' ! -name haarcascade_frontalface_default.xml \
   ! -name haarcascade_profileface.xml -delete
+# Swagger UI's editor and source maps (~20 MB): /api/v1/docs serves the UI's bundle, preset and CSS.
+find swagger_ui/static \( -name 'swagger-editor*' -o -name '*.map' \) -delete
 # Test suites, type stubs, C headers and sources, static libraries, NumPy's Fortran wrapper generator.
 find . -depth -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} +
 find . -type f \( -name '*.pyi' -o -name '*.h' -o -name '*.a' -o -name '*.c' -o -name '*.pxd' \
