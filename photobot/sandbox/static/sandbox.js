@@ -10,6 +10,7 @@ const file = document.getElementById("file");
 const asFile = document.getElementById("as-file");
 const toast = document.getElementById("toast");
 let shown = "";
+let stick = true;  // follow the newest message, unless the person scrolled up to read
 
 function person() { return personSelect.value; }
 
@@ -55,6 +56,7 @@ function render(message) {
     const img = document.createElement("img");
     img.src = message.image;
     img.alt = message.kind;
+    img.addEventListener("load", () => { if (stick) chat.scrollTop = chat.scrollHeight; });
     node.appendChild(img);
   } else if (message.url) {
     const link = document.createElement("a");
@@ -98,9 +100,8 @@ async function refresh() {
   const now = JSON.stringify(messages);
   if (now === shown || who !== person()) return;
   shown = now;
-  const atBottom = chat.scrollTop + chat.clientHeight >= chat.scrollHeight - 40;
   chat.replaceChildren(...messages.map(render));
-  if (atBottom) chat.scrollTop = chat.scrollHeight;
+  if (stick) chat.scrollTop = chat.scrollHeight;
 }
 
 async function send(event) {
@@ -121,8 +122,13 @@ async function send(event) {
     return;
   }
   text.value = "";
+  stick = true;
   refresh();
 }
+
+chat.addEventListener("scroll", () => {
+  stick = chat.scrollTop + chat.clientHeight >= chat.scrollHeight - 40;
+});
 
 async function start() {
   const people = await call("/sandbox/api/people");
@@ -132,7 +138,12 @@ async function start() {
     option.textContent = `${p.name} (${p.role}, id ${p.id})`;
     personSelect.appendChild(option);
   }
-  personSelect.addEventListener("change", () => { shown = ""; chat.replaceChildren(); refresh(); });
+  personSelect.addEventListener("change", () => {
+    shown = "";
+    stick = true;
+    chat.replaceChildren();
+    refresh();
+  });
   document.getElementById("composer").addEventListener("submit", (event) => send(event).catch(() => {}));
   await refresh();
   setInterval(() => refresh().catch(() => {}), 500);
