@@ -309,3 +309,20 @@ def test_grants_and_refunds_are_never_superseded() -> None:
 
     assert backlog_key(update("/refund a")) is None and backlog_key(update("/grant 5 3")) is None
     assert backlog_key(update("/jobs")) == ("command", "jobs")
+
+
+def test_only_identical_commands_supersede_each_other() -> None:
+    """A repeated /stats answers once, and so do /jobs pages; /ban 5 then /ban 6 are two acts, and
+    both run. Tried: extra spaces, a newline before the argument, the bot's @name, an empty command."""
+    chat = {"id": 1, "type": "private"}
+
+    def key(text: str) -> object:
+        return backlog_key(Update.model_validate(
+            {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": chat, "text": text}}
+        ))
+
+    assert key("/stats") == key("/stats@photo_bot") == key("/STATS")
+    assert key("/jobs 2") == key("/jobs 3")
+    assert key("/ban 5") != key("/ban 6") and key("/tier 5 premium") != key("/tier 5 free")
+    assert key("/ban  5") == key("/ban\n5") == key("/ban@photo_bot 5")
+    assert key("/") == "text" and key("/frobnicate 1") == "text"

@@ -110,7 +110,9 @@ def _event(
 
 def test_what_a_waiting_vk_event_may_be_superseded_by() -> None:
     assert backlog_key(_event("hello")) == "text"
-    assert backlog_key(_event("/help")) == ("command", 5, "help")
+    assert backlog_key(_event("/help")) == (5, "command", "help")
+    assert backlog_key(_event("/ban 6")) != backlog_key(_event("/ban 7"))  # two acts: both run
+    assert backlog_key(_event("!ban  6")) == backlog_key(_event("/ban 6"))
     assert backlog_key(_event("/grant 7 3")) is None  # each grant is its own
     assert backlog_key(_event("/frobnicate")) == "text"  # unknown commands are texts
     assert backlog_key(_event("Sepia", payload='{"op": "sepia", "m": 7}')) == ("button", 5, 7)

@@ -25,8 +25,8 @@ from aiogram.types import Update
 from pydantic import ValidationError
 
 from photobot.backoff import Backoff
-from photobot.bot.commands import EACH_ONE_RUNS
 from photobot.bot.commands import NAMES as COMMAND_NAMES
+from photobot.bot.commands import backlog_command_key
 from photobot.bot.inbox import ChatLanes, UpdateInbox
 from photobot.bot.telegram.routers.errors import is_outage
 from photobot.logs import get_logger
@@ -200,18 +200,17 @@ class InboxPoller:
 
 def backlog_key(update: Update) -> Hashable | None:
     """What a waiting update may be superseded by: a private text by the chat's next text, a
-    command by the next use of the same command, a button press by the next press under the same
-    message. Photos, files, /grant and /refund, and anything else are each handled (their own
+    command by the next identical use of it (`backlog_command_key`), a button press by the next
+    press under the same message. Photos, files, and anything else are each handled (their own
     limits apply)."""
     message = update.message
     if message is not None and message.text is not None and not message.media_group_id:
         text = message.text
         if text.startswith("/"):
-            name = text[1:].split(maxsplit=1)[0].partition("@")[0].lower() if len(text) > 1 else ""
-            if name in EACH_ONE_RUNS:
-                return None
+            head, *rest = text[1:].split(maxsplit=1) or [""]
+            name = head.partition("@")[0].lower()
             if name in COMMAND_NAMES:
-                return ("command", name)
+                return backlog_command_key(name, rest[0] if rest else "")
         return "text"
     query = update.callback_query
     if query is not None and query.message is not None:

@@ -39,8 +39,8 @@ from vkbottle import BotPolling
 from vkbottle.exception_factory import VKAPIError
 
 from photobot.backoff import Backoff
-from photobot.bot.commands import EACH_ONE_RUNS
 from photobot.bot.commands import NAMES as COMMAND_NAMES
+from photobot.bot.commands import backlog_command_key
 from photobot.bot.inbox import ChatLanes, UpdateInbox
 from photobot.bot.vk.adapter import is_group_chat
 from photobot.bot.vk.api import PoliteAPI, error_code
@@ -258,9 +258,9 @@ def _load(raw: str) -> Event:
 
 def backlog_key(event: Event) -> Hashable | None:
     """What a waiting event may be superseded by: a private text by the chat's next text, a
-    command by the same sender's next use of it, a button press by the sender's next press for the
-    same photo. Photos, files, /grant and /refund, and anything else are each handled (their own
-    limits apply)."""
+    command by the same sender's next identical use of it (`backlog_command_key`), a button press
+    by the sender's next press for the same photo. Photos, files, and anything else are each
+    handled (their own limits apply)."""
     obj = event.get("object")
     message = obj.get("message") if isinstance(obj, dict) else None
     if event.get("type") != "message_new" or not isinstance(message, dict) or message.get("attachments"):
@@ -271,10 +271,9 @@ def backlog_key(event: Event) -> Hashable | None:
         parsed = parse_payload(payload)
         return ("button", sender, parsed.get("m") if parsed is not None else None)
     command = parse_command(str(message.get("text") or ""))
-    if command is not None and command.name in EACH_ONE_RUNS:
-        return None  # each grant (or refund) is its own
     if command is not None and command.name in COMMAND_NAMES:
-        return ("command", sender, command.name)
+        key = backlog_command_key(command.name, command.args)
+        return None if key is None else (sender, *key)
     peer = message.get("peer_id")
     return "text" if isinstance(peer, int) and not is_group_chat(peer) else None
 
