@@ -2,6 +2,7 @@
 #   make run    create .venv, install photobot (.venv/bin/photobot) and its requirements, run the bot
 #   make sandbox  try the bot without Telegram: a chat page at http://127.0.0.1:8088/ (no token)
 #   make test   what CI runs (.ci/run): redis-server if missing, ruff, mypy, pytest
+#   make test-fast  the tests not marked slow (no bot processes, browsers, clusters or chaos), for edit-test loops
 #   make lock   re-lock requirements.txt and requirements-dev.txt from the .in files (pip-tools)
 #   make container-test   build the image and test the compose deployment (deploy/container-test.sh)
 # VENV=path uses another virtualenv; PYTHON=python3.12 picks the interpreter that creates it.
@@ -15,7 +16,7 @@ INSTALLED := $(VENV)/.photobot-requirements
 # again, but a newcomer should not wait for an install to learn that it is missing.
 TOKEN_IN_ENV_FILE := $(shell grep -sEi '^[[:space:]]*(export[[:space:]]+)?(BOT|VK)_TOKEN[[:space:]]*=[[:space:]]*[^[:space:]#]' .env)
 
-.PHONY: run sandbox test lint venv check-token lock container-test
+.PHONY: run sandbox test test-fast lint venv check-token lock container-test
 
 run: check-token venv
 	exec $(PY) -m photobot run
@@ -43,6 +44,8 @@ $(INSTALLED): requirements.txt | $(PY)
 # What CI runs: installs redis-server when missing, the dev requirements, ruff, mypy, pytest.
 test:
 	VENV=$(VENV) PYTHON=$(PYTHON) bash .ci/run
+
+test-fast: ; $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: venv
 	@bash .ci/quietly $(PY) -m pip install --require-hashes -r requirements-dev.txt

@@ -50,6 +50,7 @@ def test_times_are_milliseconds_and_the_seconds_fields_are_deprecated() -> None:
                or "until" in name)
 
 
+@pytest.mark.slow
 async def test_the_page_renders_the_operations_in_a_browser(settings: Settings, tmp_path: Path) -> None:
     try:
         from playwright.async_api import async_playwright

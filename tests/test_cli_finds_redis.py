@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from photobot.embedded_redis import EmbeddedRedis, running_url
 from tests.process_support import REPO, clean_env
 
@@ -22,6 +24,7 @@ async def photobot(cwd: Path, *args: str, **env: str) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow
 async def test_tools_use_the_embedded_redis_of_a_running_photobot(tmp_path: Path) -> None:
     embedded = EmbeddedRedis(tmp_path / "data" / "redis")  # what `photobot run` starts for DATA_DIR=data
     url = await embedded.start()

@@ -59,6 +59,7 @@ def overlaps(found: list[Box], face: Box) -> bool:
 
 
 @needs_corpus
+@pytest.mark.slow
 @pytest.mark.parametrize("size", faces_corpus.SIZES)
 def test_group_photos_recall_and_false_faces(size: str) -> None:
     """18 labelled faces at each size: at least 17 found, at most one false face per photo on average
@@ -105,6 +106,7 @@ def test_face_turned_either_way_is_found() -> None:
     assert len(detect(np.ascontiguousarray(one[:, ::-1]))) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side, corner", [(150, (3700, 2500)), (200, (1013, 597))])
 def test_small_astronaut_in_a_12mp_photo(side: int, corner: tuple[int, int]) -> None:
     """The astronaut at 150 or 200 px (its face 26 or 34 px wide) in a 4000x3000 photo, through the

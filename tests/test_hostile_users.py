@@ -37,7 +37,7 @@ ADMIN = 950  # in ADMIN_IDS
 SECRET = "hook-secret-" + "x7" * 12
 TOKEN_SHAPE = re.compile(r"\b[A-Za-z0-9_-]{43}\b")
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 @dataclass

@@ -138,6 +138,7 @@ def test_unreachable_redis_is_one_line(cli, monkeypatch: pytest.MonkeyPatch) -> 
     assert "cannot reach Redis" in line and "secret-password" not in line
 
 
+@pytest.mark.slow
 def test_as_a_real_process_exit_code_and_stderr(redis_url: str, tmp_path: Path) -> None:
     env = {"REDIS_URL": redis_url, "LOG_FILE": "none", "PATH": "/usr/bin:/bin",
            "PYTHONPATH": str(ROOT)}

@@ -27,6 +27,8 @@ from tests.queue_support import check_invariants, make_job
 ROOT = Path(__file__).resolve().parent.parent
 TIERS = ("free", "premium", "admin")
 
+pytestmark = pytest.mark.slow  # a three-master cluster of redis-servers and a worker process
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:

@@ -39,6 +39,7 @@ def fresh_clone(target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_make_run_from_a_fresh_clone_answers_start(tmp_path: Path) -> None:
     clone = fresh_clone(tmp_path / "photobot")
     venv = layered_venv(tmp_path / "venv")
@@ -67,6 +68,7 @@ def test_make_run_from_a_fresh_clone_answers_start(tmp_path: Path) -> None:
         assert wait_gone(int(started["pid"]), 5)
 
 
+@pytest.mark.slow
 def test_pip_install_gives_a_photobot_command(tmp_path: Path) -> None:
     """`pip install .` from a clone into a new virtualenv (its requirements come from the shared
     one, so nothing is downloaded): a `photobot` command that works from any folder, with the
@@ -107,6 +109,7 @@ def test_make_run_without_a_token_says_so_in_one_line_before_installing(tmp_path
     assert result.stdout == "" and not venv.exists()
 
 
+@pytest.mark.slow
 def test_photobot_run_without_a_token_says_so_in_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "photobot", "run"], check=False,
@@ -258,6 +261,7 @@ def test_every_link_between_the_pages_finds_its_file_and_heading() -> None:
     assert checked >= 40
 
 
+@pytest.mark.slow
 def test_the_readme_photobot_commands_run(tmp_path: Path) -> None:
     """Each `.venv/bin/photobot ...` line of the README's code blocks, run in a fresh clone as a
     newcomer would (here through this interpreter): the one that asks a running bot says in one line

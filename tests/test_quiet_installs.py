@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.process_support import REPO, clean_env, layered_venv
 from tests.test_quickstart import fresh_clone
 
@@ -32,6 +34,7 @@ def test_quietly_hides_a_success_and_shows_a_failure(tmp_path: Path) -> None:
     assert not any(line.startswith("WARNING: Location") for line in lines) and "failed (exit 3)" in lines[-1]
 
 
+@pytest.mark.slow
 def test_make_venv_says_one_line_and_stops_on_a_broken_lock(tmp_path: Path) -> None:
     clone = fresh_clone(tmp_path / "photobot")
     venv = layered_venv(tmp_path / "venv")

@@ -146,6 +146,7 @@ async def test_a_user_past_the_storage_budget_is_refused(make_settings: Callable
         assert refusal.kind == "text" and "of your 1 MB" in text and "/forget" in text
 
 
+@pytest.mark.slow
 async def test_storage_gc_command(side: ChatSide) -> None:
     """`photobot storage gc` as a subprocess: one sweep, its figures as JSON; `--adopt` records files
     stored before the ledger (then swept like any), `--forget USER` deletes one user's."""

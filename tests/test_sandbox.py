@@ -110,6 +110,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     assert log_file.name == "photobot.log" and not log_file.parent.parent.exists()  # removed on exit
 
 
+@pytest.mark.slow
 def test_the_page_and_its_api_run_the_real_bot(sandbox: Sandbox) -> None:
     with urllib.request.urlopen(sandbox.base + "/", timeout=10) as page:
         html = page.read().decode()
@@ -131,6 +132,7 @@ def test_the_page_and_its_api_run_the_real_bot(sandbox: Sandbox) -> None:
                                        for m in ms))
 
 
+@pytest.mark.slow
 def test_bad_input_gets_a_reason_not_a_crash(sandbox: Sandbox) -> None:
     assert sandbox.request("/sandbox/api/text", b"{not json")[0] == 400
     stranger = {"person": 77, "text": "/start"}
@@ -149,6 +151,7 @@ def test_bad_input_gets_a_reason_not_a_crash(sandbox: Sandbox) -> None:
     sandbox.wait(USER, lambda ms: len(ms) == count + 2 and ms[-1]["from"] == "bot")
 
 
+@pytest.mark.slow
 def test_ops_lists_parameters_and_an_unknown_command_points_to_help(sandbox: Sandbox) -> None:
     """The real bot's answers through the stand-in: /ops names each operation's parameters, and a
     command it does not know gets "unknown command, see /help" rather than the photo hint."""
@@ -176,6 +179,7 @@ def browser_or_skip() -> Any:
     return sync_playwright
 
 
+@pytest.mark.slow
 def test_a_person_uses_the_chat_page_in_a_browser(sandbox: Sandbox, tmp_path: Path) -> None:
     sync_playwright = browser_or_skip()
     photo = tmp_path / "holiday.jpg"

@@ -131,6 +131,7 @@ def _post(url: str, body: dict[str, Any], secret: str | None) -> int:
         return int(error.code)
 
 
+@pytest.mark.slow
 def test_admin_commands_are_refused_for_non_admins(deployment: Deployment) -> None:
     tg, target = deployment.tg, 999
     for command in ("/stats", f"/ban {target}", f"/tier {target} premium", "/requeue failed",
@@ -145,6 +146,7 @@ def test_admin_commands_are_refused_for_non_admins(deployment: Deployment) -> No
     assert not _reply_to(tg, ADMIN, before).startswith("Sorry")
 
 
+@pytest.mark.slow
 def test_one_user_cannot_status_or_cancel_another_users_job(deployment: Deployment) -> None:
     tg = deployment.tg
     tg.inject_photo(ALICE, tiny_jpeg(1), "sepia")
@@ -165,6 +167,7 @@ def test_one_user_cannot_status_or_cancel_another_users_job(deployment: Deployme
     assert mine.status is JobStatus.CANCELLED
 
 
+@pytest.mark.slow
 def test_webhook_without_the_secret_is_refused_and_enqueues_nothing(deployment: Deployment) -> None:
     tg, url = deployment.tg, deployment.hook_url
     genuine = tg.update(tg.inject_photo(FORGER + 1000, tiny_jpeg(2), "invert"))
@@ -183,6 +186,7 @@ def test_webhook_without_the_secret_is_refused_and_enqueues_nothing(deployment: 
     assert len(_jobs_of(deployment.redis_url, f"tg:{FORGER}")) == 1
 
 
+@pytest.mark.slow
 def test_no_secret_reaches_the_logs(deployment: Deployment, tmp_path: Path) -> None:
     tg, vk = deployment.tg, deployment.vk
     tg.inject_photo(ALICE + 50, tiny_jpeg(3), "grayscale")  # stored on Drive: a service-account login

@@ -51,6 +51,7 @@ def the_error(result: subprocess.CompletedProcess[str]) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 def test_a_busy_http_port_is_one_line_naming_http_port(
     redis_url: str, tmp_path: Path, busy_port: int
 ) -> None:
@@ -61,12 +62,14 @@ def test_a_busy_http_port_is_one_line_naming_http_port(
     assert line.startswith(f"photobot: error: HTTP_PORT: port {busy_port} on 127.0.0.1 is already in use")
 
 
+@pytest.mark.slow
 def test_a_busy_sandbox_port_names_the_flag(tmp_path: Path, busy_port: int) -> None:
     result = photobot(["sandbox", "--port", str(busy_port)], clean_env(PYTHONPATH=str(REPO)), tmp_path)
     assert the_error(result).startswith(f"photobot: error: --port: port {busy_port} on 127.0.0.1 is already")
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_an_unreachable_telegram_at_start_is_one_line(redis_url: str, tmp_path: Path) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"
     env = child_env(redis_url, tmp_path, BOT_TOKEN="123456:AAsecret-token-value", TELEGRAM_API_URL=nowhere)

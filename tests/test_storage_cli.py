@@ -105,6 +105,7 @@ def test_put_of_missing_file_is_one_line(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (2, "photobot: error: nowhere.jpg: no such file\n")
 
 
+@pytest.mark.slow
 def test_local_round_trip_and_unwritable_output(tmp_path: Path) -> None:
     env = base_env(tmp_path)
     checked = photobot(env, tmp_path, "storage", "check")

@@ -14,7 +14,7 @@ from PIL import Image
 from tests.fakes.vk import FakeVK, VisibleMessage
 from tests.vk_support import PhotobotProcess, photo, results, sends_to, texts, wait_results, wait_text
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 ADMIN = 7001
 

@@ -20,7 +20,7 @@ from tests.fakes.vk import FakeVK, VisibleMessage
 from tests.fixtures.redis_server import RedisServer
 from tests.vk_support import PhotobotProcess, photo, texts, wait_results, wait_text
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 CHAT = 2_000_000_001
 

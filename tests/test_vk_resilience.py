@@ -15,7 +15,7 @@ import pytest
 from tests.fakes.vk import FakeVK
 from tests.vk_support import PhotobotProcess, photo, results, sends_to, wait_results
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 @pytest.fixture

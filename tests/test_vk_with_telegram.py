@@ -11,7 +11,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.fakes.vk import FakeVK
 from tests.vk_support import PhotobotProcess, photo, results, wait_results
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def test_one_process_serves_both_platforms(redis_url: str, tmp_path: Path) -> None:

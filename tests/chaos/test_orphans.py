@@ -11,8 +11,11 @@ import subprocess
 import sys
 
 import psutil
+import pytest
 
 from tests.process_support import REPO
+
+pytestmark = pytest.mark.slow
 
 SCRIPT = """
 import asyncio, sys
