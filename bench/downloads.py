@@ -40,7 +40,7 @@ def rss_mb() -> float:
 
 
 async def run_once(url: str, data_dir: Path, users: int, size: int, in_flight: int) -> dict[str, object]:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None, redis_url=url, data_dir=data_dir, log_file="none", process_workers=1,
         downloads_in_flight=in_flight, max_download_bytes=size + 1, user_storage_mb=0,
         max_pending_per_user=1000, tier_quotas="",

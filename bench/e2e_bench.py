@@ -195,7 +195,7 @@ def main() -> None:
     parser.add_argument("--small-users", type=int, default=40, help="users of the 1.2 MP run; 0: skip")
     args = parser.parse_args()
     configure_logging("WARNING", "json", None)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     big = test_photo()
     load = [round(value, 2) for value in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp, FakeTelegram.run_in_thread() as tg:

@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -54,13 +55,9 @@ def jpeg(rgb: np.ndarray) -> bytes:
 def detector_in_use(detector: FaceDetector, detect_side: int) -> Iterator[None]:
     """The face operations with `detector`, decoding at `detect_side` (the old design: the result's
     size, so 0 here) instead of the defaults."""
-    saved = face_ops.load_detector, face_ops.DETECT_SIDE
-    face_ops.load_detector = lambda _path: detector  # type: ignore[assignment]
-    face_ops.DETECT_SIDE = detect_side
-    try:
+    with (mock.patch.object(face_ops, "load_detector", lambda _path: detector),
+          mock.patch.object(face_ops, "DETECT_SIDE", detect_side)):
         yield
-    finally:
-        face_ops.load_detector, face_ops.DETECT_SIDE = saved
 
 
 def boxes_as_the_job_finds(data: bytes, limits: Limits) -> tuple[list[Box], float]:

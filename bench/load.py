@@ -103,7 +103,7 @@ def tree(pid: int) -> list[psutil.Process]:
 
 def sample_loop(pid: int, redis_url: str, began: float, every: float, samples: Samples) -> None:
     async def run() -> None:
-        settings = Settings(_env_file=None, redis_url=redis_url, log_file="none")  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, redis_url=redis_url, log_file="none")
         queue = JobQueue.from_settings(settings)
         cpu_seen: dict[int, float] = {}
         last_cpu: float | None = None  # the first sample has no interval: start-up is not load

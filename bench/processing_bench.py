@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import io
 import json
 import os
@@ -80,7 +81,7 @@ def main() -> None:
     data = test_photo()
     limits = Limits(result_max_side=1280, jpeg_quality=85, max_bytes=50 * 1024 * 1024)
     operations = {
-        op.name: median_ms(lambda name=op.name: run_operation(data, name, {}, limits), args.repeat)
+        op.name: median_ms(functools.partial(run_operation, data, op.name, {}, limits), args.repeat)
         for op in list_operations()
     }
     pipeline = median_ms(lambda: run_operation(data, "sepia", {}, limits), args.repeat * 2)

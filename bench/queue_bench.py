@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -47,7 +47,8 @@ CLIENT_CALLS = ("evalsha", "eval", "blpop", "script")  # what the client sends; 
 def commandstats(url: str) -> dict[str, int]:
     r = redis.Redis.from_url(url)
     try:
-        return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in r.info("commandstats").items()}
+        stats = cast(dict[str, dict[str, Any]], r.info("commandstats"))
+        return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
     finally:
         r.close()
 
@@ -69,7 +70,7 @@ def make_jobs(n: int) -> list[Job]:
 
 
 def settings_for(url: str) -> Settings:
-    return Settings(_env_file=None, redis_url=url, log_file="none",  # type: ignore[call-arg]
+    return Settings(_env_file=None, redis_url=url, log_file="none",
                     max_pending_per_user=1_000_000, lease_seconds=30)
 
 
@@ -230,9 +231,10 @@ async def main() -> None:
         server = RedisServer(Path(tmp)).start()
         try:
             url = server.url
+            server_info = cast(dict[str, Any], redis.Redis.from_url(url).info("server"))
             report: dict[str, Any] = {
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                            "redis": redis.Redis.from_url(url).info("server")["redis_version"],
+                            "redis": server_info["redis_version"],
                             "loadavg_before": [round(x, 2) for x in load_before]},
             }
             report["photobot"] = await photobot_throughput(url, args.jobs, args.concurrency, args.batch)

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -50,7 +50,8 @@ def reset(url: str) -> None:
 def server_commands(url: str) -> int:
     client = redis.Redis.from_url(url)
     try:
-        return sum(int(v["calls"]) for v in client.info("commandstats").values())
+        stats = cast(dict[str, dict[str, Any]], client.info("commandstats"))
+        return sum(int(v["calls"]) for v in stats.values())
     finally:
         client.close()
 
@@ -69,7 +70,7 @@ def chat_jobs(n: int, users: int) -> list[Job]:
 
 
 async def run(url: str, quota: str, *, n: int, users: int, batch: int, singles: int) -> dict[str, Any]:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None, redis_url=url, log_file="none", max_pending_per_user=10_000_000, tier_quotas=quota
     )
     queue = JobQueue.from_settings(settings)

@@ -58,7 +58,7 @@ async def main(files: int, size: int, concurrency: int) -> dict[str, Any]:
         local = LocalStorage(tmp / "local")
         results["local"] = await measure(local, files, size, concurrency)
         async with FakeDrive() as drive:
-            settings = Settings(  # type: ignore[call-arg]
+            settings = Settings(
                 _env_file=None,
                 storage_backend="gdrive",
                 data_dir=tmp,

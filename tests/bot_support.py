@@ -153,7 +153,7 @@ async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
         settings=settings,
         queue=queue,
         storage=storage,
-        adapters=adapters,  # type: ignore[arg-type]
+        adapters=adapters,
         choices=PendingChoices(fsm, {Platform.TELEGRAM: 1}),
         answered=AnsweredMessages(redis, prefix, 3600),
         albums=AlbumChoices(redis, prefix),
@@ -162,7 +162,7 @@ async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
     )
     sessions = SessionStore(redis, prefix, settings.token_ttl_seconds)
     users = UserStore(redis, settings, sessions)
-    pipeline = JobPipeline(queue, storage, processor, adapters, locks, status_wait_seconds=0.5)  # type: ignore[arg-type]
+    pipeline = JobPipeline(queue, storage, processor, adapters, locks, status_wait_seconds=0.5)
     try:
         commands = Commands(service, users, sessions, Premium(settings, PremiumLedger(redis, settings)))
         yield ChatSide(settings, redis, queue, users, adapter, service, commands, pipeline)

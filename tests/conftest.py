@@ -19,6 +19,9 @@ TESTS_DIR = Path(__file__).parent
 DATA_DIR = TESTS_DIR / "data"
 ASTRONAUT = DATA_DIR / "astronaut.png"
 
+# The `cli` fixture: `python -m photobot ARGV` in this process -> (exit code, stdout, stderr).
+Cli = Callable[..., tuple[int, str, str]]
+
 # Variables of photobot's that a developer's shell may carry; tests set what they need.
 _SETTINGS_ENV = {name.upper() for name in Settings.model_fields}
 
@@ -58,7 +61,7 @@ def make_settings(redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "log_file": "none",
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     return build
 
@@ -69,7 +72,9 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-def cli(redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def cli(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Cli:
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("LOG_FILE", "none")
     monkeypatch.setenv("DATA_DIR", str(tmp_path))

@@ -61,6 +61,7 @@ def _labelled() -> list[tuple[str, np.ndarray, list[Box]]]:
     for image in root.iter("image"):
         name = str(image.get("file"))
         bgr = cv2.imread(str(FACES_DIR / name))
+        assert bgr is not None, name
         boxes = [
             Box(int(b.get("left", 0)), int(b.get("top", 0)), int(b.get("width", 0)), int(b.get("height", 0)))
             for b in image.iter("box")
@@ -75,7 +76,8 @@ def texture(width: int, height: int, seed: int = 7) -> np.ndarray:
     coarse = rng.integers(40, 216, (height // 100 + 2, width // 100 + 2, 3)).astype(np.uint8)
     field = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.int16)
     grain = rng.integers(-10, 11, (height, width, 1), dtype=np.int16)
-    return np.clip(field + grain, 0, 255).astype(np.uint8)
+    textured: np.ndarray = np.clip(field + grain, 0, 255).astype(np.uint8)
+    return textured
 
 
 @functools.cache

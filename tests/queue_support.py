@@ -13,6 +13,7 @@ import redis
 from photobot.config import Settings
 from photobot.jobs import Job
 from photobot.queue import JobQueue
+from tests.fixtures.redis_server import reply
 
 FINAL_SETS = {"completed": "completed", "failed": "failed", "cancelled": "cancelled"}
 
@@ -44,13 +45,13 @@ def check_invariants(url: str, prefix: str = "{photobot}") -> dict[str, set[str]
 def _check(r: redis.Redis, prefix: str) -> dict[str, set[str]]:
     jobs: dict[str, dict[str, str]] = {}
     for key in r.scan_iter(f"{prefix}:job:*", count=1000):
-        jobs[key.rsplit(":", 1)[1]] = r.hgetall(key)
+        jobs[key.rsplit(":", 1)[1]] = reply(r.hgetall(key))
     by_status: dict[str, set[str]] = {}
     for jid, h in jobs.items():
         by_status.setdefault(h["status"], set()).add(jid)
 
     def zset(name: str) -> set[str]:
-        return set(r.zrange(f"{prefix}:{name}", 0, -1))
+        return set(reply(r.zrange(f"{prefix}:{name}", 0, -1)))
 
     # Each state's structure holds exactly the jobs in that state.
     assert zset("pending") == by_status.get("pending", set()), "pending index"
@@ -64,24 +65,24 @@ def _check(r: redis.Redis, prefix: str) -> dict[str, set[str]]:
     placed: Counter[str] = Counter()
     for key in r.scan_iter(f"{prefix}:uq:*", count=1000):
         _, _, priority, user_key = key.split(":", 3)
-        for jid in r.lrange(key, 0, -1):
+        for jid in reply(r.lrange(key, 0, -1)):
             placed[jid] += 1
             h = jobs[jid]
             assert h["status"] == "pending", f"{jid} queued but {h['status']}"
             assert h["priority"] == priority and h["user_key"] == user_key, f"{jid} in the wrong FIFO"
-        ring = r.lrange(f"{prefix}:ring:{priority}", 0, -1)
+        ring = reply(r.lrange(f"{prefix}:ring:{priority}", 0, -1))
         assert ring.count(user_key) == 1, f"{user_key} appears {ring.count(user_key)} times in ring"
     for key in r.scan_iter(f"{prefix}:ring:*", count=1000):
         priority = key.rsplit(":", 1)[1]
-        for user_key in r.lrange(key, 0, -1):
-            assert r.llen(f"{prefix}:uq:{priority}:{user_key}") > 0, f"{user_key} in ring, no jobs"
+        for user_key in reply(r.lrange(key, 0, -1)):
+            assert reply(r.llen(f"{prefix}:uq:{priority}:{user_key}")) > 0, f"{user_key} in ring, no jobs"
     for jid in by_status.get("pending", set()):
         assert placed[jid] == 1, f"{jid} is in {placed[jid]} FIFOs"
         priority = jobs[jid]["priority"]
         assert r.zscore(f"{prefix}:age:{priority}", jid) is not None, f"{jid} missing from age set"
     ages = set()
     for key in r.scan_iter(f"{prefix}:age:*", count=1000):
-        ages |= set(r.zrange(key, 0, -1))
+        ages |= set(reply(r.zrange(key, 0, -1)))
     assert ages == by_status.get("pending", set()), "age sets"
 
     # Leases carry a token; unfinished jobs are counted against their user's cap.
@@ -93,6 +94,6 @@ def _check(r: redis.Redis, prefix: str) -> dict[str, set[str]]:
             active.setdefault(h["user_key"], set()).add(jid)
     for key in r.scan_iter(f"{prefix}:user:*:active", count=1000):
         user_key = key[len(prefix) + len(":user:") : -len(":active")]
-        assert set(r.smembers(key)) == active.pop(user_key, set()), f"active set of {user_key}"
+        assert set(reply(r.smembers(key))) == active.pop(user_key, set()), f"active set of {user_key}"
     assert not active, f"active jobs without an active set: {active}"
     return by_status

@@ -11,6 +11,8 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Awaitable
+from typing import cast
 
 from photobot.config import load_settings
 from photobot.logs import configure_logging
@@ -24,10 +26,11 @@ async def main(mode: str) -> int:
 
     async def handler(ctx: JobContext) -> None:
         if mode == "hang":
-            await ctx.queue.redis.rpush("test:started", f"{ctx.job.job_id}:{os.getpid()}")
+            started = f"{ctx.job.job_id}:{os.getpid()}"
+            await cast(Awaitable[int], ctx.queue.redis.rpush("test:started", started))
             await asyncio.sleep(3600)
         await asyncio.sleep(float(os.environ.get("TEST_JOB_SECONDS", "0")))
-        await ctx.queue.redis.hincrby("test:runs", ctx.job.job_id, 1)
+        await cast(Awaitable[int], ctx.queue.redis.hincrby("test:runs", ctx.job.job_id, 1))
 
     worker = Worker(queue, handler, concurrency=int(os.environ.get("TEST_CONCURRENCY", "4")),
                     grace_seconds=2.0)

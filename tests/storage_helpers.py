@@ -29,7 +29,7 @@ def drive_settings(drive: FakeDrive, tmp_path: Path, **overrides: Any) -> Settin
     if "gdrive_folder_id" not in overrides:
         values["gdrive_folder_id"] = drive.create_folder("photobot", shared_drive=True)
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def drive_storage(

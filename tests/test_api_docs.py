@@ -6,6 +6,7 @@ that climbs out (`..%2F`), the page with a trailing slash, and the page with a s
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from photobot.config import Settings
+from photobot.sessions import Scope
 from photobot.web.schemas import Me
 from tests.web_support import web_stack
 
@@ -39,7 +41,7 @@ async def test_the_page_and_its_files_are_served_locally(settings: Settings, tmp
 
 
 def test_times_are_milliseconds_and_the_seconds_fields_are_deprecated() -> None:
-    me = Me.build("tg:1", "user", "free", 1_800_000_000_123, quota_next_at_ms=1_800_000_001_999)
+    me = Me.build("tg:1", Scope.USER, "free", 1_800_000_000_123, quota_next_at_ms=1_800_000_001_999)
     assert (me.expires_at_ms, me.expires_at) == (1_800_000_000_123, 1_800_000_000)
     assert (me.quota_next_at_ms, me.quota_next_at) == (1_800_000_001_999, 1_800_000_001)
     assert me.premium_until is None
@@ -52,14 +54,12 @@ def test_times_are_milliseconds_and_the_seconds_fields_are_deprecated() -> None:
 
 @pytest.mark.slow
 async def test_the_page_renders_the_operations_in_a_browser(settings: Settings, tmp_path: Path) -> None:
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        async_playwright = None
-    if async_playwright is None or not Path(CHROMIUM).exists():
+    if importlib.util.find_spec("playwright") is None or not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("playwright or /usr/bin/chromium is missing (.ci/run installs them)")
         pytest.skip("playwright or /usr/bin/chromium is missing")
+    from playwright.async_api import async_playwright
+
     async with web_stack(settings, tmp_path) as stack, async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,

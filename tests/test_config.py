@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from photobot.config import SettingsError, load_settings, parse_tiers
 
 
-def test_loads_with_only_redis_url(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_loads_with_only_redis_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no .env here
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     settings = load_settings()
@@ -35,7 +37,7 @@ def test_loads_with_only_redis_url(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
     ],
 )
 def test_bad_value_is_one_line_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch, tmp_path, name: str, value: str, expected: str
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, expected: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(name, value)
@@ -46,7 +48,7 @@ def test_bad_value_is_one_line_naming_the_variable(
     assert "\n" not in message
 
 
-def test_secrets_are_not_echoed(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_secrets_are_not_echoed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BOT_TOKEN", "123:abc")
     settings = load_settings()
@@ -54,13 +56,13 @@ def test_secrets_are_not_echoed(monkeypatch: pytest.MonkeyPatch, tmp_path) -> No
     assert settings.require_bot_token() == "123:abc"
 
 
-def test_missing_bot_token_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_missing_bot_token_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SettingsError, match="BOT_TOKEN: is not set"):
         load_settings().require_bot_token()
 
 
-def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("CONCURRENT_JOBS=7\nADMIN_IDS=5,6\n")
     settings = load_settings()

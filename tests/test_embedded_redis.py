@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def queue_on(url: str, tmp_path: Path) -> JobQueue:
-    settings = Settings(_env_file=None, redis_url=url, data_dir=tmp_path, log_file="none")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, redis_url=url, data_dir=tmp_path, log_file="none")
     return JobQueue.from_settings(settings)
 
 

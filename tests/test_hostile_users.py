@@ -30,7 +30,7 @@ import pytest
 import redis
 
 from tests.chaos.support import Photobot, base_env, tiny_jpeg
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import CallRecord, FakeTelegram
 from tests.fixtures.redis_server import RedisServer, free_port
 
 ADMIN = 950  # in ADMIN_IDS
@@ -218,7 +218,10 @@ def test_a_user_who_blocked_the_bot_is_an_ordinary_event(deployment: Deployment)
     log_before = len(d.log())
     ids = [d.tg.inject_text(user, text) for text in ("hello", "/help")]
     d.tg.wait_for_sync(lambda: d.tg.pending_update_count == 0, 30)
-    refused = lambda: [c for c in d.tg.calls("sendMessage") if str(c.chat_id) == str(user)]  # noqa: E731
+
+    def refused() -> list[CallRecord]:
+        return [c for c in d.tg.calls("sendMessage") if str(c.chat_id) == str(user)]
+
     d.tg.wait_for_sync(lambda: len(refused()) >= 2 and "user cannot be answered" in d.log()[log_before:], 30)
     time.sleep(1.0)
     assert len(refused()) == 2 and all(c.status == 403 for c in refused()), refused()

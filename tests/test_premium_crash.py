@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from tests.fakes.telegram import FakeTelegram
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.redis_server import RedisServer, reply
 from tests.telegram_support import BotProcess, texts, wait_text, wait_until
 
 pytestmark = pytest.mark.slow
@@ -62,9 +62,9 @@ def ledger(url: str, user: int, charge: str) -> tuple[dict[bytes, bytes], int, f
     client = redis.Redis.from_url(url)
     try:
         return (
-            client.hgetall(f"{{photobot}}:payment:{charge}"),
-            client.zcard(f"{{photobot}}:payments:tg:{user}"),
-            client.zscore("{photobot}:premium", f"tg:{user}"),
+            reply(client.hgetall(f"{{photobot}}:payment:{charge}")),
+            reply(client.zcard(f"{{photobot}}:payments:tg:{user}")),
+            reply(client.zscore("{photobot}:premium", f"tg:{user}")),
         )
     finally:
         client.close()

@@ -28,6 +28,7 @@ from photobot.processing.errors import TooComplex
 from photobot.queue import JobQueue
 from tests import hostile_files
 from tests.conftest import ASTRONAUT
+from tests.fixtures.redis_server import reply
 from tests.processing_corpus import photo, save
 from tests.queue_support import make_job, open_queue
 
@@ -128,7 +129,7 @@ async def _make_retry_due(queue: JobQueue) -> None:
     import redis
 
     client = redis.Redis.from_url(queue.settings.redis_url or "")
-    for job_id in client.zrange("{photobot}:retry", 0, -1):
+    for job_id in reply(client.zrange("{photobot}:retry", 0, -1)):
         client.zadd("{photobot}:retry", {job_id: 1})
     client.close()
     await queue.promote_due_retries()

@@ -28,7 +28,7 @@ from photobot.processing import (
     decode_image,
     run_operation,
 )
-from tests.processing_corpus import build_corpus, photo, save
+from tests.processing_corpus import Case, build_corpus, photo, save
 
 CORPUS = build_corpus()
 LIMITS = Limits(max_bytes=5 * 1024 * 1024, max_pixels=40_000_000, result_max_side=2560)
@@ -40,11 +40,13 @@ def test_corpus_has_at_least_25_cases() -> None:
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[case.name for case in CORPUS])
-def test_corpus_case(case) -> None:  # type: ignore[no-untyped-def]
+def test_corpus_case(case: Case) -> None:
     if isinstance(case.expected, type):
-        with pytest.raises(case.expected) as caught:
+        assert issubclass(case.expected, ProcessingError)
+        with pytest.raises(ProcessingError) as caught:
             run_operation(case.data, "sepia", {}, LIMITS)
         error = caught.value
+        assert isinstance(error, case.expected), error
         assert error.code == case.expected.code
         for language in ("en", "ru"):
             message = error.user_message(language)

@@ -22,6 +22,7 @@ import pytest
 from photobot.config import load_settings
 from photobot.jobs import PermanentJobError
 from photobot.queue import JobQueue
+from tests.conftest import Cli
 from tests.queue_support import check_invariants
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ def one_line_error(code: int, err: str) -> str:
     return lines[0]
 
 
-def test_enqueue_show_jobs_stats_cancel(cli, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_enqueue_show_jobs_stats_cancel(cli: Cli, redis_url: str) -> None:
     code, out, _ = cli("enqueue", "--user", "5", "--operation", "blur", "--photo", "p1",
                        "--tier", "premium", "--metadata", '{"caption": "hi"}')
     assert code == 0
@@ -55,7 +56,7 @@ def test_enqueue_show_jobs_stats_cancel(cli, redis_url: str) -> None:  # type: i
     check_invariants(redis_url)
 
 
-def test_requeue_one_and_all_failed(cli, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_requeue_one_and_all_failed(cli: Cli, redis_url: str) -> None:
     code, out, _ = cli("enqueue", "--user", "1", "--operation", "blur", "--photo", "p", "--count", "3")
     ids = out.split()
     assert code == 0 and len(ids) == 3
@@ -107,13 +108,13 @@ def test_requeue_one_and_all_failed(cli, redis_url: str) -> None:  # type: ignor
         (["nonsense"], "invalid choice"),
     ],
 )
-def test_bad_flags_and_unknown_ids_are_one_line_exit_2(cli, argv: list[str], needle: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_flags_and_unknown_ids_are_one_line_exit_2(cli: Cli, argv: list[str], needle: str) -> None:
     code, out, err = cli(*argv)
     assert needle in one_line_error(code, err)
     assert out == ""
 
 
-def test_refused_state_changes(cli) -> None:  # type: ignore[no-untyped-def]
+def test_refused_state_changes(cli: Cli) -> None:
     _, out, _ = cli("enqueue", "--user", "1", "--operation", "blur", "--photo", "p")
     job_id = out.strip()
     code, _, err = cli("requeue", job_id)
@@ -129,7 +130,7 @@ def test_refused_state_changes(cli) -> None:  # type: ignore[no-untyped-def]
     assert "cannot be cancelled" in one_line_error(code, err)
 
 
-def test_unreachable_redis_is_one_line(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_redis_is_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.fixtures.redis_server import free_port
 
     monkeypatch.setenv("REDIS_URL", f"redis://:secret-password@127.0.0.1:{free_port()}/0")

@@ -42,7 +42,7 @@ def cluster_settings(cluster: RedisCluster, tmp_path: Path) -> Settings:
     client = ClusterClient.from_url(cluster.url)
     client.flushall(target_nodes=ClusterClient.PRIMARIES)
     client.close()
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None, redis_url=cluster.url, redis_cluster=True, data_dir=tmp_path / "data",
         log_file="none", max_pending_per_user=1000, retry_base_seconds=0.05, retry_max_seconds=0.1,
         max_attempts=3, lease_seconds=30,

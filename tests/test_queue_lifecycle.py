@@ -19,6 +19,7 @@ from photobot.queue import (
     NotRequeueable,
     PendingCapReached,
 )
+from tests.fixtures.redis_server import reply
 from tests.queue_support import check_invariants, make_job, open_queue
 
 
@@ -41,7 +42,7 @@ def expire_lease(url: str, job_id: str) -> None:
 
 def make_retry_due(url: str) -> None:
     r = redis.Redis.from_url(url)
-    for job_id in r.zrange("{photobot}:retry", 0, -1):
+    for job_id in reply(r.zrange("{photobot}:retry", 0, -1)):
         r.zadd("{photobot}:retry", {job_id: 1})
     r.close()
 
@@ -118,10 +119,10 @@ async def test_heartbeat_extends_and_reports_lost_leases(queue: JobQueue) -> Non
     await queue.enqueue_many([make_job("1"), make_job("2")])
     a, b = await queue.lease("w", count=2)
     r = redis.Redis.from_url(queue.settings.redis_url or "")
-    before = r.zscore("{photobot}:processing", a.job.job_id)
+    before = reply(r.zscore("{photobot}:processing", a.job.job_id))
     await asyncio.sleep(0.01)
     assert await queue.heartbeat([a, b], worker_id="w") == [True, True]
-    assert (r.zscore("{photobot}:processing", a.job.job_id) or 0) > (before or 0)
+    assert (reply(r.zscore("{photobot}:processing", a.job.job_id)) or 0) > (before or 0)
     expire_lease(queue.settings.redis_url or "", b.job.job_id)
     assert await queue.reap_expired() == 1
     assert await queue.heartbeat([a, b]) == [True, False]

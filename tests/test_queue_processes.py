@@ -19,7 +19,7 @@ import redis
 from photobot.config import Settings
 from photobot.jobs import JobStatus
 from photobot.queue import JobQueue
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.redis_server import RedisServer, reply
 from tests.queue_support import check_invariants, make_job, open_queue
 
 pytestmark = pytest.mark.slow
@@ -78,7 +78,7 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -
 def completed_ids(url: str) -> set[str]:
     r = redis.Redis.from_url(url, decode_responses=True)
     try:
-        return set(r.zrange("{photobot}:completed", 0, -1))
+        return set(reply(r.zrange("{photobot}:completed", 0, -1)))
     finally:
         r.close()
 

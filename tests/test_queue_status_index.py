@@ -16,6 +16,7 @@ import redis
 from photobot.config import Settings
 from photobot.jobs import JobStatus, PermanentJobError
 from photobot.queue import JobQueue
+from tests.fixtures.redis_server import reply
 from tests.queue_support import check_invariants, make_job, open_queue
 
 FINISHED = 1500
@@ -31,7 +32,7 @@ async def queue(make_settings: Callable[..., Settings]) -> AsyncIterator[JobQueu
 def hash_reads(url: str) -> int:
     """Job-hash reads Redis has counted since the last CONFIG RESETSTAT (calls from scripts too)."""
     client = redis.Redis.from_url(url)
-    stats = client.info("commandstats")
+    stats = reply(client.info("commandstats"))
     client.close()
     return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("hget", "hmget", "hgetall"))
 

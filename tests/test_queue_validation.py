@@ -17,6 +17,7 @@ import redis
 from photobot.config import Settings
 from photobot.jobs import Job
 from photobot.queue import InvalidJob, JobNotFound, JobQueue
+from tests.fixtures.redis_server import reply
 from tests.queue_support import make_job, open_queue
 
 GOOD = {"user_id": 1, "photo_id": "p", "operation": "blur"}
@@ -31,7 +32,7 @@ async def queue(make_settings: Callable[..., Settings]) -> AsyncIterator[JobQueu
 def db_size(queue: JobQueue) -> int:
     r = redis.Redis.from_url(queue.settings.redis_url or "")
     try:
-        return int(r.dbsize())
+        return int(reply(r.dbsize()))
     finally:
         r.close()
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import cast
 
 import pytest
 import redis
 
 from photobot.config import Settings, SettingsError, load_settings
-from photobot.jobs import JobError, Platform, now_ms
+from photobot.jobs import Job, JobError, Platform, now_ms
 from photobot.metrics import Metrics
 from photobot.processing.errors import CorruptImage
 from photobot.queue import JobQueue, QuotaReached
@@ -24,7 +25,7 @@ from photobot.queue.quota import WINDOW_MS, QuotaBook
 from tests.queue_support import check_invariants, make_job, open_queue
 
 
-def chat_job(user: str, tier: str = "free", **fields: object) -> object:
+def chat_job(user: str, tier: str = "free", **fields: object) -> Job:
     return make_job(user, tier, platform=Platform.TELEGRAM, chat_id=int(user), **fields)
 
 
@@ -111,7 +112,7 @@ async def test_a_unit_comes_back_a_day_after_its_photo(queue: JobQueue) -> None:
     for _ in range(3):
         await queue.enqueue(chat_job("2"))
     client = redis.Redis.from_url(queue.settings.redis_url or "")
-    oldest = client.zrange("{photobot}:quota:tg:2", 0, 0)[0]
+    oldest = cast(list[bytes], client.zrange("{photobot}:quota:tg:2", 0, 0))[0]
     client.zadd("{photobot}:quota:tg:2", {oldest: now_ms() - WINDOW_MS - 1})  # a day passes for it
     client.close()
     book = QuotaBook(queue.redis, queue.settings)
@@ -147,7 +148,7 @@ def test_bad_tier_quotas_are_refused_at_start(redis_url: str, value: str, messag
 
 def test_tier_quotas_default_and_unlimited(settings: Settings) -> None:
     assert settings.tier_quotas == {"free": 30, "premium": 500, "admin": None}
-    assert Settings(_env_file=None, tier_quotas="free=5,premium=none").tier_quota("premium") is None  # type: ignore[call-arg]
+    assert Settings(_env_file=None, tier_quotas="free=5,premium=none").tier_quota("premium") is None
 
 
 def test_default_quotas_and_premium_step_aside_for_tiers_of_other_names(redis_url: str) -> None:

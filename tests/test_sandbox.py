@@ -9,6 +9,7 @@ document, as Telegram sends it). None is a 500, and the bot goes on answering af
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -168,14 +169,12 @@ def test_ops_lists_parameters_and_an_unknown_command_points_to_help(sandbox: San
 def browser_or_skip() -> Any:
     """Headless Chromium from Debian's package, driven by Playwright (which downloads nothing).
     .ci/run installs both, so in CI a missing one fails the test instead of skipping it."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    if sync_playwright is None or not Path(CHROMIUM).exists():
+    if importlib.util.find_spec("playwright") is None or not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("playwright or /usr/bin/chromium is missing (.ci/run installs them)")
         pytest.skip("playwright or /usr/bin/chromium is missing")
+    from playwright.sync_api import sync_playwright
+
     return sync_playwright
 
 

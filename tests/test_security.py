@@ -46,7 +46,7 @@ from tests.conftest import ASTRONAUT
 from tests.fakes.drive import FakeDrive
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.vk import FakeVK
-from tests.fixtures.redis_server import RedisServer, free_port
+from tests.fixtures.redis_server import RedisServer, free_port, reply
 
 ADMIN, ALICE, BOB, FORGER = 900, 901, 902, 903
 SECRET = "webhook-secret-" + "s3cr3t" * 4
@@ -104,7 +104,7 @@ def _jobs_of(redis_url: str, user_key: str) -> list[Job]:
     """The user's jobs, read through the queue's own history (what /jobs shows)."""
 
     async def read() -> list[Job]:
-        settings = Settings(_env_file=None, redis_url=redis_url, log_file="none")  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, redis_url=redis_url, log_file="none")
         queue = JobQueue.from_settings(settings)
         try:
             return (await queue.user_jobs(user_key, limit=50))[0]
@@ -238,13 +238,13 @@ def _everything_in(client: redis.Redis) -> str:
         if kind == "string":
             parts.append(str(client.get(key)))
         elif kind == "hash":
-            parts += [f"{k}={v}" for k, v in client.hgetall(key).items()]
+            parts += [f"{k}={v}" for k, v in reply(client.hgetall(key)).items()]
         elif kind == "set":
-            parts += list(client.smembers(key))
+            parts += list(reply(client.smembers(key)))
         elif kind == "zset":
-            parts += list(client.zrange(key, 0, -1))
+            parts += list(reply(client.zrange(key, 0, -1)))
         elif kind == "list":
-            parts += list(client.lrange(key, 0, -1))
+            parts += list(reply(client.lrange(key, 0, -1)))
     client.close()
     return "\n".join(parts)
 

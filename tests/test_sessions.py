@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -31,11 +32,12 @@ async def test_issue_gives_a_urlsafe_token_of_256_bits_and_stores_only_its_hash(
     for key in keys:
         kind = await store.redis.type(key)
         if kind == "hash":
-            values = list((await store.redis.hgetall(key)).values())
+            values = list((await cast(Awaitable[dict[str, str]], store.redis.hgetall(key))).values())
         else:
-            values = list(await store.redis.smembers(key))
+            values = list(await cast(Awaitable[set[str]], store.redis.smembers(key)))
         assert token not in json.dumps(values)
-    record = await store.redis.hgetall(f"{{photobot}}:session:{token_digest(token)}")
+    record_key = f"{{photobot}}:session:{token_digest(token)}"
+    record = await cast(Awaitable[dict[str, str]], store.redis.hgetall(record_key))
     assert record["user"] == "tg:42" and record["scope"] == "user"
     assert 86390 <= await store.redis.ttl(f"{{photobot}}:session:{token_digest(token)}") <= 86400
 
@@ -118,7 +120,8 @@ async def test_issue_rejects_bad_user_keys_and_ttls(
 
 async def test_a_corrupt_record_is_rejected_not_raised(store: SessionStore) -> None:
     token = await store.issue("tg:6")
-    await store.redis.hset(f"{{photobot}}:session:{token_digest(token)}", "scope", "root")
+    record_key = f"{{photobot}}:session:{token_digest(token)}"
+    await cast(Awaitable[int], store.redis.hset(record_key, "scope", "root"))
     assert await store.verify(token) is None
 
 

@@ -21,8 +21,9 @@ ROOT = Path(__file__).parent.parent
 SETTINGS_ENV = {name.upper() for name in Settings.model_fields}
 
 
-def _compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def _compose() -> dict[str, Any]:
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return compose
 
 
 def test_compose_parses_and_wires_photobot_to_a_healthy_redis() -> None:

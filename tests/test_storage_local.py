@@ -193,7 +193,7 @@ async def test_metrics_count_calls_and_bytes(tmp_path: Path) -> None:
 
 
 def test_build_storage_defaults_to_local_under_data_dir(tmp_path: Path) -> None:
-    config = Settings(_env_file=None, data_dir=tmp_path, log_file="none")  # type: ignore[call-arg]
+    config = Settings(_env_file=None, data_dir=tmp_path, log_file="none")
     storage = build_storage(config)
     assert isinstance(storage, LocalStorage)
     assert storage.backend == "local"

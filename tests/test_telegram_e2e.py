@@ -86,6 +86,7 @@ def test_caption_sepia_becomes_a_sepia_photo(tg: FakeTelegram, bot: BotProcess) 
     assert len(tg.visible_messages(101)) == 1  # the status message itself became the result
     captions = [v.text or "" for v in result.versions]
     assert captions[0].startswith("⏳ Queued, position") and captions[-1].startswith("✅")
+    assert result.data is not None
     image = Image.open(io.BytesIO(result.data)).convert("RGB")
     r, g, b = image.resize((1, 1)).getpixel((0, 0))  # type: ignore[misc]
     assert r > g > b  # sepia
@@ -109,6 +110,7 @@ def test_keyboard_flow(tg: FakeTelegram, bot: BotProcess) -> None:
     assert result.message_id == offer.message_id and not result.buttons()
     answer = tg.callback_answer(query)
     assert answer is not None and (answer.get("text") or "").startswith("⏳ Queued")
+    assert result.data is not None
     assert Image.open(io.BytesIO(result.data)).mode in ("L", "RGB")
     # The same button again: nothing new is queued.
     again = tg.inject_callback(103, offer.message_id, "op:grayscale")

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -33,7 +34,7 @@ from tests.telegram_support import BotProcess, command, small_image, texts, wait
 pytestmark = pytest.mark.slow
 ADMIN = 1
 PRICE = 50
-SETTINGS = {
+SETTINGS: dict[str, Any] = {
     "admin_ids": ADMIN,
     "tier_quotas": "free=2,premium=4,admin=unlimited",
     "premium_price_stars": PRICE,

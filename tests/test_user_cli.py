@@ -14,6 +14,7 @@ import redis
 
 from photobot.config import load_settings
 from photobot.sessions import Scope, SessionStore
+from tests.conftest import Cli
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +31,7 @@ def _issue(user_key: str) -> None:
     asyncio.run(issue())
 
 
-def test_ban_unban_and_tier_from_the_command_line(cli, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_ban_unban_and_tier_from_the_command_line(cli: Cli, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     assert cli("tier", "tg:5", "admin") == (0, "tg:5 tier=admin banned=no\n", "")
     _issue("tg:5")
@@ -58,7 +59,7 @@ def test_ban_unban_and_tier_from_the_command_line(cli, redis_url: str) -> None: 
         (["ban", "tg:" + "9" * 80], "not a user"),
     ],
 )
-def test_refusals_are_one_line(cli, argv: list[str], needle: str) -> None:  # type: ignore[no-untyped-def]
+def test_refusals_are_one_line(cli: Cli, argv: list[str], needle: str) -> None:
     code, out, err = cli(*argv)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     assert needle in err

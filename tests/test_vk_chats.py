@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -49,7 +50,7 @@ def document_results(vk: FakeVK, peer_id: int) -> list[VisibleMessage]:
     return [m for m in vk.visible_messages(peer_id) if m.documents and m.text.startswith("✅")]
 
 
-def buttons(message: VisibleMessage) -> list[dict[str, object]]:
+def buttons(message: VisibleMessage) -> list[dict[str, Any]]:
     assert message.keyboard is not None
     return [b["action"] for row in message.keyboard["buttons"] for b in row]
 
@@ -83,7 +84,7 @@ def test_a_document_without_a_caption_offers_the_keyboard_on_the_document(
     [offer] = vk.visible_messages(202)
     assert offer.documents and not offer.photos
     invert = next(b for b in buttons(offer) if b["payload"] == {"op": "invert", "m": sent["id"]})
-    vk.inject_payload(202, invert["payload"], str(invert["label"]))  # type: ignore[arg-type]
+    vk.inject_payload(202, invert["payload"], str(invert["label"]))
     vk.wait_for_sync(lambda: bool(document_results(vk, 202)), 60)
     [result] = document_results(vk, 202)
     assert result.id == offer.id and result.keyboard is None
@@ -107,12 +108,12 @@ def test_group_chat_with_a_mention_a_caption_and_the_keyboard(vk: FakeVK, bot: P
     sent = vk.inject_photo(302, photo(302), peer_id=CHAT)
     vk.wait_for_sync(lambda: any(m.keyboard for m in vk.visible_messages(CHAT)), 60)
     offer = next(m for m in vk.visible_messages(CHAT) if m.keyboard)
-    grayscale = next(b for b in buttons(offer) if b["payload"].get("op") == "grayscale")  # type: ignore[union-attr]
+    grayscale = next(b for b in buttons(offer) if b["payload"].get("op") == "grayscale")
     # The payload names the photo by its conversation message id, as a community sees it.
-    assert grayscale["payload"]["m"] == sent["conversation_message_id"]  # type: ignore[index]
-    vk.inject_payload(301, grayscale["payload"], "Black and white", peer_id=CHAT)  # type: ignore[arg-type]
+    assert grayscale["payload"]["m"] == sent["conversation_message_id"]
+    vk.inject_payload(301, grayscale["payload"], "Black and white", peer_id=CHAT)
     wait_text(vk, CHAT, "This photo waited too long", bot=bot)  # not 301's photo
-    vk.inject_payload(302, grayscale["payload"], "Black and white", peer_id=CHAT)  # type: ignore[arg-type]
+    vk.inject_payload(302, grayscale["payload"], "Black and white", peer_id=CHAT)
     shown = wait_results(vk, CHAT, 2, bot=bot)
     assert offer.conversation_message_id in {m.conversation_message_id for m in shown}
     assert not any(t.startswith("Send me a photo") for t in texts(vk, CHAT))

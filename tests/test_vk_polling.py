@@ -8,8 +8,8 @@ event left in the inbox."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -95,8 +95,9 @@ async def test_events_in_hand_at_a_stop_come_first_at_the_next_start(vk: FakeVK,
     saved_ts = await redis.get(f"{PREFIX}:vk:ts:{vk.group_id}")
     assert saved_ts == first.ts and saved_ts is not None
     inbox_key = f"{PREFIX}:vk:inbox:{vk.group_id}"
-    assert await redis.hlen(inbox_key) == 2
-    await redis.hset(inbox_key, "0:0", "[not an event")  # left by something else: dropped, logged
+    assert await cast(Awaitable[int], redis.hlen(inbox_key)) == 2
+    # Left by something else: dropped, logged.
+    await cast(Awaitable[int], redis.hset(inbox_key, "0:0", "[not an event"))
 
     handled: list[str] = []
 
@@ -113,4 +114,4 @@ async def test_events_in_hand_at_a_stop_come_first_at_the_next_start(vk: FakeVK,
         await task
         await api.close()
     assert handled == ["kept one", "/help", "new one"]
-    assert await redis.hlen(inbox_key) == 0
+    assert await cast(Awaitable[int], redis.hlen(inbox_key)) == 0

@@ -7,8 +7,10 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
+from redis.asyncio import Redis
 
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus
@@ -134,7 +136,8 @@ async def test_me_tells_user_scope_tier_and_expiry(world: World) -> None:
 
 async def test_me_gives_paid_premium_and_its_end(world: World) -> None:
     token = await world.stack.token(OTHER)
-    granted = await PremiumLedger(world.stack.sessions.redis, world.stack.settings).grant_days(OTHER, 2)
+    ledger = PremiumLedger(cast(Redis, world.stack.queue.redis), world.stack.settings)
+    granted = await ledger.grant_days(OTHER, 2)
     status, me = await world.stack.call("GET", "/api/v1/me", token)
     assert status == 200 and me["tier"] == "premium" and me["premium_until_ms"] == granted.until_ms
     assert me["premium_until"] == granted.until_ms // 1000  # the deprecated seconds twin, for v1 clients

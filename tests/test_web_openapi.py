@@ -8,6 +8,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import requests
@@ -39,7 +40,7 @@ class Served:
 def served(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The app on its own event loop in a thread, since schemathesis calls it with blocking requests."""
     tmp = tmp_path_factory.mktemp("openapi")
-    config = Settings(  # type: ignore[call-arg]
+    config = Settings(
         _env_file=None, redis_url=redis_server.url.replace("/0", "/5"), data_dir=tmp / "data",
         log_file="none",
         api_rate_limit=0,  # hundreds of generated requests share two tokens (the budget has its own test)
@@ -79,7 +80,7 @@ schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_document(case: Case, served: Served) -> None:
+def test_api_conforms_to_its_document(case: Case[Any], served: Served) -> None:
     """As an admin, so every route is reached; random ids mostly give documented 404s, hence no
     positive_data_acceptance check."""
     case.call_and_validate(
@@ -91,7 +92,7 @@ def test_api_conforms_to_its_document(case: Case, served: Served) -> None:
 
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES // 2, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_for_a_plain_user(case: Case, served: Served) -> None:
+def test_api_conforms_for_a_plain_user(case: Case[Any], served: Served) -> None:
     case.call_and_validate(
         base_url=served.base + "/api/v1",
         headers={"Authorization": f"Bearer {served.user}"},

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from aiohttp import web
+from redis.asyncio import Redis
 
 from photobot.config import Settings
 from photobot.gdrive import LocalStorage
@@ -80,8 +81,9 @@ class Stack:
 async def web_stack(settings: Settings, tmp_path: Path, **deps: Any) -> AsyncIterator[Stack]:
     metrics = Metrics()
     queue = JobQueue.from_settings(settings, metrics=metrics)
-    sessions = SessionStore.from_settings(settings)
-    users = UserStore(sessions.redis, settings, sessions)
+    redis = cast(Redis, queue.redis)  # one pool, as the app has; REDIS_CLUSTER is not tested here
+    sessions = SessionStore(redis, settings.key_prefix, settings.token_ttl_seconds)
+    users = UserStore(redis, settings, sessions)
     storage = LocalStorage(tmp_path / "results", metrics)
     workers = [True]
 
@@ -102,4 +104,3 @@ async def web_stack(settings: Settings, tmp_path: Path, **deps: Any) -> AsyncIte
         await http.close()
         await runner.cleanup()
         await queue.close()
-        await sessions.redis.aclose()

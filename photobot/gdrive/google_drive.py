@@ -299,7 +299,7 @@ class GoogleDriveStorage:
         raw = build_http()
         raw.timeout = self._http_timeout
         try:
-            credentials.refresh(google_auth_httplib2.Request(raw))  # type: ignore[no-untyped-call]
+            credentials.refresh(google_auth_httplib2.Request(raw))
         except auth_exceptions.RefreshError as error:
             return f"Drive credentials of {principal(credentials)} were rejected: {error_text(error)}"
         except (auth_exceptions.TransportError, OSError) as error:

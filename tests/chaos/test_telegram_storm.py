@@ -53,7 +53,7 @@ def early_after_retry_after(calls: list[CallRecord]) -> list[tuple[object, float
     """Calls into a chat that came sooner after a 429 into it than its retry_after allowed (a call
     that arrives within SLACK of the refusal was on its way before the answer was)."""
     last_refusal: dict[object, float] = {}
-    early = []
+    early: list[tuple[object, float]] = []
     for call in calls:
         refused_at = last_refusal.get(call.chat_id)
         if refused_at is not None and refused_at + SLACK < call.at < refused_at + 1.0 - SLACK:

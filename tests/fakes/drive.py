@@ -206,7 +206,7 @@ class FakeDrive:
 
     def _drop(self, request: web.Request) -> web.StreamResponse:
         if request.transport is not None:
-            request.transport.abort()  # type: ignore[attr-defined]
+            request.transport.abort()
         raise asyncio.CancelledError
 
     # --- OAuth ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from . import api
 from .docs import make_doc
+from .errors import ApiError
 from .files import add_file_routes
 from .limits import COMMUNITY_RATE
 from .loop import on_loop
@@ -151,7 +152,7 @@ class FakeVK:
         logged = {k: v for k, v in params.items() if k != "access_token"}
         try:
             result = api.call(self.state, method, params)
-        except api.ApiError as error:
+        except ApiError as error:
             self.state.log(method, logged, error.code)
             request_params = [{"key": "method", "value": method}, {"key": "oauth", "value": "1"}]
             request_params += [{"key": k, "value": v} for k, v in logged.items()]
