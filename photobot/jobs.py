@@ -7,7 +7,6 @@ side can all depend on it without depending on each other.
 from __future__ import annotations
 
 import enum
-import json
 import time
 import uuid
 from typing import Any, ClassVar
@@ -63,7 +62,7 @@ def now_ms() -> int:
 
 
 class Job(BaseModel):
-    """One photo's job. Stored as a Redis hash; every field round-trips through `to_redis`."""
+    """One photo's job. Stored as a Redis hash; photobot/queue/codec.py is the one way in and out."""
 
     model_config = ConfigDict(validate_assignment=True)
 
@@ -100,48 +99,16 @@ class Job(BaseModel):
     def _user_id_as_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
+    @field_validator("dedup_key")
+    @classmethod
+    def _empty_dedup_key_is_none(cls, value: str | None) -> str | None:
+        """The enqueue script ignores an empty key, and the hash cannot tell '' from none."""
+        return value or None
+
     @property
     def user_key(self) -> str:
         """The user across platforms: tg:123 and vk:123 are different people."""
         return user_key(self.platform, self.user_id)
-
-    def to_redis(self) -> dict[str, str]:
-        """Flatten to a Redis hash: JSON for structured fields, '' for None."""
-        out: dict[str, str] = {}
-        for name, value in self.model_dump(mode="json").items():
-            if name in self.JSON_FIELDS:
-                out[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-            elif value is None:
-                out[name] = ""
-            elif isinstance(value, bool):
-                out[name] = "1" if value else "0"
-            else:
-                out[name] = str(value)
-        return out
-
-    @classmethod
-    def from_redis(cls, raw: dict[str, str] | dict[bytes, bytes]) -> Job:
-        data: dict[str, Any] = {}
-        for key, value in raw.items():
-            name = key.decode() if isinstance(key, bytes) else key
-            text = value.decode() if isinstance(value, bytes) else value
-            if name not in cls.model_fields:
-                continue
-            if name in cls.JSON_FIELDS:
-                data[name] = json.loads(text) if text else None
-            elif text == "":
-                data[name] = None
-            elif name == "delivered":
-                data[name] = text == "1"
-            else:
-                data[name] = text
-        if data.get("params") is None:
-            data.pop("params", None)
-        if data.get("metadata") is None:
-            data.pop("metadata", None)
-        if data.get("result_ids") is None:
-            data.pop("result_ids", None)
-        return cls.model_validate(data)
 
 
 def user_key(platform: Platform | str, user_id: int | str) -> str:

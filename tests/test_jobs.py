@@ -1,4 +1,4 @@
-"""The Job model round-trips through its Redis form; job errors carry localized safe messages."""
+"""The Job model round-trips through its Redis hash; job errors carry localized safe messages."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from photobot.jobs import Job, JobErrorInfo, JobStatus, PermanentJobError, Platform, user_key
+from photobot.queue.codec import job_from_hash, job_to_hash
 
 
 def test_round_trip_through_redis_hash() -> None:
@@ -23,9 +24,9 @@ def test_round_trip_through_redis_hash() -> None:
         status=JobStatus.RETRYING,
         next_retry_at=5,
     )
-    raw = job.to_redis()
+    raw = job_to_hash(job)
     assert all(isinstance(v, str) for v in raw.values())
-    assert Job.from_redis({k.encode(): v.encode() for k, v in raw.items()}) == job
+    assert job_from_hash({k.encode(): v.encode() for k, v in raw.items()}) == job
 
 
 def test_users_are_keyed_per_platform() -> None:

@@ -125,25 +125,3 @@ async def test_lookups_with_malformed_ids_find_nothing(queue: JobQueue) -> None:
     assert await queue.position("x" * 100) is None
     with pytest.raises(JobNotFound):
         await queue.cancel("no such job")
-
-
-def test_hash_decoding_matches_the_job_model() -> None:
-    from photobot.jobs import JobErrorInfo, Platform
-    from photobot.queue.codec import job_from_flat, job_to_hash
-
-    job = make_job("7", platform=Platform.TELEGRAM, chat_id=-100, message_id=3, params={"r": 2},
-                   result_ids=["a"], metadata={"k": [1]}, delivered=True, attempts=2,
-                   error=JobErrorInfo(code="x", message="y"), language="ru")
-    raw = job.to_redis()
-    assert job_to_hash(job) == {name: text for name, text in raw.items() if text != ""}
-    flat = [part for pair in raw.items() for part in pair] + ["lease_token", "t"]
-    assert job_from_flat(flat) == Job.from_redis(raw) == job
-    plain = make_job("8")
-    raw = plain.to_redis()
-    # Empty fields are left out of the stored hash; both decoders read them back as defaults.
-    stored = job_to_hash(plain)
-    empty = {name for name, text in raw.items() if text in ("", "{}", "[]", "null")}
-    assert empty >= {"chat_id", "params", "result_ids", "error", "metadata", "dedup_key"}
-    assert stored == {name: text for name, text in raw.items() if name not in empty}
-    assert job_from_flat([part for pair in stored.items() for part in pair]) == plain
-    assert Job.from_redis(stored) == plain

@@ -17,7 +17,7 @@ from photobot.config import Settings
 from photobot.jobs import Job, JobError, JobStatus, Platform, now_ms
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
-from photobot.queue.codec import job_from_flat, job_to_hash
+from photobot.queue.codec import encode_fields, job_from_flat, job_to_hash
 from photobot.queue.errors import (
     InvalidJob,
     JobNotFound,
@@ -275,7 +275,7 @@ class JobQueue(QueueViews):
         return job_from_flat(flat)
 
     def _encode_fields(self, fields: dict[str, Any]) -> list[str]:
-        """Validate values through the Job model and encode them exactly as to_redis does."""
+        """Validate values through the Job model and encode them as the codec writes an update."""
         probe = Job(user_id="-", operation="-", photo_id="-")
         try:
             for name, value in fields.items():
@@ -287,11 +287,7 @@ class JobQueue(QueueViews):
             if size > self.settings.max_metadata_bytes:
                 raise InvalidJob(f"metadata: {size} bytes is over the limit of "
                                  f"{self.settings.max_metadata_bytes}")
-        encoded = probe.to_redis()
-        out: list[str] = []
-        for name in fields:
-            out += [name, encoded[name]]
-        return out
+        return [part for pair in encode_fields(probe, fields).items() for part in pair]
 
     # --- Outcomes --------------------------------------------------------------------------------
     async def complete(self, lease: Lease, *, result_ids: list[str] | None = None) -> None:

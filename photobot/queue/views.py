@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus
-from photobot.queue.codec import job_from_flat
+from photobot.queue.codec import job_from_flat, job_from_hash
 from photobot.queue.keys import Keys
 from photobot.queue.models import QueueStats
 from photobot.redis_client import RedisClient
@@ -49,7 +49,7 @@ class QueueViews:
         if not JOB_ID.match(job_id):
             return None
         raw = await cast(Awaitable[dict[str, str]], self.redis.hgetall(self.keys.job(job_id)))
-        return Job.from_redis(raw) if raw else None
+        return job_from_hash(raw) if raw else None
 
     async def position(self, job_id: str) -> int | None:
         """Jobs ahead of a pending job (see lua/position.lua); None when it is not pending."""
