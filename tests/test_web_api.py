@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -284,7 +284,7 @@ async def test_a_token_opens_only_what_its_user_may_do_now(world: World) -> None
     token = await stack.token(user, Scope.ADMIN)
     assert (await stack.call("GET", "/api/v1/queue/stats", token))[0] == 200
     record_key = f"{{photobot}}:user:{user}"
-    await stack.sessions.redis.hset(record_key, "tier", "free")  # type: ignore[misc]
+    await cast(Awaitable[int], stack.sessions.redis.hset(record_key, "tier", "free"))
     for method, path, body in (("GET", "/api/v1/queue/stats", None),
                                ("POST", f"/api/v1/users/{user}/tier", {"tier": "admin"}),
                                ("GET", f"/api/v1/jobs/{world.completed}", None),
@@ -294,7 +294,7 @@ async def test_a_token_opens_only_what_its_user_may_do_now(world: World) -> None
     assert await stack.users.get_tier(user) == "free"
     assert (await stack.call("GET", "/api/v1/me", token))[0] == 200  # still the user's own token
 
-    await stack.sessions.redis.hset(record_key, "banned", "1")  # type: ignore[misc]
+    await cast(Awaitable[int], stack.sessions.redis.hset(record_key, "banned", "1"))
     status, answer = await stack.call("GET", "/api/v1/jobs", token)
     assert (status, answer["error"]["code"]) == (403, "forbidden")
     assert await stack.sessions.count(user) == 0, "a banned user's token was not revoked on use"

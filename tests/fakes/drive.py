@@ -136,9 +136,7 @@ class FakeDrive:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.port = next(int(a[1]) for a in self._runner.addresses if isinstance(a, tuple) and len(a) >= 2)
         return self
 
     async def stop(self) -> None:
