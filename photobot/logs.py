@@ -28,9 +28,11 @@ SECRET_VALUES = [
     re.compile(r"\bvk1\.a\.[A-Za-z0-9_-]{16,}"),
     # PEM private keys (service-account JSON).
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
-    # photobot's own API session tokens (photobot.sessions: 43 URL-safe characters, as a whole
-    # word). Redacted by their shape, so no list of issued tokens grows with every /token.
-    re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
+    # photobot's own API session tokens (photobot.sessions: 43 URL-safe characters). Redacted by
+    # their shape, so no list of issued tokens grows with every /token; a longer run is redacted
+    # whole, since a token glued to other characters (a path such as /jobs/<token>x) is still one.
+    # Lowercase hex (a token's digest, a checksum) is not a token's shape and stays readable.
+    re.compile(r"(?<![A-Za-z0-9_-])(?![0-9a-f]+(?![A-Za-z0-9_-]))[A-Za-z0-9_-]{43,}(?![A-Za-z0-9_-])"),
 ]
 REDACTED = "[redacted]"
 MAX_REGISTERED = 64  # configured secrets only: a handful; a runaway caller cannot grow the scan

@@ -175,6 +175,9 @@ async def test_issued_tokens_do_not_grow_the_redaction_list(
         assert logs.redact_text(f"GET /api?x=1 {token}.") == f"GET /api?x=1 {logs.REDACTED}."
     job_id, digest = "0123456789abcdef0123456789abcdef", token_digest(tokens[0])
     assert logs.redact_text(f"job {job_id} digest {digest}") == f"job {job_id} digest {digest}"
+    # Glued to other characters, as in a path a client made up: still redacted.
+    assert tokens[1] not in logs.redact_text(f"GET /api/v1/jobs/{tokens[1]}x HTTP/1.1")
+    assert tokens[2] not in logs.redact_text(f"GET /api/v1/jobs/x{tokens[2]}")
     for index in range(1000):  # a runaway caller of register_secret cannot grow the scan either
         logs.register_secret(f"configured-secret-{index}")
     assert len(logs._extra_secrets) <= logs.MAX_REGISTERED
