@@ -8,7 +8,8 @@ images, then runs this file with the project's Python. Everything runs in a copy
 under a compose project of its own, removed at the end with its containers, volumes and network.
 
 Checks, in order: a .env without BOT_TOKEN stops the deployment with one line; healthy; /start
-answered; a photo captioned "sepia" comes back as docs/images/after-sepia.jpg, byte for byte;
+answered; a photo captioned "sepia" comes back as docs/images/after-sepia.jpg, byte for byte; two
+faces side by side captioned "faces_detect" are both found by the image's face detector;
 non-root under tini; `docker compose stop` with jobs in flight exits 0 within the grace period, and
 after `down` and `up` those jobs finish and jobs, photos and logs are all still there; the `scale`
 profile with two workers does every job exactly once. Bad input tried: an empty BOT_TOKEN, a stop
@@ -18,6 +19,7 @@ while photos are being processed, a stop and removal of every container.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -208,9 +210,28 @@ def check_first_start(compose: Compose, tg: FakeTelegram, user: int) -> None:
     wait(tg, "the sepia result", lambda: len(results(tg, user)) == 1)
     assert results(tg, user)[0].data == (ROOT / "docs/images/after-sepia.jpg").read_bytes()
     say("/start answered; the sepia photo is docs/images/after-sepia.jpg byte for byte")
+    tg.inject_photo(user, two_astronauts(), caption="faces_detect")
+    wait(tg, "the faces_detect result", lambda: len(results(tg, user)) == 2)
+    found = results(tg, user)[1].text or ""
+    assert found.endswith(": 2"), f"the image's face detector found other than 2 faces: {found!r}"
+    say(f"faces_detect with the image's detector: {found}")
     assert compose.exec("photobot", "id", "-u").strip() == USER_UID
     assert compose.exec("photobot", "cat", "/proc/1/cmdline").split("\0")[0].endswith("tini")
     say(f"runs as uid {USER_UID} under tini")
+
+
+def two_astronauts() -> bytes:
+    """tests/data/astronaut.png twice, side by side: two faces, where the old Haar detector saw one,
+    so the answer shows that the image carries and loads the CNN detector's model."""
+    from PIL import Image
+
+    one = Image.open(ROOT / "tests/data/astronaut.png").convert("RGB")
+    pair = Image.new("RGB", (one.width * 2, one.height))
+    pair.paste(one, (0, 0))
+    pair.paste(one, (one.width, 0))
+    out = io.BytesIO()
+    pair.save(out, "JPEG", quality=90)
+    return out.getvalue()
 
 
 def small_photo(seed: int) -> bytes:
