@@ -58,6 +58,24 @@ class UpdateInbox:
         return {_text(key): _text(value) for key, value in raw.items()}
 
 
+async def load_kept(
+    inbox: UpdateInbox,
+    stopping: asyncio.Event,
+    is_outage: Callable[[BaseException], bool],
+    back_off: Callable[[str, BaseException], Awaitable[None]],
+) -> dict[str, str] | None:
+    """What a stopped or crashed process left in the inbox, read again while Redis is out (each
+    platform's poller knows its outages and paces its own retries); None when stopping first."""
+    while not stopping.is_set():
+        try:
+            return await inbox.load()
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            await back_off("inbox not readable at start", error)
+    return None
+
+
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from photobot.backoff import Backoff
 from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.commands import backlog_command_key
-from photobot.bot.inbox import ChatLanes, UpdateInbox
+from photobot.bot.inbox import ChatLanes, UpdateInbox, load_kept
 from photobot.bot.telegram.routers.errors import is_outage
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
@@ -112,15 +112,8 @@ class InboxPoller:
 
     async def _resume(self) -> None:
         """Hand the updates a stopped or crashed process left in the inbox to their lanes first."""
-        while not self._stopping.is_set():
-            try:
-                saved = await self.inbox.load()
-                break
-            except Exception as error:
-                if not is_outage(error):
-                    raise
-                await self._back_off("inbox not readable at start", error)
-        else:
+        saved = await load_kept(self.inbox, self._stopping, is_outage, self._back_off)
+        if saved is None:
             return
         updates = []
         for update_id, raw in saved.items():

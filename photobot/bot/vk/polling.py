@@ -41,7 +41,7 @@ from vkbottle.exception_factory import VKAPIError
 from photobot.backoff import Backoff
 from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.commands import backlog_command_key
-from photobot.bot.inbox import ChatLanes, UpdateInbox
+from photobot.bot.inbox import ChatLanes, UpdateInbox, load_kept
 from photobot.bot.vk.adapter import is_group_chat
 from photobot.bot.vk.api import PoliteAPI, error_code
 from photobot.bot.vk.errors import is_outage
@@ -136,15 +136,8 @@ class ConfirmingLongPoll:
 
     async def _resume(self) -> None:
         """Hand the events a stopped or crashed process left in the inbox to their lanes first."""
-        while not self._stopping.is_set():
-            try:
-                saved = await self.inbox.load()
-                break
-            except Exception as error:
-                if not is_outage(error):
-                    raise
-                await self._back_off("vk inbox not readable at start", error)
-        else:
+        saved = await load_kept(self.inbox, self._stopping, is_outage, self._back_off)
+        if saved is None:
             return
         events: list[tuple[tuple[int, int], str, Event]] = []
         for event_id, raw in saved.items():
