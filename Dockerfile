@@ -32,9 +32,14 @@ RUN apt-get update \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY photobot /app/photobot
-# Byte code for photobot too, and proof that the slimmed venv still has all it imports.
+# Byte code for photobot too, and proof that the slimmed venv still has all it imports, the Swagger UI
+# files /api/v1/docs serves and the Pillow codecs of every format photobot accepts.
 RUN /opt/venv/bin/python -m compileall -q /app/photobot >/dev/null \
  && /opt/venv/bin/python -c "import photobot.app, photobot.bot.vk, photobot.gdrive.google_drive, photobot.processing.pool" \
+ && /opt/venv/bin/python -c "from importlib.resources import files; from photobot.web.docs import ASSETS; \
+[(files('swagger_ui') / 'static' / name).read_bytes() for name in ASSETS]" \
+ && /opt/venv/bin/python -c "from PIL import features; \
+assert all(map(features.check, ('jpg', 'zlib', 'webp', 'libtiff'))), features.pilinfo()" \
  && /opt/venv/bin/python -m photobot.processing.face_model --check
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
