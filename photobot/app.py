@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 
 from photobot import heap
 from photobot.app_web import create_web_app
+from photobot.backoff import pause
 from photobot.bot.adapter import ChatAdapter
 from photobot.bot.commands import Commands
 from photobot.bot.inbox import UpdateInbox
@@ -52,7 +53,7 @@ from photobot.queue import JobQueue, Maintenance, Worker
 from photobot.redis_client import connect
 from photobot.retention import Retention
 from photobot.sessions import SessionStore
-from photobot.startup import TELEGRAM_START_PATIENCE, listen_error, telegram_unreachable
+from photobot.startup import START_BACKOFF, TELEGRAM_START_PATIENCE, listen_error, telegram_unreachable
 from photobot.users import UserStore
 from photobot.web import serve
 from photobot.web.deps import RouteHook
@@ -305,10 +306,11 @@ class Runner:
 
     async def _start_telegram(self, bot: Bot, dispatcher: Dispatcher) -> None:
         settings = self.parts.settings
-        delay = 1.0
         loop = asyncio.get_running_loop()
         unreachable_since: float | None = None
+        attempt = 0
         while not self.stopping.is_set():
+            delay = START_BACKOFF.delay(attempt)
             try:
                 me = await bot.get_me()
                 if settings.webhook_url:
@@ -331,9 +333,8 @@ class Runner:
                 log.warning("telegram not reachable at start; retrying", error=repr(error), retry_in=delay)
             except Exception as error:
                 log.warning("telegram refused at start; retrying", error=repr(error), retry_in=delay)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), delay)
-            delay = min(30.0, delay * 2)
+            await pause(delay, self.stopping)
+            attempt += 1
 
     async def _stop(self, tasks: dict[str, asyncio.Task[Any]]) -> None:
         grace = self.parts.settings.shutdown_grace_seconds

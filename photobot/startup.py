@@ -7,12 +7,16 @@ from __future__ import annotations
 import errno
 import socket
 
+from photobot.backoff import Backoff
 from photobot.config import Settings, SettingsError
 
 # How long start-up keeps trying a Telegram it cannot connect to before it gives up with one line.
 # A process manager (Docker's restart policy, systemd) starts photobot again; a person at a terminal
 # learns at once that the network, not photobot, is in the way.
 TELEGRAM_START_PATIENCE = 10.0
+# Between two tries to reach a chat platform at start: 1, 2, 4... up to 30 seconds, no jitter (one
+# process waits, nobody competes with it).
+START_BACKOFF = Backoff(1.0, 30.0, jitter=0)
 
 
 def listen_error(host: str, port: int, error: OSError, name: str = "HTTP_PORT") -> SettingsError:

@@ -21,6 +21,7 @@ from aiogram.methods import EditMessageCaption, GetMe, SendMessage
 from aiohttp import ClientConnectorError
 from aiohttp.client_reqrep import ConnectionKey
 
+from photobot.backoff import Backoff
 from photobot.bot.ratelimit import PoliteRequests, RateLimiter
 from photobot.metrics import Metrics
 
@@ -109,7 +110,7 @@ def bot() -> Bot:
 
 
 def middleware(clock: Clock, metrics: Metrics | None = None) -> PoliteRequests:
-    return PoliteRequests(limiter(clock), metrics, backoff_base=0.0)
+    return PoliteRequests(limiter(clock), metrics, backoff=Backoff(0.0))
 
 
 async def test_retry_after_is_obeyed(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:

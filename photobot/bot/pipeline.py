@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from photobot.backoff import Backoff
 from photobot.bot.adapter import (
     ChatAdapter,
     ChatUnavailable,
@@ -40,6 +41,8 @@ log = get_logger(__name__)
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTO_MAX_SIDES = 10_000
 ALBUM_MAX = 10
+# Between two looks for the status message's id: 0.05 s, then half as long again each time, up to 0.5 s.
+STATUS_POLL = Backoff(0.05, 0.5, jitter=0, factor=1.5)
 
 
 class Undeliverable(Exception):
@@ -221,7 +224,7 @@ class JobPipeline:
         """The status message's id once the bot has recorded it, within `status_wait_seconds`;
         None when it is not recorded by then. Undeliverable when the user cannot be answered."""
         deadline = asyncio.get_running_loop().time() + self.status_wait_seconds
-        pause = 0.05
+        attempt = 0
         while True:
             current = await self.queue.get(job.job_id)
             if current is not None and current.status_message_id is not None:
@@ -230,8 +233,8 @@ class JobPipeline:
                 raise Undeliverable(job.job_id)
             if asyncio.get_running_loop().time() >= deadline:
                 return None
-            await asyncio.sleep(pause)
-            pause = min(0.5, pause * 1.5)
+            await asyncio.sleep(STATUS_POLL.delay(attempt))
+            attempt += 1
 
     def _result_caption(self, job: Job) -> str:
         title = operation_title(job.operation, job.language)

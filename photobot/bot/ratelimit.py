@@ -12,10 +12,9 @@ once, since retrying cannot help.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
@@ -29,6 +28,7 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientConnectorError
 
+from photobot.backoff import Backoff
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 
@@ -43,6 +43,8 @@ _MESSAGE_PREFIXES = ("send", "edit", "copy", "forward", "stop")
 # Calls that create something: a network error after the request left may mean it was done, so they
 # are retried only when the connection was never made.
 _CREATING_PREFIXES = ("send", "copy", "forward")
+# Between two tries of a call that met a network or server error: half to all of 0.5, 1, 2... 10 s.
+NETWORK_BACKOFF = Backoff(0.5, 10.0, jitter=0.5)
 
 
 class _Bucket:
@@ -162,25 +164,16 @@ def _is_group(chat_id: int | str) -> bool:
     )
 
 
+@dataclass(eq=False)
 class PoliteRequests(BaseRequestMiddleware):
     """aiogram session middleware: rate limits, obeys retry_after, retries network errors."""
 
-    def __init__(
-        self,
-        limiter: RateLimiter,
-        metrics: Metrics | None = None,
-        *,
-        max_retry_after: int = 20,
-        max_network_retries: int = 5,
-        backoff_base: float = 0.5,
-        backoff_max: float = 10.0,
-    ) -> None:
-        self._limiter = limiter
-        self._metrics = metrics
-        self._max_retry_after = max_retry_after
-        self._max_network_retries = max_network_retries
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
+    limiter: RateLimiter
+    metrics: Metrics | None = None
+    _: KW_ONLY
+    max_retry_after: int = 20
+    max_network_retries: int = 5
+    backoff: Backoff = NETWORK_BACKOFF
 
     async def __call__(
         self,
@@ -194,18 +187,18 @@ class PoliteRequests(BaseRequestMiddleware):
         retry_afters = network_errors = 0
         while True:
             if limited:
-                wait = await self._limiter.acquire(chat_id)
-                if wait.seconds > 0 and self._metrics is not None:
-                    self._metrics.rate_limit_waits.labels("telegram", wait.scope).inc()
-                    self._metrics.rate_limit_wait_seconds.labels("telegram").inc(wait.seconds)
+                wait = await self.limiter.acquire(chat_id)
+                if wait.seconds > 0 and self.metrics is not None:
+                    self.metrics.rate_limit_waits.labels("telegram", wait.scope).inc()
+                    self.metrics.rate_limit_wait_seconds.labels("telegram").inc(wait.seconds)
             try:
                 response = await make_request(bot, method)
             except TelegramRetryAfter as error:
                 self._count(name, "retry_after")
                 retry_afters += 1
-                if retry_afters > self._max_retry_after:
+                if retry_afters > self.max_retry_after:
                     raise
-                self._limiter.pause(chat_id if limited else None, error.retry_after)
+                self.limiter.pause(chat_id if limited else None, error.retry_after)
                 log.warning("telegram asked to slow down", method=name, retry_after=error.retry_after)
                 await asyncio.sleep(error.retry_after)
                 continue
@@ -219,12 +212,11 @@ class PoliteRequests(BaseRequestMiddleware):
                 network_errors += 1
                 if (
                     name == "getUpdates"
-                    or network_errors > self._max_network_retries
+                    or network_errors > self.max_network_retries
                     or not self._safe_to_repeat(name, error)
                 ):
                     raise
-                delay = min(self._backoff_max, self._backoff_base * 2 ** (network_errors - 1))
-                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+                await asyncio.sleep(self.backoff.delay(network_errors - 1))
                 continue
             except Exception:
                 self._count(name, "error")
@@ -241,5 +233,5 @@ class PoliteRequests(BaseRequestMiddleware):
         return isinstance(error, TelegramServerError) or isinstance(error.__cause__, ClientConnectorError)
 
     def _count(self, method: str, outcome: str) -> None:
-        if self._metrics is not None:
-            self._metrics.chat_api_calls.labels("telegram", method, outcome).inc()
+        if self.metrics is not None:
+            self.metrics.chat_api_calls.labels("telegram", method, outcome).inc()

@@ -9,27 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from photobot.backoff import Backoff
 from photobot.logs import get_logger
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
+# Between two tries while Redis is down: half to all of 0.05, 0.1, 0.2... 2 s, so a restarted Redis is
+# used again within about two seconds.
+REDIS_BACKOFF = Backoff(0.05, 2.0, jitter=0.5)
+
 log = get_logger(__name__)
 
 
+@dataclass
 class Outage:
-    def __init__(self, what: str, first_delay: float = 0.05, max_delay: float = 2.0) -> None:
-        self.what = what
-        self.first_delay = first_delay
-        self.max_delay = max_delay
-        self._delay = first_delay
-        self._since: float | None = None
+    """One part's view of Redis being down: how many calls failed in a row, and since when."""
+
+    what: str
+    backoff: Backoff = REDIS_BACKOFF
+    _failures: int = field(default=0, init=False)
+    _since: float | None = field(default=None, init=False)
 
     @property
     def down(self) -> bool:
@@ -41,8 +47,8 @@ class Outage:
             self._since = time.monotonic()
             log.warning("redis unavailable; retrying", part=self.what, error=type(error).__name__,
                         detail=str(error)[:200])
-        await asyncio.sleep(self._delay * random.uniform(0.5, 1.0))
-        self._delay = min(self.max_delay, self._delay * 2)
+        await asyncio.sleep(self.backoff.delay(self._failures))
+        self._failures += 1
 
     def ok(self) -> None:
         """Call after a call succeeded: logs the end of an outage."""
@@ -50,7 +56,7 @@ class Outage:
             log.info("redis reachable again", part=self.what,
                      down_seconds=round(time.monotonic() - self._since, 3))
         self._since = None
-        self._delay = self.first_delay
+        self._failures = 0
 
 
 async def every(

@@ -14,7 +14,6 @@ Pending updates are never dropped at start: the first getUpdates has no offset.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Hashable
 
 import structlog
@@ -24,7 +23,7 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from pydantic import ValidationError
 
-from photobot.backoff import Backoff
+from photobot.backoff import Backoff, pause
 from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.commands import backlog_command_key
 from photobot.bot.inbox import ChatLanes, UpdateInbox, load_kept
@@ -178,8 +177,7 @@ class InboxPoller:
         self._failures += 1
         delay = self._backoff.delay(self._failures - 1)
         log.warning(event, error=repr(error) if error else None, retry_in=round(delay, 2))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+        await pause(delay, self._stopping)
 
     async def _confirm(self) -> None:
         """Tell Telegram where we are, so the updates kept just before a stop do not come again."""

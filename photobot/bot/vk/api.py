@@ -14,7 +14,6 @@ safe: sends carry a random_id, which VK deduplicates, and edits are idempotent.
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Any
 
 from aiohttp import ClientError, ClientTimeout
@@ -22,6 +21,7 @@ from vkbottle import API
 from vkbottle.exception_factory import VKAPIError
 from vkbottle.http import AiohttpClient
 
+from photobot.backoff import Backoff
 from photobot.bot.ratelimit import RateLimiter
 from photobot.config import Settings
 from photobot.logs import adopt_library_logger, get_logger, register_secret
@@ -50,6 +50,10 @@ def error_code(error: BaseException) -> int | None:
     return code if isinstance(error, VKAPIError) and isinstance(code, int) else None
 
 
+# Between two tries of a refused or failed call: half to all of 0.3, 0.6, 1.2... 8 s.
+VK_BACKOFF = Backoff(0.3, 8.0, jitter=0.5)
+
+
 class PoliteAPI(API):
     """An `API` whose `request` waits for a rate slot and retries VK's transient refusals."""
 
@@ -61,8 +65,7 @@ class PoliteAPI(API):
         limiter: RateLimiter,
         metrics: Metrics | None = None,
         max_retries: int = 8,
-        backoff_base: float = 0.3,
-        backoff_max: float = 8.0,
+        backoff: Backoff = VK_BACKOFF,
         request_timeout: float = 60.0,
     ) -> None:
         self.client = AiohttpClient(timeout=ClientTimeout(total=request_timeout))
@@ -71,8 +74,7 @@ class PoliteAPI(API):
         self.limiter = limiter
         self.metrics = metrics
         self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.backoff = backoff
 
     async def request(self, method: str, data: dict[str, Any], version: str | None = None) -> dict[str, Any]:
         failures = 0
@@ -92,7 +94,7 @@ class PoliteAPI(API):
                 failures += 1
                 if failures > self.max_retries:
                     raise VKUnavailable(f"VK error {code} on {method} after {failures} tries") from error
-                delay = self._delay(failures)
+                delay = self.backoff.delay(failures - 1)
                 # Everyone slows down, not only this call: the budget is the token's.
                 self.limiter.pause(None, delay)
                 log.warning("vk asked to slow down", method=method, code=code, retry_in=round(delay, 2))
@@ -103,14 +105,10 @@ class PoliteAPI(API):
                 failures += 1
                 if failures > self.max_retries:
                     raise VKUnavailable(f"VK unreachable on {method}: {error!r}") from error
-                await asyncio.sleep(self._delay(failures))
+                await asyncio.sleep(self.backoff.delay(failures - 1))
                 continue
             self._count(method, "ok")
             return response
-
-    def _delay(self, failures: int) -> float:
-        delay = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
-        return float(delay * (0.5 + random.random() / 2))
 
     def _count(self, method: str, outcome: str) -> None:
         if self.metrics is not None:

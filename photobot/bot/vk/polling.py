@@ -28,7 +28,6 @@ poll error ends the loop: network errors and refusals back off and try again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
@@ -38,7 +37,7 @@ from redis.asyncio import Redis
 from vkbottle import BotPolling
 from vkbottle.exception_factory import VKAPIError
 
-from photobot.backoff import Backoff
+from photobot.backoff import Backoff, pause
 from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.commands import backlog_command_key
 from photobot.bot.inbox import ChatLanes, UpdateInbox, load_kept
@@ -238,8 +237,7 @@ class ConfirmingLongPoll:
         self._failures += 1
         delay = self._backoff.delay(self._failures - 1)
         log.warning(event, error=repr(error) if error else None, retry_in=round(delay, 2), **fields)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+        await pause(delay, self._stopping)
 
 
 def _load(raw: str) -> Event:

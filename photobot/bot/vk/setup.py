@@ -7,11 +7,11 @@ seconds to import.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from redis.asyncio import Redis
 from vkbottle.exception_factory import VKAPIError
 
+from photobot.backoff import pause
 from photobot.bot.commands import Commands
 from photobot.bot.service import BotService
 from photobot.bot.vk.adapter import VKAdapter
@@ -21,6 +21,7 @@ from photobot.bot.vk.polling import ConfirmingLongPoll
 from photobot.config import Settings, SettingsError
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
+from photobot.startup import START_BACKOFF
 from photobot.users import UserStore
 
 log = get_logger(__name__)
@@ -53,8 +54,9 @@ def build_long_poll(
 async def wait_until_ready(api: PoliteAPI, settings: Settings, stopping: asyncio.Event) -> None:
     """Check the token and the community before polling; VK being unreachable is waited out."""
     group_id = settings.require_vk_group_id()
-    delay = 1.0
+    attempt = 0
     while not stopping.is_set():
+        delay = START_BACKOFF.delay(attempt)
         try:
             answer = await api.request("groups.getById", {"group_id": group_id})
             groups = (answer.get("response") or {}).get("groups") or []
@@ -69,6 +71,5 @@ async def wait_until_ready(api: PoliteAPI, settings: Settings, stopping: asyncio
             log.warning("vk refused at start; retrying", error=repr(error), retry_in=delay)
         except Exception as error:
             log.warning("vk not reachable at start; retrying", error=repr(error), retry_in=delay)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stopping.wait(), delay)
-        delay = min(30.0, delay * 2)
+        await pause(delay, stopping)
+        attempt += 1
