@@ -1,11 +1,12 @@
-"""Start-up problems an operator can fix, as one line naming the setting: the port HTTP cannot
-listen on, a Telegram that cannot be reached. photobot.cli prints a SettingsError as that line and
-exits with code 2, instead of a traceback."""
+"""Start-up problems an operator can fix, as one line naming the setting: what a mode needs and is
+not set, the port HTTP cannot listen on, a Telegram that cannot be reached. photobot.cli prints a
+SettingsError as that line and exits with code 2, instead of a traceback."""
 
 from __future__ import annotations
 
 import errno
 import socket
+from typing import Literal
 
 from photobot.backoff import Backoff
 from photobot.config import Settings, SettingsError
@@ -17,6 +18,22 @@ TELEGRAM_START_PATIENCE = 10.0
 # Between two tries to reach a chat platform at start: 1, 2, 4... up to 30 seconds, no jitter (one
 # process waits, nobody competes with it).
 START_BACKOFF = Backoff(1.0, 30.0, jitter=0)
+
+# What one process runs: everything, the chat side only, or the workers only.
+Mode = Literal["all", "bot", "worker"]
+
+
+def check_settings(settings: Settings, mode: Mode) -> None:
+    """What this mode needs, checked before anything starts: one line per problem."""
+    if mode in ("all", "bot") and not settings.vk_enabled:
+        settings.require_bot_token()  # one chat platform at least: Telegram, VK or both
+    if settings.vk_enabled:
+        settings.require_vk_group_id()
+    if settings.webhook_url and mode in ("all", "bot") and settings.telegram_enabled:
+        if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value().strip():
+            raise SettingsError("WEBHOOK_SECRET: is required with WEBHOOK_URL (Telegram sends it back)")
+        if not settings.http_enabled:
+            raise SettingsError("HTTP_ENABLED: the webhook needs the HTTP server")
 
 
 def listen_error(host: str, port: int, error: OSError, name: str = "HTTP_PORT") -> SettingsError:

@@ -1,6 +1,6 @@
 """A recording ChatAdapter for service and pipeline tests (a unit seam: the end-to-end tests use
-real aiogram against the fake Bot API instead), and a helper that builds the chat-side parts on a
-real Redis, the real queue, local storage and the real image processor."""
+real aiogram against the fake Bot API instead), and a helper that builds the chat-side parts with
+photobot's own builders: a real Redis, the real queue, local storage and the real image processor."""
 
 from __future__ import annotations
 
@@ -10,25 +10,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiogram.fsm.storage.base import DefaultKeyBuilder
-from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
+from photobot import builders
 from photobot.bot.adapter import Keyboard, OutImage, RemoteFile
 from photobot.bot.commands import Commands
 from photobot.bot.pipeline import JobPipeline
-from photobot.bot.premium import Premium
 from photobot.bot.service import BotService
-from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices
+from photobot.builders import Platforms
 from photobot.config import Settings
-from photobot.gdrive import build_storage
-from photobot.gdrive.ledger import TrackedStorage
 from photobot.jobs import Platform
-from photobot.payments import PremiumLedger
-from photobot.processing import ImageProcessor
 from photobot.queue import JobContext, JobQueue
 from photobot.retention import Retention
-from photobot.sessions import SessionStore
 from photobot.users import UserStore
 
 
@@ -117,6 +110,7 @@ class ChatSide:
     service: BotService
     commands: Commands
     pipeline: JobPipeline
+    retention: Retention
 
     async def run_one(self) -> JobContext:
         """Lease the next job and run the pipeline on it as the worker would (with the ack)."""
@@ -134,39 +128,14 @@ class ChatSide:
 
 @asynccontextmanager
 async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
-    assert settings.redis_url is not None
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
-    queue = JobQueue.from_settings(settings, redis=redis)
-    storage = TrackedStorage.from_settings(build_storage(settings), redis, settings)
-    retention = Retention(storage, storage.ledger, queue, settings)
-    processor = ImageProcessor.from_settings(settings)
+    """The chat side and the worker's pipeline as photobot.app builds them, with one recording
+    adapter for Telegram (bot id 1) in place of the platform clients."""
     adapter = RecordingAdapter()
-    prefix = settings.key_prefix
-    fsm = RedisStorage(
-        redis,
-        key_builder=DefaultKeyBuilder(prefix=f"{prefix}:fsm", with_bot_id=True, with_destiny=True),
-        data_ttl=settings.state_ttl_seconds,
-    )
-    locks = MessageLocks(redis, prefix)
-    adapters = {Platform.TELEGRAM: adapter}
-    service = BotService(
-        settings=settings,
-        queue=queue,
-        storage=storage,
-        adapters=adapters,
-        choices=PendingChoices(fsm, {Platform.TELEGRAM: 1}),
-        answered=AnsweredMessages(redis, prefix, 3600),
-        albums=AlbumChoices(redis, prefix),
-        locks=locks,
-        retention=retention,
-    )
-    sessions = SessionStore(redis, prefix, settings.token_ttl_seconds)
-    users = UserStore(redis, settings, sessions)
-    pipeline = JobPipeline(queue, storage, processor, adapters, locks, status_wait_seconds=0.5)
-    try:
-        commands = Commands(service, users, sessions, Premium(settings, PremiumLedger(redis, settings)))
-        yield ChatSide(settings, redis, queue, users, adapter, service, commands, pipeline)
-    finally:
-        await processor.close()
-        await storage.close()
-        await redis.aclose()
+    chats = Platforms(adapters={Platform.TELEGRAM: adapter}, bot_ids={Platform.TELEGRAM: 1})
+    async with builders.stores(settings) as core, builders.image_processor(settings) as processor:
+        chat = builders.chat_side(core, chats)
+        pipeline = builders.job_pipeline(core, processor, chats.adapters, status_wait_seconds=0.5)
+        yield ChatSide(
+            settings, core.redis, core.queue, core.users, adapter, chat.service, chat.commands, pipeline,
+            core.retention,
+        )

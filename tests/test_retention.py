@@ -66,11 +66,6 @@ def stored_files(settings: Settings) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".meta.json")]
 
 
-def retention(side: ChatSide) -> Retention:
-    assert side.service.retention is not None
-    return side.service.retention
-
-
 async def test_photos_waiting_for_a_choice_count_against_the_pending_cap(side: ChatSide) -> None:
     """MAX_PENDING_PER_USER=1: the first photo waits for its choice, the other nine are refused
     before they are downloaded, so one original is on disk, not ten."""
@@ -86,14 +81,14 @@ async def test_an_orphan_goes_after_the_state_ttl_a_waiting_job_stays(side: Chat
     await side.service.accept_photo(await photo(side, 2, "sepia", user="tg:43"))  # a waiting job
     assert len(stored_files(side.settings)) == 2
     now = int(time.time() * 1000)
-    assert (await retention(side).sweep(now)).orphans == 0, "younger than STATE_TTL_SECONDS"
+    assert (await side.retention.sweep(now)).orphans == 0, "younger than STATE_TTL_SECONDS"
     later = now + side.settings.state_ttl_seconds * 1000 + HOUR_MS
-    swept = await retention(side).sweep(later)
+    swept = await side.retention.sweep(later)
     assert (swept.orphans, swept.expired) == (1, 0)
     assert len(stored_files(side.settings)) == 1
     # Long past FILE_RETENTION_SECONDS, the waiting job's original is still kept.
     much_later = now + side.settings.file_retention_seconds * 1000 + HOUR_MS
-    assert (await retention(side).sweep(much_later)).expired == 0
+    assert (await side.retention.sweep(much_later)).expired == 0
     assert len(stored_files(side.settings)) == 1
 
 
@@ -102,8 +97,8 @@ async def test_a_finished_jobs_files_expire_after_the_retention(side: ChatSide) 
     await side.run_one()
     assert len(stored_files(side.settings)) == 2  # the original and the result
     now = int(time.time() * 1000)
-    assert await retention(side).sweep(now + HOUR_MS * 2) == type(await retention(side).sweep(now))()
-    swept = await retention(side).sweep(now + side.settings.file_retention_seconds * 1000 + HOUR_MS)
+    assert await side.retention.sweep(now + HOUR_MS * 2) == type(await side.retention.sweep(now))()
+    swept = await side.retention.sweep(now + side.settings.file_retention_seconds * 1000 + HOUR_MS)
     assert swept.expired == 2 and stored_files(side.settings) == []
     assert await FileLedger(side.redis, side.settings.key_prefix).count() == (0, 0)
 

@@ -1,27 +1,26 @@
 """Test parts for the HTTP side: a whole web stack (real JobQueue, SessionStore, UserStore,
-LocalStorage and redis-server) served on 127.0.0.1."""
+LocalStorage and redis-server, built by photobot.builders) served on 127.0.0.1."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
-from aiohttp import web
-from redis.asyncio import Redis
 
+from photobot import app_web, builders
+from photobot.builders import Platforms
 from photobot.config import Settings
 from photobot.gdrive import LocalStorage
 from photobot.jobs import Job, PermanentJobError, Platform
 from photobot.metrics import Metrics
 from photobot.queue import JobQueue
-from photobot.queue.quota import QuotaBook
 from photobot.sessions import Scope, SessionStore
 from photobot.users import UserStore
-from photobot.web import WebDeps, bound_port, build_web_app, serve
+from photobot.web import bound_port, build_web_app, serve
 
 TINY_JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 600
 
@@ -79,28 +78,22 @@ class Stack:
 
 @asynccontextmanager
 async def web_stack(settings: Settings, tmp_path: Path, **deps: Any) -> AsyncIterator[Stack]:
-    metrics = Metrics()
-    queue = JobQueue.from_settings(settings, metrics=metrics)
-    redis = cast(Redis, queue.redis)  # one pool, as the app has; REDIS_CLUSTER is not tested here
-    sessions = SessionStore(redis, settings.key_prefix, settings.token_ttl_seconds)
-    users = UserStore(redis, settings, sessions)
-    storage = LocalStorage(tmp_path / "results", metrics)
+    """The HTTP app as photobot.app builds it for a process without chat platforms, on the parts
+    photobot's builders make; `deps` replace WebDeps fields, and `Stack.workers[0]` is what the
+    worker probe answers."""
     workers = [True]
 
     async def workers_alive() -> bool:
         return workers[0]
 
-    app: web.Application = build_web_app(
-        WebDeps(settings=settings, queue=queue, storage=storage, sessions=sessions, users=users,
-                metrics=metrics, workers_alive=workers_alive,
-                **{"quotas": QuotaBook(queue.redis, settings), **deps})
-    )
-    runner = await serve(app, "127.0.0.1", 0)
-    http = aiohttp.ClientSession()
-    try:
-        yield Stack(settings, queue, sessions, users, storage, metrics, http,
-                    f"http://127.0.0.1:{bound_port(runner)}", workers)
-    finally:
-        await http.close()
-        await runner.cleanup()
-        await queue.close()
+    async with builders.stores(settings) as core:
+        web_deps = replace(app_web.web_deps(core, Platforms(), workers_alive), **deps)
+        runner = await serve(build_web_app(web_deps), "127.0.0.1", 0)
+        http = aiohttp.ClientSession()
+        try:
+            local = cast(LocalStorage, core.storage.inner)
+            yield Stack(settings, core.queue, core.sessions, core.users, local, core.metrics, http,
+                        f"http://127.0.0.1:{bound_port(runner)}", workers)
+        finally:
+            await http.close()
+            await runner.cleanup()

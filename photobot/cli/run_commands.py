@@ -28,7 +28,7 @@ async def _run_all(args: argparse.Namespace, settings: Settings) -> int:
     if args.check_config:
         # A container orchestrator runs this once before `run`: a missing token then stops the
         # deployment with one line, instead of a restart loop of the long-running container.
-        from photobot.app import check_settings
+        from photobot.startup import check_settings
 
         check_settings(settings, "all")
         return 0

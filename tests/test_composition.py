@@ -1,0 +1,92 @@
+"""The composition root: the HTTP app's builder imports no part of the root (no import cycle), the
+root builds each mode's parts with the builders the tests use, and those builders keep the settings
+they are given (the FSM's TTL)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+
+from photobot import app, builders
+from photobot.config import Settings
+
+PACKAGE = Path(app.__file__).parent
+
+
+def _imports(path: Path) -> set[str]:
+    """photobot modules a file imports, at the top, in functions or only for type checking."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("photobot"):
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("photobot"))
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules: dict[str, Path] = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    return {name: _imports(path) & modules.keys() for name, path in modules.items()}
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph.get(name, ()))
+    return seen
+
+
+@pytest.mark.parametrize("module", ["photobot.app_web", "photobot.builders", "photobot.supervisor"])
+def test_no_part_imports_the_composition_root(module: str) -> None:
+    assert "photobot.app" not in _reachable(_graph(), module) - {"photobot"}
+
+
+def test_only_the_entry_points_import_the_root() -> None:
+    importers = {name for name, imported in _graph().items() if "photobot.app" in imported}
+    assert importers <= {"photobot.cli.run_commands", "photobot.cli.queue_commands", "photobot.sandbox.run"}
+
+
+def test_the_web_app_builder_imports_alone() -> None:
+    root = ("photobot.app", "photobot.supervisor")
+    code = f"import sys, photobot.app_web; print(sorted(m for m in sys.modules if m in {root}))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+async def test_each_mode_builds_its_parts(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    async with app.build(settings, "bot") as parts:
+        assert parts.chat is not None and parts.pipeline is None
+        assert parts.chats.adapters == {} and parts.chat.dispatcher is None
+    async with app.build(settings, "worker") as parts:
+        assert parts.chat is None and parts.pipeline is not None
+
+
+async def test_the_fsm_keeps_a_choice_for_state_ttl(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(state_ttl_seconds=120)
+    async with builders.stores(settings) as core:
+        fsm = builders.fsm_storage(settings, core.redis)
+        key = StorageKey(bot_id=1, chat_id=5, user_id=5, destiny="tg-photo-9")
+        await fsm.set_state(key, "choosing")
+        await fsm.set_data(key, {"job_id": "j"})
+        names = [name async for name in core.redis.scan_iter(f"{settings.key_prefix}:fsm:*")]
+        assert len(names) == 2
+        for name in names:
+            assert 0 < await core.redis.ttl(name) <= 120
