@@ -3,86 +3,38 @@
 One pydantic-settings class so that docs/configuration.md's table can be generated from it and
 never drift. Values that only one command needs (the bot token, Drive credentials) are optional here
 and checked by the command that needs them, so `Settings()` loads with nothing but REDIS_URL.
-This module imports nothing of the project.
+How a value is parsed and checked lives in photobot.settings_types; neither imports anything else
+of the project.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import (
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from photobot.settings_types import (
+    ChunkBytes,
+    IdList,
+    KeyPrefix,
+    OptionalPath,
+    OptionalText,
+    PublicUrl,
+    RedisUrl,
+    TierQuotas,
+    Tiers,
+    parse_quotas,
+    parse_tiers,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings", "parse_quotas", "parse_tiers"]
 
 
 class SettingsError(Exception):
     """A configuration value is missing or invalid; the message is one line for the operator."""
-
-
-def _split_csv(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-def parse_tiers(value: str | dict[str, int]) -> dict[str, int]:
-    """Parse `free=0,premium=10,admin=20` into an ordered name -> priority mapping."""
-    if isinstance(value, dict):
-        pairs = dict(value)
-    else:
-        pairs = {}
-        for raw_item in value.split(","):
-            item = raw_item.strip()
-            if not item:
-                continue
-            name, sep, number = item.partition("=")
-            name = name.strip().lower()
-            if not sep or not name or not name.replace("_", "").isalnum():
-                raise ValueError(f"expected name=priority pairs, got {item!r}")
-            try:
-                pairs[name] = int(number)
-            except ValueError:
-                raise ValueError(f"priority of tier {name!r} is not an integer: {number!r}") from None
-    if not pairs:
-        raise ValueError("at least one tier is required")
-    if len(set(pairs.values())) != len(pairs):
-        raise ValueError("each tier needs its own priority")
-    return dict(sorted(pairs.items(), key=lambda kv: kv[1]))
-
-
-UNLIMITED_WORDS = frozenset({"unlimited", "none", "inf", "-1"})
-
-
-def parse_quotas(value: str | dict[str, int | None]) -> dict[str, int | None]:
-    """Parse `free=30,premium=500,admin=unlimited` into tier -> photos per day (None: no limit)."""
-    if isinstance(value, dict):
-        return {str(name).lower(): (None if n is None or n < 0 else int(n)) for name, n in value.items()}
-    quotas: dict[str, int | None] = {}
-    for raw_item in value.split(","):
-        item = raw_item.strip()
-        if not item:
-            continue
-        name, sep, number = item.partition("=")
-        name, number = name.strip().lower(), number.strip().lower()
-        if not sep or not name:
-            raise ValueError(f"expected tier=photos_per_day pairs, got {item!r}")
-        if number in UNLIMITED_WORDS:
-            quotas[name] = None
-            continue
-        try:
-            quotas[name] = int(number)
-        except ValueError:
-            raise ValueError(f"quota of tier {name!r} is not a number or 'unlimited': {number!r}") from None
-        if quotas[name] is not None and quotas[name] < 0:  # type: ignore[operator]
-            raise ValueError(f"quota of tier {name!r} is negative")
-    return quotas
 
 
 class Settings(BaseSettings):
@@ -97,14 +49,14 @@ class Settings(BaseSettings):
     )
 
     # --- Redis and the queue -------------------------------------------------------------------
-    redis_url: str | None = Field(
+    redis_url: RedisUrl = Field(
         None,
         description="Redis URL (redis://, rediss://, unix://). Unset: an embedded redis-server "
         "with append-only persistence under DATA_DIR.",
     )
     redis_cluster: bool = Field(False, description="Treat REDIS_URL as a Redis Cluster node.")
     data_dir: Path = Field(Path("data"), description="Where embedded Redis, local storage and logs live.")
-    queue_prefix: str = Field(
+    queue_prefix: KeyPrefix = Field(
         "photobot",
         description="Name in the Redis Cluster hash tag that prefixes every key: {photobot}:job:<id>.",
     )
@@ -121,12 +73,12 @@ class Settings(BaseSettings):
     max_pending_per_user: int = Field(
         20, ge=1, description="Unfinished jobs one user may have; more are refused."
     )
-    tiers: Annotated[dict[str, int], NoDecode] = Field(
+    tiers: Tiers = Field(
         default_factory=lambda: {"free": 0, "premium": 10, "admin": 20},
         description="Tiers as name=priority pairs; a higher priority is served first.",
     )
     default_tier: str = Field("free", description="Tier of a user nobody has assigned one.")
-    tier_quotas: Annotated[dict[str, int | None], NoDecode] = Field(
+    tier_quotas: TierQuotas = Field(
         default_factory=lambda: {"free": 30, "premium": 500, "admin": None},
         description="Photos per rolling 24 hours per tier, as name=count pairs; 'unlimited' (or a "
         "tier left out) has no limit; names that are not TIERS are left out of the default. Counted "
@@ -149,7 +101,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="json, console, or auto (console on a terminal, JSON otherwise)."
     )
-    log_file: Path | None = Field(
+    log_file: OptionalPath = Field(
         None, description="Rotating log file; unset: DATA_DIR/logs/photobot.log. 'none' disables it."
     )
 
@@ -187,7 +139,7 @@ class Settings(BaseSettings):
         "1280 px); results sent as files keep RESULT_MAX_SIDE.",
     )
     jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of results.")
-    face_model_path: Path | None = Field(
+    face_model_path: OptionalPath = Field(
         None,
         description="An operator's own YuNet ONNX face model; unset: CenterFace, installed into the venv "
         "by `python -m photobot.processing.face_model`.",
@@ -211,17 +163,17 @@ class Settings(BaseSettings):
         "until older files expire or /forget deletes them. 0: no budget.",
     )
     storage_backend: Literal["local", "gdrive"] = Field("local", description="local or gdrive.")
-    storage_dir: Path | None = Field(None, description="Local storage folder; unset: DATA_DIR/storage.")
-    gdrive_credentials_file: Path | None = Field(None, description="Service-account JSON key.")
-    gdrive_token_file: Path | None = Field(None, description="OAuth user token file (authorized_user).")
-    gdrive_folder_id: str | None = Field(
+    storage_dir: OptionalPath = Field(None, description="Local storage folder; unset: DATA_DIR/storage.")
+    gdrive_credentials_file: OptionalPath = Field(None, description="Service-account JSON key.")
+    gdrive_token_file: OptionalPath = Field(None, description="OAuth user token file (authorized_user).")
+    gdrive_folder_id: OptionalText = Field(
         None, description="Drive folder (or shared drive) that holds photobot's files."
     )
-    gdrive_api_url: str | None = Field(
+    gdrive_api_url: OptionalText = Field(
         None, description="Root URL of a Drive-compatible server; unset: Google's."
     )
     gdrive_threads: int = Field(4, ge=1, le=64, description="Threads for Drive calls.")
-    gdrive_chunk_bytes: int = Field(
+    gdrive_chunk_bytes: ChunkBytes = Field(
         8 * 1024 * 1024, ge=256 * 1024, description="Resumable upload chunk (a multiple of 256 KiB)."
     )
     gdrive_resumable_threshold: int = Field(
@@ -237,10 +189,10 @@ class Settings(BaseSettings):
     telegram_proxy: str | None = Field(
         None, description="Proxy for the Bot API (http://host:port); unset: a direct connection."
     )
-    admin_ids: Annotated[list[int], NoDecode] = Field(
+    admin_ids: IdList = Field(
         default_factory=list, description="Telegram user ids of admins, comma-separated."
     )
-    webhook_url: str | None = Field(None, description="Public URL for webhook mode; unset: long polling.")
+    webhook_url: OptionalText = Field(None, description="Public URL for webhook mode; unset: long polling.")
     webhook_secret: SecretStr | None = Field(
         None, description="Checked against X-Telegram-Bot-Api-Secret-Token in webhook mode."
     )
@@ -269,7 +221,7 @@ class Settings(BaseSettings):
     vk_token: SecretStr | None = Field(None, description="VK community access token.")
     vk_group_id: int | None = Field(None, description="VK community id.")
     vk_api_url: str = Field("https://api.vk.com/method", description="VK API base URL.")
-    vk_admin_ids: Annotated[list[int], NoDecode] = Field(
+    vk_admin_ids: IdList = Field(
         default_factory=list, description="VK user ids of admins, comma-separated."
     )
     vk_rate: float = Field(20.0, gt=0, description="VK API requests per second.")
@@ -308,74 +260,11 @@ class Settings(BaseSettings):
     )
     api_rate_window_seconds: float = Field(60.0, gt=0, description="Window of API_RATE_LIMIT.")
     token_ttl_seconds: int = Field(86400, ge=60, description="Lifetime of an API session token.")
-    public_url: str | None = Field(
+    public_url: PublicUrl = Field(
         None,
         description="Base URL at which users reach the HTTP API (e.g. https://bot.example.com); "
         "/token's answer shows it in its example.",
     )
-
-    @field_validator("tiers", mode="before")
-    @classmethod
-    def _parse_tiers(cls, value: object) -> object:
-        if isinstance(value, str | dict):
-            return parse_tiers(value)
-        return value
-
-    @field_validator("tier_quotas", mode="before")
-    @classmethod
-    def _parse_quotas(cls, value: object) -> object:
-        if isinstance(value, str | dict):
-            return parse_quotas(value)
-        return value
-
-    @field_validator("admin_ids", "vk_admin_ids", mode="before")
-    @classmethod
-    def _parse_ids(cls, value: object) -> object:
-        return _split_csv(value)
-
-    @field_validator("queue_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str) -> str:
-        if not value or any(ch in value for ch in "{}: \t\n"):
-            raise ValueError("use letters, digits, '-' or '_' (no braces, colons or spaces)")
-        return value
-
-    @field_validator(
-        "redis_url", "gdrive_folder_id", "webhook_url", "gdrive_api_url", "public_url", mode="before"
-    )
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("log_file", "storage_dir", "face_model_path", "gdrive_credentials_file",
-                     "gdrive_token_file", mode="before")
-    @classmethod
-    def _empty_path_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _check_redis_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return value
-
-    @field_validator("public_url")
-    @classmethod
-    def _check_public_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")) or len(value) <= len("https://"):
-            raise ValueError("must be an http:// or https:// URL, e.g. https://bot.example.com")
-        return value
-
-    @field_validator("gdrive_chunk_bytes")
-    @classmethod
-    def _check_chunk(cls, value: int) -> int:
-        if value % (256 * 1024):
-            raise ValueError("must be a multiple of 262144 (256 KiB)")
-        return value
 
     @model_validator(mode="after")
     def _check_cross_fields(self) -> Settings:
