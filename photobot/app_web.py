@@ -73,12 +73,7 @@ def web_deps(
     (the sandbox's chat page, the Telegram webhook).
     """
     return WebDeps(
-        settings=core.settings,
-        queue=core.queue,
-        storage=core.storage,
-        sessions=core.sessions,
-        users=core.users,
-        metrics=core.metrics,
+        core.settings, core.queue, core.storage, core.sessions, core.users, core.metrics,
         workers_alive=workers_alive,
         add_routes=add_routes,
         quotas=QuotaBook(core.redis, core.settings),

@@ -133,12 +133,9 @@ class PremiumLedger:
         self.redis = redis
         self.settings = settings
         self.prefix = settings.key_prefix
+        self.premium_key = f"{self.prefix}:premium"
         self._grant = redis.register_script(_GRANT)
         self._refund = redis.register_script(_REFUND)
-
-    @property
-    def premium_key(self) -> str:
-        return f"{self.prefix}:premium"
 
     def payment_key(self, charge_id: str) -> str:
         return f"{self.prefix}:payment:{charge_id}"

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from photobot.config import Settings
@@ -42,15 +42,15 @@ class Sweep:
     failed: int = 0
 
 
+@dataclass(eq=False)
 class Retention:
-    def __init__(
-        self, storage: TrackedStorage, ledger: FileLedger, queue: JobQueue, settings: Settings
-    ) -> None:
-        self.storage = storage
-        self.ledger = ledger
-        self.queue = queue
-        self.settings = settings
-        self._stop = asyncio.Event()
+    """The sweeps of stored files: expired ones, orphans, and a user's own on /forget."""
+
+    storage: TrackedStorage
+    ledger: FileLedger
+    queue: JobQueue
+    settings: Settings
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     async def sweep(self, now_ms: int | None = None) -> Sweep:
         """Delete every file past its retention, and every orphan; see the module's docstring."""

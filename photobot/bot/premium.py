@@ -66,20 +66,14 @@ class Offer:
         return cls(kind, int(user_id), int(stars), int(days))
 
 
+@dataclass(eq=False)
 class Premium:
     """Premium's commands and payment steps."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        ledger: PremiumLedger,
-        refunds: StarsRefunds | None = None,
-        metrics: Metrics | None = None,
-    ) -> None:
-        self.settings = settings
-        self.ledger = ledger
-        self.refunds = refunds
-        self.metrics = metrics
+    settings: Settings
+    ledger: PremiumLedger
+    refunds: StarsRefunds | None = None
+    metrics: Metrics | None = None
 
     # --- the offer -----------------------------------------------------------------------------------
     def offers(self, user: UserRecord) -> list[Offer]:
@@ -188,13 +182,7 @@ class Premium:
         else:
             kind, days = "unknown", 0
         granted = await self.ledger.record_payment(
-            charge_id,
-            user.key,
-            stars=total,
-            days=days,
-            kind=kind,
-            payload=payload,
-            currency=currency,
+            charge_id, user.key, stars=total, days=days, kind=kind, payload=payload, currency=currency,
             subscription_end=subscription_end,
         )
         if granted.new and self.metrics is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
 from redis.commands.core import AsyncScript
@@ -137,6 +137,7 @@ class FileLedger:
         return int(files), sum(int(size) for size in sizes)
 
 
+@dataclass(eq=False)
 class TrackedStorage:
     """A Storage that records each put in the ledger and refuses an original over the user's budget.
 
@@ -144,14 +145,14 @@ class TrackedStorage:
     user; they count towards the budget of the next original.
     """
 
-    def __init__(
-        self, inner: Storage, ledger: FileLedger, user_budget_bytes: int, retention_days: int
-    ) -> None:
-        self.inner = inner
-        self.ledger = ledger
-        self.backend = inner.backend
-        self._budget = user_budget_bytes
-        self._days = retention_days
+    inner: Storage
+    ledger: FileLedger
+    user_budget_bytes: int
+    retention_days: int
+    backend: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.backend = self.inner.backend
 
     @classmethod
     def from_settings(cls, inner: Storage, redis: RedisClient, settings: Settings) -> TrackedStorage:
@@ -165,14 +166,14 @@ class TrackedStorage:
     async def put(self, data: bytes, name: str, mime: str, meta: Mapping[str, str]) -> str:
         user = str(meta.get("user_id", ""))
         kind = str(meta.get("kind", "other"))
-        if self._budget > 0 and kind == "original":
+        if self.user_budget_bytes > 0 and kind == "original":
             used = await self.ledger.user_bytes(user)
-            if used + len(data) > self._budget:
+            if used + len(data) > self.user_budget_bytes:
                 raise StorageBudgetReached(
                     f"{user} stores {used} bytes",
                     used_mb=round(used / 1048576),
-                    limit_mb=self._budget // 1048576,
-                    days=self._days,
+                    limit_mb=self.user_budget_bytes // 1048576,
+                    days=self.retention_days,
                 )
         file_id = await self.inner.put(data, name, mime, meta)
         job_id = str(meta.get("job_id", ""))

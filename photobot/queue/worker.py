@@ -23,7 +23,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import structlog
@@ -75,38 +75,36 @@ class _Ack:
     done: asyncio.Future[bool]
 
 
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass(eq=False)
 class Worker:
-    def __init__(
-        self,
-        queue: JobQueue,
-        handler: Handler,
-        *,
-        concurrency: int,
-        worker_id: str | None = None,
-        grace_seconds: float = 20.0,
-        metrics: Metrics | None = None,
-        idle_wait: float = 0.5,
-        max_aside: int = 200,
-    ) -> None:
-        if concurrency < 1:
+    """Leases up to `concurrency` jobs at once and runs each through `handler`; see the module."""
+
+    queue: JobQueue
+    handler: Handler
+    _: KW_ONLY
+    concurrency: int
+    worker_id: str = field(default_factory=_worker_id)
+    grace_seconds: float = 20.0
+    metrics: Metrics | None = None
+    idle_wait: float = 0.5
+    max_aside: int = 200
+    processed: int = field(default=0, init=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _slot_free: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _inflight: dict[str, tuple[Lease, asyncio.Task[None]]] = field(default_factory=dict, init=False)
+    _aside: set[str] = field(default_factory=set, init=False)  # in flight, stepped aside: not busy
+    _lost: set[str] = field(default_factory=set, init=False)
+    _held_until: dict[str, float] = field(default_factory=dict, init=False)
+    _acks: list[_Ack] = field(default_factory=list, init=False)
+    _ack_ready: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        self.queue = queue
-        self.handler = handler
-        self.concurrency = concurrency
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.grace_seconds = grace_seconds
-        self.metrics = metrics
-        self.idle_wait = idle_wait
-        self.max_aside = max_aside
-        self.processed = 0
-        self._stop = asyncio.Event()
-        self._slot_free = asyncio.Event()
-        self._inflight: dict[str, tuple[Lease, asyncio.Task[None]]] = {}
-        self._aside: set[str] = set()  # in flight, but stepped aside: not counted as busy
-        self._lost: set[str] = set()
-        self._held_until: dict[str, float] = {}
-        self._acks: list[_Ack] = []
-        self._ack_ready = asyncio.Event()
 
     @property
     def _lease_seconds(self) -> float:
