@@ -18,17 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from photobot import builders
 from photobot.bot.service import IncomingPhoto
 from photobot.config import Settings
 from photobot.gdrive import LocalStorage
-from photobot.gdrive.ledger import FileLedger, TrackedStorage
+from photobot.gdrive.ledger import FileLedger
 from photobot.jobs import Platform
-from photobot.queue import JobQueue
-from photobot.retention import Retention
 from tests.bot_support import ChatSide, chat_side
 from tests.conftest import ASTRONAUT
 from tests.fakes.drive import FakeDrive
-from tests.storage_helpers import drive_settings, drive_storage
+from tests.storage_helpers import drive_settings
 
 HOUR_MS = 3600 * 1000
 REPO = Path(__file__).resolve().parent.parent
@@ -180,16 +179,11 @@ async def test_drive_files_are_swept_alike(
 ) -> None:
     async with FakeDrive() as drive:
         settings = drive_settings(drive, tmp_path, redis_url=redis_url)
-        queue = JobQueue.from_settings(settings)
-        storage = TrackedStorage.from_settings(drive_storage(settings), queue.redis, settings)
-        try:
-            file_id = await storage.put(b"\xff\xd8\xff" + b"x" * 100, "a.jpg", "image/jpeg",
-                                        {"job_id": "nojob", "user_id": "tg:9", "kind": "original"})
+        async with builders.stores(settings) as core:
+            file_id = await core.storage.put(b"\xff\xd8\xff" + b"x" * 100, "a.jpg", "image/jpeg",
+                                             {"job_id": "nojob", "user_id": "tg:9", "kind": "original"})
             assert file_id in drive.state.files
             later = int(time.time() * 1000) + settings.state_ttl_seconds * 1000 + HOUR_MS
-            swept = await Retention(storage, storage.ledger, queue, settings).sweep(later)
+            swept = await core.retention.sweep(later)
             assert swept.orphans == 1 and file_id not in drive.state.files
-            assert await storage.ledger.user_bytes("tg:9") == 0
-        finally:
-            await storage.close()
-            await queue.close()
+            assert await core.storage.ledger.user_bytes("tg:9") == 0
