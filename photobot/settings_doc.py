@@ -39,10 +39,15 @@ def _default(field: FieldInfo) -> str:
     return f"`{value}`"
 
 
+def _description(field: FieldInfo) -> str:
+    """A field's docstring as one line."""
+    return " ".join((field.description or "").split())
+
+
 def settings_table() -> str:
     rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        description = (field.description or "").replace("|", "\\|")
+        description = _description(field).replace("|", "\\|")
         rows.append(f"| `{name.upper()}` | {_default(field)} | {description} |")
     return "\n".join(rows)
 
@@ -58,7 +63,7 @@ def env_example() -> str:
     for name, field in Settings.model_fields.items():
         default = _default(field).strip("`")
         value = "" if default in ("unset", "empty", "(required)") else default
-        lines.append(f"# {field.description}")
+        lines.append(f"# {_description(field)}")
         lines.append(f"{'' if name == 'bot_token' else '# '}{name.upper()}={value}")
     return "\n".join(lines) + "\n"
 
