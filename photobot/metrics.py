@@ -28,20 +28,11 @@ class Metrics:
         self.job_retries = Counter(
             "photobot_job_retries", "Jobs sent back for another attempt.", ["reason"], registry=r
         )
-        self.job_duration = Histogram(
-            "photobot_job_duration_seconds",
-            "From lease to completion.",
-            ["operation", "tier"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
-        self.queue_wait = Histogram(
-            "photobot_queue_wait_seconds",
-            "From enqueue to lease.",
-            ["operation", "tier"],
-            buckets=WAIT_BUCKETS,
-            registry=r,
-        )
+        by_operation_and_tier = ["operation", "tier"]
+        self.job_duration = Histogram("photobot_job_duration_seconds", "From lease to completion.",
+                                      by_operation_and_tier, buckets=DURATION_BUCKETS, registry=r)
+        self.queue_wait = Histogram("photobot_queue_wait_seconds", "From enqueue to lease.",
+                                    by_operation_and_tier, buckets=WAIT_BUCKETS, registry=r)
         self.queue_depth = Gauge(
             "photobot_queue_depth", "Jobs in the queue by tier and status.", ["tier", "status"], registry=r
         )

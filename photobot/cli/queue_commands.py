@@ -67,19 +67,17 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON lines")
     p.set_defaults(handler=jobs)
 
-    p = sub.add_parser("show", help="one job, every field")
-    p.add_argument("job_id", metavar="JOB_ID", help="the job's id")
-    p.set_defaults(handler=show)
+    for name, about, handler in (("show", "one job, every field", show),
+                                 ("cancel", "cancel a pending or retrying job", cancel)):
+        p = sub.add_parser(name, help=about)
+        p.add_argument("job_id", metavar="JOB_ID", help="the job's id")
+        p.set_defaults(handler=handler)
 
     p = sub.add_parser("requeue", help="failed job(s) back to pending")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("job_id", nargs="?", metavar="JOB_ID", help="the failed job to requeue")
     target.add_argument("--all-failed", action="store_true", help="requeue every failed job")
     p.set_defaults(handler=requeue)
-
-    p = sub.add_parser("cancel", help="cancel a pending or retrying job")
-    p.add_argument("job_id", metavar="JOB_ID", help="the job's id")
-    p.set_defaults(handler=cancel)
 
     p = sub.add_parser("worker", help="run a worker until SIGTERM")
     p.add_argument("--noop", action="store_true", help="drain with a no-op handler (benchmarks)")

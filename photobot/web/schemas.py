@@ -52,27 +52,7 @@ class JobOut(BaseModel):
 
     @classmethod
     def from_job(cls, job: Job) -> JobOut:
-        return cls(
-            job_id=job.job_id,
-            platform=job.platform,
-            user_id=job.user_id,
-            user_key=job.user_key,
-            status=job.status,
-            operation=job.operation,
-            params=job.params,
-            tier=job.tier,
-            priority=job.priority,
-            attempts=job.attempts,
-            max_attempts=job.max_attempts,
-            result_ids=job.result_ids,
-            error=job.error,
-            created_at=job.created_at,
-            enqueued_at=job.enqueued_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
-            next_retry_at=job.next_retry_at,
-            delivered=job.delivered,
-        )
+        return cls.model_validate({name: getattr(job, name) for name in cls.model_fields})
 
 
 class JobPage(BaseModel):

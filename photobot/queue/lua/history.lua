@@ -8,26 +8,25 @@ local ACTIVE_SCAN = 1000
 local mode = ARGV[1]
 local offset, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {0}
+-- The page of a sorted index, newest first, after its size.
+local function newest_first(index)
+  out[1] = redis.call('ZCARD', index)
+  for _, jid in ipairs(redis.call('ZREVRANGE', index, offset, offset + limit - 1)) do
+    local h = redis.call('HGETALL', key('job', jid))
+    if #h > 0 then out[#out + 1] = h end
+  end
+  return out
+end
 if mode == 'user' then
   local hist = key('user', ARGV[2], 'jobs')
   local status = ARGV[3]
   if status == '' then
-    out[1] = redis.call('ZCARD', hist)
-    for _, jid in ipairs(redis.call('ZREVRANGE', hist, offset, offset + limit - 1)) do
-      local h = redis.call('HGETALL', key('job', jid))
-      if #h > 0 then out[#out + 1] = h end
-    end
-    return out
+    return newest_first(hist)
   end
   if status == 'completed' or status == 'failed' or status == 'cancelled' then
     -- Finished jobs are indexed per status: a page costs its own size, whatever the history's.
     local idx = user_done(ARGV[2], status)
-    out[1] = redis.call('ZCARD', idx)
-    for _, jid in ipairs(redis.call('ZREVRANGE', idx, offset, offset + limit - 1)) do
-      local h = redis.call('HGETALL', key('job', jid))
-      if #h > 0 then out[#out + 1] = h end
-    end
-    return out
+    return newest_first(idx)
   end
   -- Unfinished jobs are the user's active set, which the pending cap keeps small; at most
   -- ACTIVE_SCAN of them are looked at, newest first.
