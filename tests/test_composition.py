@@ -90,3 +90,49 @@ async def test_the_fsm_keeps_a_choice_for_state_ttl(make_settings: Callable[...,
         assert len(names) == 2
         for name in names:
             assert 0 < await core.redis.ttl(name) <= 120
+
+
+# The one-way arrows of the README's "Inside photobot": each part with the parts it must not import.
+# The chat core knows no platform; the platforms know neither each other nor the HTTP side; the
+# queue, storage and processing know nothing of chats or HTTP; nothing below the root builds parts.
+ROOT = {"photobot.app", "photobot.app_web", "photobot.builders", "photobot.supervisor",
+        "photobot.cli", "photobot.sandbox"}
+CHATS = {"photobot.bot"}
+PLATFORMS = {"photobot.bot.telegram", "photobot.bot.vk"}
+HTTP = {"photobot.web"}
+SERVICES = {"photobot.queue", "photobot.processing", "photobot.gdrive", "photobot.users",
+            "photobot.sessions", "photobot.payments", "photobot.retention", "photobot.jobs",
+            "photobot.config", "photobot.settings_types", "photobot.logs", "photobot.metrics",
+            "photobot.backoff", "photobot.redis_client", "photobot.embedded_redis", "photobot.heap"}
+ARROWS = [
+    (SERVICES, ROOT | CHATS | HTTP),
+    (CHATS - PLATFORMS, ROOT | PLATFORMS | HTTP),
+    ({"photobot.bot.telegram"}, ROOT | HTTP | {"photobot.bot.vk"}),
+    ({"photobot.bot.vk"}, ROOT | HTTP | {"photobot.bot.telegram"}),
+    (HTTP, ROOT | CHATS),
+]
+
+
+def _within(name: str, parts: set[str]) -> bool:
+    return any(name == part or name.startswith(part + ".") for part in parts)
+
+
+@pytest.mark.parametrize(
+    ("parts", "forbidden"), ARROWS, ids=["services", "chat core", "telegram", "vk", "http"]
+)
+def test_the_parts_point_one_way(parts: set[str], forbidden: set[str]) -> None:
+    graph = _graph()
+    wrong = sorted(
+        f"{name} imports {imported}"
+        for name, imports in graph.items()
+        if _within(name, parts) and not _within(name, PLATFORMS - parts)
+        for imported in imports
+        if _within(imported, forbidden)
+    )
+    assert wrong == []
+
+
+def test_every_module_belongs_to_a_part() -> None:
+    everything = ROOT | CHATS | PLATFORMS | HTTP | SERVICES | {"photobot", "photobot.__main__",
+                                                               "photobot.startup", "photobot.settings_doc"}
+    assert sorted(name for name in _graph() if not _within(name, everything)) == []
