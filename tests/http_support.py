@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from photobot.sessions import TOKEN_SHAPE
+from tests.waiting import wait_until
 
 TOKEN_IN_TEXT = re.compile(r"Bearer ([A-Za-z0-9_-]{43})\b")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -54,19 +54,18 @@ def call(
 def wait_http(base: str, path: str, status: int = 200, timeout: float = 30.0) -> Answer:
     """Ask until the answer has `status` (the server may still be starting, workers may not have
     sent their first heartbeat yet)."""
-    deadline = time.monotonic() + timeout
     last: Answer | str = "no answer"
-    while time.monotonic() < deadline:
+
+    def answered() -> Answer | None:
+        nonlocal last
         try:
-            answer = call(base, path, timeout=5)
+            last = call(base, path, timeout=5)
         except OSError as error:
             last = repr(error)
-        else:
-            if answer.status == status:
-                return answer
-            last = answer
-        time.sleep(0.2)
-    raise AssertionError(f"{path} did not answer {status} within {timeout:g} s; last: {last}")
+            return None
+        return last if last.status == status else None
+
+    return wait_until(answered, timeout, lambda: f"{path} to answer {status}; last: {last}", step=0.2)
 
 
 def scrape(base: str) -> Samples:

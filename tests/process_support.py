@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from photobot.config import Settings
+from tests.waiting import wait_until
 
 SETTINGS_ENV = {name.upper() for name in Settings.model_fields}
 REPO = Path(__file__).resolve().parent.parent
@@ -110,11 +111,10 @@ def alive(pid: int) -> bool:
 
 
 def wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
+    try:
+        wait_until(lambda: not alive(pid), timeout, f"process {pid} to end")
+    except AssertionError:
+        return False
     return True
 
 

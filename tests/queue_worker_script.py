@@ -28,8 +28,8 @@ async def main(mode: str) -> int:
         if mode == "hang":
             started = f"{ctx.job.job_id}:{os.getpid()}"
             await cast(Awaitable[int], ctx.queue.redis.rpush("test:started", started))
-            await asyncio.sleep(3600)
-        await asyncio.sleep(float(os.environ.get("TEST_JOB_SECONDS", "0")))
+            await asyncio.sleep(3600)  # a job that hangs
+        await asyncio.sleep(float(os.environ.get("TEST_JOB_SECONDS", "0")))  # the job's work
         await cast(Awaitable[int], ctx.queue.redis.hincrby("test:runs", ctx.job.job_id, 1))
 
     worker = Worker(queue, handler, concurrency=int(os.environ.get("TEST_CONCURRENCY", "4")),

@@ -10,7 +10,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -186,9 +185,3 @@ def handled(tg: FakeTelegram, redis_url: str, update_id: int) -> bool:
         client.close()
 
 
-def wait_until(predicate: Any, timeout: float = 30.0, step: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(step)

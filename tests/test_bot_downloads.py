@@ -32,7 +32,7 @@ async def test_downloads_in_flight_are_bounded(make_settings: Callable[..., Sett
             nonlocal held, most
             held += 1
             most = max(most, held)
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # a download takes a while, during which others may start
             return original
 
         async def counted_put(*args: object, **kwargs: object) -> str:

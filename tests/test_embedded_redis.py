@@ -30,6 +30,7 @@ from tests.process_support import (
     wait_gone,
 )
 from tests.queue_support import make_job
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,10 +89,7 @@ async def test_a_redis_server_left_by_a_killed_run_is_stopped_first(tmp_path: Pa
         check=True, timeout=10,
     )
     stale = redis.Redis(unix_socket_path=str(embedded.socket_path))
-    for _ in range(100):
-        if embedded.pid_file.exists():
-            break
-        await asyncio.sleep(0.05)
+    await eventually(embedded.pid_file.exists, 5, "the stale server's pid file")
     stale.set("kept", "yes")
     stale.close()
     stale_pid = int(embedded.pid_file.read_text())
@@ -161,11 +159,10 @@ def test_run_starts_embedded_redis_keeps_jobs_and_leaves_no_child(tmp_path: Path
 async def _wait_for_job(url: str, user_key: str, status: JobStatus, tmp_path: Path, timeout: float) -> Job:
     queue = queue_on(url, tmp_path)
     try:
-        async with asyncio.timeout(timeout):
-            while True:
-                jobs, _ = await queue.user_jobs(user_key)
-                if jobs and jobs[0].status is status:
-                    return jobs[0]
-                await asyncio.sleep(0.2)
+        async def latest() -> Job | None:
+            jobs, _ = await queue.user_jobs(user_key)
+            return jobs[0] if jobs and jobs[0].status is status else None
+
+        return await eventually(latest, timeout, f"{user_key}'s job to be {status.value}", step=0.2)
     finally:
         await queue.close()

@@ -115,7 +115,7 @@ async def test_offset_confirms_and_drops_earlier_updates(tg: FakeTelegram, bot: 
 
 async def test_long_poll_wakes_on_inject(tg: FakeTelegram, bot: Bot) -> None:
     async def inject_later() -> None:
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # while the long poll is held
         tg.inject_text(5, "ping")
 
     started = time.monotonic()
@@ -365,7 +365,7 @@ async def test_http_side_door(tg: FakeTelegram, bot: Bot) -> None:
         photo = updates[0].message.photo  # type: ignore[union-attr]
         assert photo is not None
         waiter = asyncio.create_task(http.post("/_fake/wait_messages", json={"chat_id": 81, "kind": "photo"}))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # the waiter waits a while before the photo comes
         await bot.send_photo(81, photo[-1].file_id, caption="queued")
         async with await waiter as resp:
             assert [m["current"]["text"] for m in await resp.json()] == ["queued"]

@@ -84,7 +84,7 @@ async def test_pre_checkout_answered_once_within_the_limit(fake: tuple[FakeTeleg
     with pytest.raises(TelegramBadRequest, match="query is too old"):
         await bot.answer_pre_checkout_query(query_id, ok=True)
     late = tg.inject_pre_checkout(USER, "p:1", 50)
-    await asyncio.sleep(0.6)  # past this fake's limit (Telegram's is 10 s)
+    await asyncio.sleep(0.6)  # the query grows old: past this fake's limit (Telegram's is 10 s)
     with pytest.raises(TelegramBadRequest, match="query is too old"):
         await bot.answer_pre_checkout_query(late, ok=True)
     assert tg.pre_checkout_answer(late) is None

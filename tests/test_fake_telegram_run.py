@@ -126,7 +126,7 @@ async def test_a_second_long_poll_ends_the_first_with_conflict() -> None:
         old, new = make_bot(tg.base_url, tg.token), make_bot(tg.base_url, tg.token)
         try:
             stale = asyncio.create_task(old.get_updates(timeout=20))
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the first poll is held a while, as a bot's would be
             fresh = asyncio.create_task(new.get_updates(timeout=20))
             with pytest.raises(TelegramConflictError, match="terminated by other getUpdates"):
                 await asyncio.wait_for(stale, 5)

@@ -251,7 +251,7 @@ async def test_rate_mode_refuses_calls_beyond_n_per_second(vk: FakeVK, api: API)
     refused = [o for o in outcomes if isinstance(o, VKAPIError)]
     assert len(refused) == 3 and all(e.code == 6 for e in refused)
     assert len(vk.visible_messages(42)) == 5
-    await asyncio.sleep(1.05)
+    await asyncio.sleep(1.05)  # the one-second window passes
     await api.messages.send(peer_id=42, message="later", random_id=100)
 
 

@@ -178,7 +178,7 @@ def test_a_replayed_webhook_update_is_handled_once(deployment: Deployment) -> No
     replay = json.dumps(d.tg.update(update_id)).encode()
     for _ in range(3):
         assert _raw_post(d.hook_url, replay, SECRET.encode())[0] == 200
-    time.sleep(0.5)
+    time.sleep(0.5)  # time for a second token to be minted, were it minted: it must not be
     assert len(d.tg.visible_messages(user)) == 1
     client = redis.Redis.from_url(d.redis_url)
     assert client.scard(f"{{photobot}}:sessions:tg:{user}") == 1
@@ -223,7 +223,7 @@ def test_a_user_who_blocked_the_bot_is_an_ordinary_event(deployment: Deployment)
         return [c for c in d.tg.calls("sendMessage") if str(c.chat_id) == str(user)]
 
     d.tg.wait_for_sync(lambda: len(refused()) >= 2 and "user cannot be answered" in d.log()[log_before:], 30)
-    time.sleep(1.0)
+    time.sleep(1.0)  # time for a retry storm to show, were there one: there must not be
     assert len(refused()) == 2 and all(c.status == 403 for c in refused()), refused()
     log = d.log()[log_before:]
     assert '"level": "error"' not in log and "update failed" not in log, ids

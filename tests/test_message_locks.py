@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from photobot.bot.state import MessageLocks
 from photobot.jobs import Platform
+from tests.waiting import eventually
 
 PREFIX = "{photobot}"
 
@@ -30,11 +31,11 @@ async def test_edits_of_one_message_take_turns_and_others_do_not_wait(redis: Red
     async def edit(name: str, message_id: int, seconds: float) -> None:
         async with locks.hold(Platform.TELEGRAM, 1, message_id):
             order.append(f"{name} in")
-            await asyncio.sleep(seconds)
+            await asyncio.sleep(seconds)  # the edit's work, with the lock held
             order.append(f"{name} out")
 
     first = asyncio.ensure_future(edit("a", 10, 1.5))  # holds longer than the ttl: renewed
-    await asyncio.sleep(0.1)
+    await eventually(lambda: order == ["a in"], 5, "a to hold the lock")
     await asyncio.gather(edit("b", 10, 0), edit("other", 11, 0), first)
     assert order.index("other in") < order.index("a out")  # another message: no wait
     assert order.index("a out") < order.index("b in")  # the same message: after a, never during

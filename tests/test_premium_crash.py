@@ -19,7 +19,8 @@ import redis
 
 from tests.fakes.telegram import FakeTelegram
 from tests.fixtures.redis_server import RedisServer, reply
-from tests.telegram_support import BotProcess, texts, wait_text, wait_until
+from tests.telegram_support import BotProcess, texts, wait_text
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 PRICE = 50

@@ -94,7 +94,7 @@ async def test_a_killed_worker_is_reported_and_replaced() -> None:
         await processor.warm_up()
         (pid,) = processor.worker_pids()
         job = asyncio.create_task(processor.run(data, "enhance", {}))
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # the kill comes in the middle of the job, as a crash would
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(WorkerCrashed) as caught:
             await job
@@ -115,7 +115,7 @@ async def test_the_event_loop_stays_responsive_while_images_are_processed() -> N
         async def tick() -> None:
             nonlocal ticks
             while True:
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # counts how often the loop is free to run it
                 ticks += 1
 
         ticker = asyncio.create_task(tick())

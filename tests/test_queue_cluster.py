@@ -117,7 +117,7 @@ async def test_lifecycle_of_300_jobs_on_a_cluster(queue: JobQueue, cluster: Redi
             await queue.promote_due_retries()
             if completions.total() == 300 - len(cancelled) - len(permanent):
                 break
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # an idle round: retries come due with time
 
     expected = set(ids) - cancelled - permanent
     assert set(completions) == expected
@@ -134,7 +134,7 @@ async def test_lifecycle_of_300_jobs_on_a_cluster(queue: JobQueue, cluster: Redi
 async def test_an_idle_wait_wakes_on_enqueue(queue: JobQueue) -> None:
     assert await queue.wait_for_work(0.05) is False
     waiter = asyncio.create_task(queue.wait_for_work(30))
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # time for a wrong wake-up to show: nothing was enqueued yet
     assert not waiter.done()
     await queue.enqueue(make_job())
     assert await asyncio.wait_for(waiter, 30) is True

@@ -120,7 +120,7 @@ async def test_heartbeat_extends_and_reports_lost_leases(queue: JobQueue) -> Non
     a, b = await queue.lease("w", count=2)
     r = redis.Redis.from_url(queue.settings.redis_url or "")
     before = reply(r.zscore("{photobot}:processing", a.job.job_id))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)  # the clock moves on: the renewed lease ends later
     assert await queue.heartbeat([a, b], worker_id="w") == [True, True]
     assert (reply(r.zscore("{photobot}:processing", a.job.job_id)) or 0) > (before or 0)
     expire_lease(queue.settings.redis_url or "", b.job.job_id)

@@ -86,7 +86,7 @@ async def test_aging_lifts_a_waiting_low_tier_job_above_fresh_high_tier_jobs(
         # Before an aging period has passed, priority rules.
         first = (await queue.lease("w"))[0]
         assert first.job.job_id == fresh_premium.job.job_id
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(0.35)  # an aging period passes
         newest_premium = await queue.enqueue(make_job("2", "premium"))
         leased = (await queue.lease("w"))[0]
         assert leased.job.job_id == old_free.job.job_id
@@ -105,7 +105,7 @@ async def test_aging_serves_a_low_tier_under_a_steady_high_tier_load(
             if leases[0].job.job_id == free.job.job_id:
                 served_free = True
                 break
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # the admin load keeps coming, a little at a time
         assert served_free, "the free job starved under admin load"
 
 

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from photobot.jobs import JobStatus
 from photobot.queue import JobQueue
 from tests.fixtures.redis_server import RedisServer, reply
 from tests.queue_support import check_invariants, make_job, open_queue
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,13 +68,6 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     procs.stop_all()
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 def completed_ids(url: str) -> set[str]:
     r = redis.Redis.from_url(url, decode_responses=True)
     try:
@@ -91,14 +84,14 @@ async def test_job_of_a_worker_killed_mid_job_is_completed_once_by_another(
         job = (await queue.enqueue(make_job("1"))).job
         r = redis.Redis.from_url(url, decode_responses=True)
         doomed = processes.start(["-m", "tests.queue_worker_script", "hang"], worker_env(url, tmp_path))
-        await wait_until(lambda: r.llen("test:started") == 1, 20, "the first worker to start the job")
+        await eventually(lambda: r.llen("test:started") == 1, 20, "the first worker to start the job")
         assert r.lrange("test:started", 0, -1) == [f"{job.job_id}:{doomed.pid}"]
         doomed.send_signal(signal.SIGKILL)
         doomed.wait()
 
         survivor = processes.start(["-m", "tests.queue_worker_script", "record"],
                                    worker_env(url, tmp_path))
-        await wait_until(lambda: job.job_id in completed_ids(url), 20, "the job to be completed")
+        await eventually(lambda: job.job_id in completed_ids(url), 20, "the job to be completed")
         code, out = processes.terminate(survivor)
         assert code == 0 and out.strip() == "1"
         done = await queue.get(job.job_id)
@@ -126,7 +119,7 @@ async def test_worker_rides_out_a_redis_restart_and_no_accepted_job_is_lost(
                     try:
                         results = await queue.enqueue_many(batch)
                     except (redis.ConnectionError, OSError):
-                        await asyncio.sleep(0.05)
+                        await asyncio.sleep(0.05)  # Redis is restarting: a client's retry pace
                         continue
                     accepted.update(result.job.job_id for result in results)
                     return
@@ -135,14 +128,14 @@ async def test_worker_rides_out_a_redis_restart_and_no_accepted_job_is_lost(
             for batch_no in range(15):
                 await enqueue_batch(batch_no)
             # Stop Redis while the worker is busy: some jobs are in flight, some wait.
-            await wait_until(lambda: len(completed_ids(server.url)) >= 30, 30, "work to be under way")
+            await eventually(lambda: len(completed_ids(server.url)) >= 30, 30, "work to be under way")
             server.stop()  # SHUTDOWN: the append-only file is flushed
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # Redis stays down a while, the worker busy meanwhile
             server.start()
             for batch_no in range(15, 30):
                 await enqueue_batch(batch_no)
-                await asyncio.sleep(0.01)
-            await wait_until(lambda: accepted <= completed_ids(server.url), 60,
+                await asyncio.sleep(0.01)  # batches paced, arriving while the worker works
+            await eventually(lambda: accepted <= completed_ids(server.url), 60,
                              "every accepted job to complete")
             assert worker.poll() is None, "the worker died with Redis"
             stats = await queue.stats()
@@ -170,8 +163,8 @@ async def test_two_worker_processes_complete_2000_jobs_exactly_once(
         for batch in range(20):
             results = await queue.enqueue_many([make_job(f"u{(batch + i) % 9}") for i in range(100)])
             ids += [result.job.job_id for result in results]
-            await asyncio.sleep(0.005)
-        await wait_until(lambda: len(completed_ids(url)) == 2000, 60, "2,000 completions")
+            await asyncio.sleep(0.005)  # batches paced, arriving while the workers work
+        await eventually(lambda: len(completed_ids(url)) == 2000, 60, "2,000 completions")
         processed = [int(processes.terminate(w)[1].strip()) for w in workers]
         assert sum(processed) == 2000, processed
         assert completed_ids(url) == set(ids)
@@ -186,7 +179,7 @@ async def test_two_worker_processes_complete_2000_jobs_exactly_once(
 
 
 async def wait_for_workers(queue: JobQueue, n: int) -> None:
-    deadline = time.monotonic() + 30
-    while (await queue.stats()).workers_alive < n:
-        assert time.monotonic() < deadline, "workers did not start"
-        await asyncio.sleep(0.05)
+    async def alive() -> bool:
+        return (await queue.stats()).workers_alive >= n
+
+    await eventually(alive, 30, f"{n} workers to start")

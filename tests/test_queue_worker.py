@@ -14,6 +14,7 @@ from photobot.jobs import JobStatus, PermanentJobError, TransientJobError
 from photobot.metrics import Metrics
 from photobot.queue import JobContext, JobQueue, Maintenance, Worker
 from tests.queue_support import check_invariants, make_job, open_queue
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -30,13 +31,6 @@ async def queue(make_settings: Callable[..., Settings]) -> AsyncIterator[JobQueu
     check_invariants(settings.redis_url or "")
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
-
-
 async def status_of(queue: JobQueue, job_id: str) -> JobStatus:
     job = await queue.get(job_id)
     assert job is not None
@@ -50,7 +44,7 @@ async def test_runs_at_most_concurrency_jobs_at_once_and_completes_all(queue: Jo
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the job's work, during which others may start
         running -= 1
         ctx.result_ids = [f"result-{ctx.job.job_id}"]
         done.append(ctx.job.job_id)
@@ -58,7 +52,7 @@ async def test_runs_at_most_concurrency_jobs_at_once_and_completes_all(queue: Jo
     results = await queue.enqueue_many([make_job(str(i % 7)) for i in range(60)])
     worker = Worker(queue, handler, concurrency=4, metrics=Metrics())
     task = asyncio.create_task(worker.run())
-    await wait_for(lambda: worker.processed == 60)
+    await eventually(lambda: worker.processed == 60)
     worker.stop()
     await task
     assert peak == 4 and sorted(done) == sorted(r.job.job_id for r in results)
@@ -79,7 +73,7 @@ async def test_a_job_that_steps_aside_frees_its_place_and_keeps_its_lease(queue:
         nonlocal slow_waiting, quick_done, running, peak
         running += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the job's work, during which others may start
         running -= 1
         if ctx.job.operation == "slow-chat":
             ctx.step_aside()
@@ -92,13 +86,13 @@ async def test_a_job_that_steps_aside_frees_its_place_and_keeps_its_lease(queue:
     quick = await queue.enqueue_many([make_job(str(i), operation="quick") for i in range(20)])
     worker = Worker(queue, handler, concurrency=2, max_aside=3, metrics=Metrics())
     task = asyncio.create_task(worker.run())
-    await wait_for(lambda: quick_done == 20 and slow_waiting == 4)
+    await eventually(lambda: quick_done == 20 and slow_waiting == 4)
     await asyncio.sleep(1.0)  # beyond the 0.6 s lease: the waiting ones are kept by heartbeats
     stats = await queue.stats()
     assert peak <= 2 and worker.aside == 3  # the fourth keeps its place
     assert stats.counts["processing"] == 4 and worker.processed == 20
     chat_open.set()
-    await wait_for(lambda: worker.processed == 24)
+    await eventually(lambda: worker.processed == 24)
     worker.stop()
     await task
     assert [await status_of(queue, r.job.job_id) for r in quick] == [JobStatus.COMPLETED] * 20
@@ -122,8 +116,13 @@ async def test_errors_are_classified(queue: JobQueue) -> None:
     worker = Worker(queue, handler, concurrency=3)
     maintenance = Maintenance(queue, interval=0.02)
     tasks = [asyncio.create_task(worker.run()), asyncio.create_task(maintenance.run())]
-    await wait_for(lambda: calls.get("bug", 0) == 3 and calls.get("flaky", 0) == 2)
-    await asyncio.sleep(0.1)
+    await eventually(lambda: calls.get("bug", 0) == 3 and calls.get("flaky", 0) == 2)
+
+    async def recorded() -> bool:  # just after the handler's last call
+        statuses = [await status_of(queue, job.job_id) for job in (bad, flaky, bug)]
+        return statuses == [JobStatus.FAILED, JobStatus.COMPLETED, JobStatus.FAILED]
+
+    await eventually(recorded, 10, "the three outcomes to be recorded")
     worker.stop()
     maintenance.stop()
     await asyncio.gather(*tasks)
@@ -146,7 +145,7 @@ async def test_heartbeats_keep_a_long_job_leased(queue: JobQueue) -> None:
     worker = Worker(queue, handler, concurrency=1)
     maintenance = Maintenance(queue, interval=0.05)
     tasks = [asyncio.create_task(worker.run()), asyncio.create_task(maintenance.run())]
-    await wait_for(lambda: worker.processed == 1)
+    await eventually(lambda: worker.processed == 1)
     worker.stop()
     maintenance.stop()
     await asyncio.gather(*tasks)
@@ -162,7 +161,7 @@ async def test_a_lost_lease_cancels_the_handler(queue: JobQueue) -> None:
     async def handler(ctx: JobContext) -> None:
         started.set()
         try:
-            await asyncio.sleep(30)
+            await asyncio.sleep(30)  # a job that would run long
         except asyncio.CancelledError:
             cancelled.set()
             raise
@@ -187,11 +186,11 @@ async def test_stop_lets_quick_jobs_finish_and_gives_slow_leases_back(queue: Job
 
     async def handler(ctx: JobContext) -> None:
         started.add(ctx.job.operation)
-        await asyncio.sleep(0.2 if ctx.job.operation == "quick" else 30)
+        await asyncio.sleep(0.2 if ctx.job.operation == "quick" else 30)  # the jobs' work
 
     worker = Worker(queue, handler, concurrency=2, grace_seconds=0.5)
     task = asyncio.create_task(worker.run())
-    await wait_for(lambda: started == {"quick", "slow"})
+    await eventually(lambda: started == {"quick", "slow"})
     worker.stop()
     await asyncio.wait_for(task, 5)
     assert await status_of(queue, quick.job_id) == JobStatus.COMPLETED
@@ -209,10 +208,10 @@ async def test_idle_worker_is_woken_by_enqueue_not_by_polling(queue: JobQueue) -
     # A 30 s wait between polls: only the wake-up can explain a pickup within a second.
     worker = Worker(queue, handler, concurrency=1, idle_wait=30)
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.3)  # the worker is blocked waiting
+    await asyncio.sleep(0.3)  # the worker gets into its blocking wait (the scenario: no sign shows it)
     await queue.enqueue(make_job("1"))
     await asyncio.wait_for(picked.wait(), 1.0)
-    await asyncio.sleep(0.1)  # blocked waiting again
+    await asyncio.sleep(0.1)  # blocked waiting again (as above)
     worker.stop()  # returns at once, without waiting out the 30 s
     await asyncio.wait_for(task, 2)
 
@@ -223,7 +222,10 @@ async def test_worker_is_counted_alive_in_stats(queue: JobQueue) -> None:
 
     worker = Worker(queue, handler, concurrency=1, worker_id="w-alive", idle_wait=0.1)
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.2)
-    assert (await queue.stats()).workers_alive == 1
+
+    async def counted() -> bool:
+        return (await queue.stats()).workers_alive == 1
+
+    await eventually(counted, 10, "the worker to be counted alive")
     worker.stop()
     await task

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from PIL import Image
 from photobot.bot.i18n import t
 from tests.fixtures.redis_server import free_port
 from tests.process_support import REPO, clean_env, start, wait_gone
+from tests.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 USER, ADMIN = 1001, 1
@@ -67,14 +67,14 @@ class Sandbox:
         return list(body["messages"])
 
     def wait(self, person: int, predicate: Any, timeout: float = 60) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
+        messages: list[dict[str, Any]] = []
+
+        def shown() -> list[dict[str, Any]] | None:
+            nonlocal messages
             messages = self.chat(person)
-            if predicate(messages):
-                return messages
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"chat of {person}: {messages}")
-            time.sleep(0.2)
+            return messages if predicate(messages) else None
+
+        return wait_until(shown, timeout, lambda: f"the chat of {person}; it shows {messages}", step=0.2)
 
 
 def jpeg(width: int = 320, height: int = 240) -> bytes:
@@ -91,11 +91,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     process, output = start([sys.executable, "-m", "photobot", "sandbox", "--port", str(port)], workdir,
                             clean_env(PYTHONPATH=str(REPO)))
     try:
-        deadline = time.monotonic() + 90
-        while not any(line.startswith("photobot sandbox: open") for line in output.lines):
+        def opened() -> bool:
             assert process.poll() is None, output.text()
-            assert time.monotonic() < deadline, output.text()
-            time.sleep(0.1)
+            return any(line.startswith("photobot sandbox: open") for line in output.lines)
+
+        wait_until(opened, 90, output.text)
         assert f"http://127.0.0.1:{port}/" in output.text()
         yield Sandbox(f"http://127.0.0.1:{port}")
     finally:

@@ -179,7 +179,7 @@ def test_webhook_without_the_secret_is_refused_and_enqueues_nothing(deployment: 
     assert _post(url, forged, None) == 403
     assert _post(url, forged, "wrong-" + SECRET) == 403
     assert _post(url, forged, SECRET[:-1]) == 403
-    time.sleep(1.0)
+    time.sleep(1.0)  # time for a forged update to be taken, were it taken: it must not be
     assert _jobs_of(deployment.redis_url, f"tg:{FORGER}") == []
     assert tg.messages(FORGER) == []
     assert _post(url, forged, SECRET) == 200  # the right secret: the same update is taken

@@ -71,7 +71,7 @@ async def test_a_token_that_was_never_issued_is_rejected(store: SessionStore) ->
 async def test_token_expires_by_redis_ttl(store: SessionStore) -> None:
     token = await store.issue("tg:5", ttl=1)
     assert await store.verify(token) is not None
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(1.2)  # the 1 s TTL runs out
     assert await store.verify(token) is None
     assert not await store.redis.exists(f"{{photobot}}:session:{token_digest(token)}")
 
@@ -152,7 +152,7 @@ async def test_a_user_keeps_at_most_five_live_tokens(store: SessionStore) -> Non
     tokens = []
     for _ in range(8):
         tokens.append(await store.issue("tg:1"))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # issued one after another in time: "oldest" is well defined
     assert await store.count("tg:1") == MAX_TOKENS_PER_USER == 5
     assert await cast(Awaitable[int], store.redis.scard("{photobot}:sessions:tg:1")) == 5
     live = [token for token in tokens if await store.verify(token) is not None]

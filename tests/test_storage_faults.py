@@ -177,7 +177,7 @@ async def test_event_loop_stays_free_while_drive_is_slow(drive: FakeDrive, tmp_p
     async def ticker() -> None:
         nonlocal ticks
         while True:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # counts how often the loop is free to run it
             ticks += 1
 
     task = asyncio.create_task(ticker())

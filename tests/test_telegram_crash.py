@@ -26,8 +26,8 @@ from tests.telegram_support import (
     texts,
     wait_results,
     wait_text,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 ADMIN = 1
@@ -93,7 +93,7 @@ def test_photos_sent_while_down_and_a_crash_before_processing(
     [result] = wait_results(tg, 201, 1, bot=full)
     assert result.text and result.text.startswith("✅") and sent_photos(tg, 201) == 1
     assert len(tg.visible_messages(201)) == 1
-    time.sleep(1.0)
+    time.sleep(1.0)  # time for a wrong result to show: the cancelled job must stay without one
     assert results(tg, 202) == [] and status_caption(tg, 202).startswith("🚫")
     assert job_record(tg, job_a)["status"] == "completed"
     assert full.stop() == 0
@@ -140,10 +140,7 @@ def test_killed_between_the_result_and_its_record(tg: FakeTelegram, spawn: Calla
     bot.kill()  # Telegram has the result; the job may not have recorded it yet
     job_id = next(v.text for v in tg.visible_messages(204)[0].versions if v.text).rsplit(" ", 1)[-1]
     again = spawn().start(tg)
-    deadline = time.monotonic() + 30
-    while job_record(tg, job_id)["status"] != "completed":
-        assert time.monotonic() < deadline, again.log_tail()
-        time.sleep(0.3)
+    wait_until(lambda: job_record(tg, job_id)["status"] == "completed", 30, again.log_tail)
     [result] = results(tg, 204)
     assert len(tg.visible_messages(204)) == 1 and sent_photos(tg, 204) == 1
     assert result.text and result.text.startswith("✅")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -31,6 +31,7 @@ from tests.telegram_support import (
     wait_results,
     wait_text,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 ADMIN = 1
@@ -78,6 +79,13 @@ def command(tg: FakeTelegram, user: int, text: str, start: str, lang: str = "en"
 
 def job_id_of(caption: str) -> str:
     return caption.rsplit(" ", 1)[-1]
+
+
+def failed_record(tg: FakeTelegram, job_id: str) -> dict[str, Any] | None:
+    """The admin's /job record of the job once it says failed (the user hears of the failure just
+    before the worker records it)."""
+    record: dict[str, Any] = json.loads(command(tg, ADMIN, f"/job {job_id}", "{"))
+    return record if record["status"] == "failed" else None
 
 
 def test_caption_sepia_becomes_a_sepia_photo(tg: FakeTelegram, bot: BotProcess) -> None:
@@ -179,13 +187,8 @@ def test_admin_commands_and_refusals(tg: FakeTelegram, bot: BotProcess) -> None:
     tg.wait_for_sync(lambda: any((m.text or "").startswith("❌") for m in tg.visible_messages(106)), 30)
     [status] = tg.visible_messages(106)
     job_id = job_id_of(status.versions[0].text or "")
-    # The user hears of the failure just before the worker records it: ask until it is recorded.
-    for _ in range(50):
-        record = json.loads(command(tg, ADMIN, f"/job {job_id}", "{"))
-        if record["status"] == "failed":
-            break
-        time.sleep(0.2)
-    assert record["status"] == "failed" and record["operation"] == "sepia"
+    record = wait_until(lambda: failed_record(tg, job_id), 10, f"job {job_id} to be recorded as failed", 0.2)
+    assert record["operation"] == "sepia"
     assert record["error"]["code"] == "corrupt" or record["error"]["code"].startswith("unsupported")
     command(tg, ADMIN, f"/requeue {job_id}", f"Job {job_id} is back in the queue.")
     command(tg, ADMIN, "/requeue nosuchjob", "No job nosuchjob")

@@ -12,7 +12,7 @@ shape, not JSON): dropped with an error in the log, and polling goes on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from photobot.bot.inbox import UpdateInbox
 from photobot.bot.telegram.polling import InboxPoller, backlog_key
 from photobot.metrics import Metrics
 from tests.fakes.telegram import FakeTelegram
+from tests.waiting import eventually
 
 INBOX_KEY = "{photobot}:tg:inbox:test"
 
@@ -78,16 +79,17 @@ class RefusingInbox(UpdateInbox):
         await super().add(updates)
 
 
-async def until(predicate: Callable[[], bool], timeout: float) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def kept(redis: Redis) -> int:
     """How many updates the inbox holds."""
     return len(await UpdateInbox(redis, INBOX_KEY).load())
+
+
+async def _kept_is(redis: Redis, count: int) -> bool:
+    return await kept(redis) == count
+
+
+async def _kept_at_least(redis: Redis, count: int) -> bool:
+    return await kept(redis) >= count
 
 
 @pytest.fixture
@@ -149,14 +151,14 @@ async def test_a_slow_chat_holds_back_nobody_else(tg: FakeTelegram, bot: Bot, re
         return metrics.registry.get_sample_value("photobot_updates_in_hand", {"platform": "telegram"})
 
     with polling:
-        await until(lambda: recorder.texts(2) == ["calm"], 10)
-        assert in_hand() == 150
-        # All 151 are confirmed to Telegram and kept in the inbox, the slow chat's 150 unhandled.
-        assert tg.pending_update_count == 0
-        assert await kept(redis) == 150
+        await eventually(lambda: recorder.texts(2) == ["calm"], 10)
+        # All 151 are confirmed to Telegram and kept in the inbox; once "calm" is done and has left
+        # the inbox and the in-hand count (just after its handler returns), the slow chat's 150 wait.
+        await eventually(lambda: in_hand() == 150 and tg.pending_update_count == 0, 10, "calm to leave")
+        await eventually(lambda: _kept_is(redis, 150), 10, "150 kept updates")
         assert sorted(recorder.started) == ["calm", "slow 0"]
         recorder.gates[1].set()
-        await until(lambda: len(recorder.texts(1)) == 150, 20)
+        await eventually(lambda: len(recorder.texts(1)) == 150, 20)
     await polling.stopped()
     assert recorder.texts(1) == [f"slow {i}" for i in range(150)]
     assert await kept(redis) == 0 and in_hand() == 0
@@ -170,7 +172,7 @@ async def test_an_outage_keeps_the_chat_in_order(tg: FakeTelegram, bot: Bot, red
     tg.inject_text(6, "after the bug")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
     with polling:
-        await until(lambda: len(recorder.texts(5)) == 3 and len(recorder.texts(6)) == 1, 20)
+        await eventually(lambda: len(recorder.texts(5)) == 3 and len(recorder.texts(6)) == 1, 20)
     await polling.stopped()
     assert recorder.texts(5) == ["one", "two", "three"]
     assert recorder.started.count("two") == 4  # three outages, then done
@@ -185,7 +187,7 @@ async def test_refused_by_redis_nothing_is_confirmed(tg: FakeTelegram, bot: Bot,
     inbox = RefusingInbox(redis, INBOX_KEY, refusals=3)
     polling = Polling(bot, recorder, inbox)
     with polling:
-        await until(lambda: recorder.texts(7) == ["hello"], 10)
+        await eventually(lambda: recorder.texts(7) == ["hello"], 10)
         assert inbox.refusals == 0
     await polling.stopped()
     assert tg.confirmed_offset == first + 1
@@ -201,7 +203,7 @@ async def test_a_stop_leaves_the_unfinished_in_the_inbox_for_the_next_start(
     last = tg.inject_text(4, "free")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), grace_seconds=0.2)
     with polling:
-        await until(lambda: recorder.texts(4) == ["free"] and "stuck" in recorder.started, 10)
+        await eventually(lambda: recorder.texts(4) == ["free"] and "stuck" in recorder.started, 10)
     await polling.stopped()
     # Confirmed to Telegram, so only the inbox has them now.
     assert tg.confirmed_offset == last + 1 and tg.pending_update_count == 0
@@ -210,7 +212,7 @@ async def test_a_stop_leaves_the_unfinished_in_the_inbox_for_the_next_start(
     successor = Recorder()
     polling = Polling(bot, successor, UpdateInbox(redis, INBOX_KEY))
     with polling:
-        await until(lambda: successor.texts(3) == ["stuck", "behind it"], 10)
+        await eventually(lambda: successor.texts(3) == ["stuck", "behind it"], 10)
     await polling.stopped()
     assert successor.texts(4) == []
     assert await kept(redis) == 0
@@ -224,7 +226,7 @@ async def test_an_unreadable_kept_update_is_dropped_not_fatal(
     tg.inject_text(9, "still served")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
     with polling:
-        await until(lambda: recorder.texts(9) == ["still served"], 10)
+        await eventually(lambda: recorder.texts(9) == ["still served"], 10)
     await polling.stopped()
     assert await kept(redis) == 0
 
@@ -237,15 +239,12 @@ async def test_a_flood_waits_at_telegram_beyond_the_in_hand_bound(
         tg.inject_text(8, f"flood {index}")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), max_in_hand=10, limit=5)
     with polling:
-        for _ in range(100):
-            if await kept(redis) >= 10:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)
+        await eventually(lambda: _kept_at_least(redis, 10), 10, "10 kept updates")
         # The last batch kept is confirmed by the next getUpdates, which waits for room.
+        await asyncio.sleep(0.5)  # time for the poller to take more, were it to: it must not
         assert await kept(redis) == 10 and tg.pending_update_count >= 20
         recorder.gates[8].set()
-        await until(lambda: len(recorder.texts(8)) == 30, 20)
+        await eventually(lambda: len(recorder.texts(8)) == 30, 20)
     await polling.stopped()
     assert recorder.texts(8) == [f"flood {i}" for i in range(30)]
 
@@ -260,18 +259,18 @@ async def test_a_chats_backlog_of_texts_and_commands_collapses_to_the_latest(
     tg.inject_text(11, "first")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), backlog=backlog_key)
     with polling as poller:
-        await until(lambda: recorder.started == ["first"], 10)
+        await eventually(lambda: recorder.started == ["first"], 10)
         for index in range(300):
             tg.inject_text(11, f"text {index}")
         for index in range(50):
             tg.inject_text(11, f"/jobs@photobot {index}" if index % 2 else "/jobs")
         tg.inject_text(11, "/help")
         tg.inject_text(12, "calm")
-        await until(lambda: recorder.texts(12) == ["calm"] and tg.pending_update_count == 0, 20)
-        await until(lambda: poller.lanes.in_memory == 4, 10)  # first, a text, /jobs, /help
+        await eventually(lambda: recorder.texts(12) == ["calm"] and tg.pending_update_count == 0, 20)
+        await eventually(lambda: poller.lanes.in_memory == 4, 10)  # first, a text, /jobs, /help
         recorder.gates[11].set()
-        await until(lambda: len(recorder.texts(11)) == 4, 20)
-        await until(lambda: len(poller.lanes) == 0, 10)
+        await eventually(lambda: len(recorder.texts(11)) == 4, 20)
+        await eventually(lambda: len(poller.lanes) == 0, 10)
     await polling.stopped()
     assert recorder.texts(11) == ["first", "text 299", "/jobs@photobot 49", "/help"]
     assert await kept(redis) == 0
@@ -288,11 +287,11 @@ async def test_beyond_its_share_a_chats_updates_wait_in_the_inbox_not_in_memory(
     tg.inject_text(14, "calm")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), per_chat=10, max_in_hand=20)
     with polling as poller:
-        await until(lambda: recorder.texts(14) == ["calm"] and tg.pending_update_count == 0, 20)
+        await eventually(lambda: recorder.texts(14) == ["calm"] and tg.pending_update_count == 0, 20)
         assert poller.lanes.in_memory == 10 and len(poller.lanes) == 300
         assert await kept(redis) == 300
         recorder.gates[13].set()
-        await until(lambda: len(recorder.texts(13)) == 300, 30)
+        await eventually(lambda: len(recorder.texts(13)) == 300, 30)
     await polling.stopped()
     assert recorder.texts(13) == [f"photo {i}" for i in range(300)]
     assert await kept(redis) == 0 and poller.lanes.in_memory == 0

@@ -88,7 +88,7 @@ async def test_flood_window_slides(redis: Redis, make_settings: Callable[..., Se
     users = UserStore(redis, make_settings(flood_limit=1, flood_window_seconds=0.3))
     assert await users.check_flood("tg:1", "a") is FloodVerdict.ALLOWED
     assert await users.check_flood("tg:1", "b") is FloodVerdict.WARN
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.4)  # the window slides past the first two
     assert await users.check_flood("tg:1", "c") is FloodVerdict.ALLOWED
 
 

@@ -3,7 +3,9 @@ does not allow messages (901), long-poll failures, and a restart with messages s
 
 from __future__ import annotations
 
+import itertools
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -67,10 +69,12 @@ def test_requests_are_paced_under_the_rate(vk: FakeVK, redis_url: str, tmp_path:
             wait_results(vk, user, bot=bot)
         moments = sorted(c.at for c in vk.calls() if "." in c.method and c.at >= started)
         assert len(moments) >= 6 * 5
-        # The fake logs a call when it has answered it, and it reduces uploaded photos on its own
-        # loop, so calls paced apart can be logged close together; over three seconds the pace shows.
-        busiest = max(sum(1 for m in moments if a <= m < a + 3.0) for a in moments)
-        assert busiest <= 3 * 5 + 1
+        # The fake logs a call when it has answered it: while its thread waits for a core (a loaded
+        # machine), calls sent apart are logged together, and any window that holds such a cluster
+        # counts more than was sent in it. Photobot's pace (0.9 * VK_RATE, no burst) shows in the
+        # typical gap between calls and in the pace of the whole run instead.
+        gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
+        assert statistics.median(gaps) >= 0.7 / 5, sorted(gaps)
         assert (len(moments) - 1) / (moments[-1] - moments[0]) <= 5
         assert all(c.error_code != 6 for c in vk.calls())
     finally:
@@ -102,7 +106,7 @@ def test_901_ends_the_delivery_without_a_retry_storm(vk: FakeVK, redis_url: str,
         # peer_ids sends: VK reports the 901 inside the answer's item for that peer.
         vk.wait_for_sync(lambda: sends_to(vk, 331) >= 2, 30)
         wait_results(vk, 332, bot=bot)
-        time.sleep(3)
+        time.sleep(3)  # time for retries to show, were there any: there must not be
         assert sends_to(vk, 331) == 2  # one try each, no retries
         assert vk.visible_messages(331) == []
         assert bot.log_text().count("the user does not allow messages") == 2
@@ -119,7 +123,7 @@ def test_long_poll_failures_do_not_stop_the_bot(vk: FakeVK, redis_url: str, tmp_
     try:
         for index, code in enumerate((2, 1, 3, 2)):
             vk.fail_long_poll(code)
-            time.sleep(0.3)
+            vk.wait_for_sync(lambda: not vk.state.longpoll_failures, 30)  # photobot was told
             user = 341 + index
             vk.inject_photo(user, photo(user), "invert")
             wait_results(vk, user, bot=bot)

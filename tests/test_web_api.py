@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -15,7 +14,9 @@ from redis.asyncio import Redis
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus
 from photobot.payments import PremiumLedger
+from photobot.redis_client import RedisClient
 from photobot.sessions import Scope, token_digest
+from tests.waiting import eventually
 from tests.web_support import TINY_JPEG, Stack, web_stack
 
 OWNER, OTHER, ADMIN = "tg:1", "tg:2", "tg:99"
@@ -43,6 +44,10 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
         yield World(stack, pending.job_id, completed.job_id, failed.job_id)
 
 
+async def _gone(redis: RedisClient, key: str) -> bool:
+    return not await redis.exists(key)
+
+
 async def caller_token(world: World, caller: str) -> str | None:
     """A token of each kind of caller; None sends no Authorization header."""
     sessions = world.stack.sessions
@@ -54,8 +59,9 @@ async def caller_token(world: World, caller: str) -> str | None:
         return "A" * 43
     if caller == "expired":
         token = await sessions.issue(OWNER, ttl=60)
-        await sessions.redis.pexpire(f"{{photobot}}:session:{token_digest(token)}", 1)
-        await asyncio.sleep(0.01)
+        key = f"{{photobot}}:session:{token_digest(token)}"
+        await sessions.redis.pexpire(key, 1)
+        await eventually(lambda: _gone(sessions.redis, key), 5, "the session to expire")
         return token
     if caller == "revoked":
         token = await sessions.issue(OWNER, Scope.ADMIN)

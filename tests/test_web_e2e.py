@@ -8,6 +8,7 @@ tests speak HTTP to the process as a user's curl or a Prometheus scraper would.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Iterator
@@ -19,8 +20,9 @@ from PIL import Image
 from photobot.bot.i18n import t
 from tests.fakes.telegram import FakeTelegram
 from tests.fixtures.redis_server import RedisServer, free_port
-from tests.http_support import TOKEN_IN_TEXT, call, scrape, token_from, total, wait_http
+from tests.http_support import TOKEN_IN_TEXT, Samples, call, scrape, token_from, total, wait_http
 from tests.telegram_support import BotProcess, small_image, texts, wait_results
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 ADMIN = 1
@@ -92,14 +94,18 @@ def wait_job_status(
 ) -> dict[str, object]:
     """The job as the API shows it once it has `status` (the record is written just after the
     result reaches the chat)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    job: dict[str, object] = {}
+
+    def recorded() -> bool:
+        nonlocal job
         answer = call(base, f"/api/v1/jobs/{job_id}", token=token)
         assert answer.status == 200, answer
-        job: dict[str, object] = answer.json()
-        if job["status"] == status or time.monotonic() > deadline:
-            return job
-        time.sleep(0.1)
+        job = answer.json()
+        return job["status"] == status
+
+    with contextlib.suppress(AssertionError):  # the caller's assertion says what it was instead
+        wait_until(recorded, timeout, step=0.1)
+    return job
 
 
 def test_health_and_readiness_come_from_the_running_process(bot: BotProcess, base: str) -> None:
@@ -197,14 +203,12 @@ def test_metrics_of_the_running_process_move_with_a_photo(
     labels = {"tier": "free", "operation": "invert"}
     done = {"operation": "invert", "status": "completed"}
     finished_before = total(before, "photobot_jobs_finished_total", **done)
-    deadline = time.monotonic() + 15
-    while True:  # the job is acknowledged (and counted) just after its result reaches the chat
-        after = scrape(base)
-        finished = total(after, "photobot_jobs_finished_total", **done)
-        if finished > finished_before:
-            break
-        assert time.monotonic() < deadline, "photobot_jobs_finished_total did not move"
-        time.sleep(0.2)
+    def moved() -> Samples | None:  # the job is acknowledged (and counted) just after its result shows
+        now = scrape(base)
+        return now if total(now, "photobot_jobs_finished_total", **done) > finished_before else None
+
+    after = wait_until(moved, 15, "photobot_jobs_finished_total to move", step=0.2)
+    finished = total(after, "photobot_jobs_finished_total", **done)
     enqueued = total(after, "photobot_jobs_enqueued_total", **labels)
     assert enqueued - total(before, "photobot_jobs_enqueued_total", **labels) == 1
     assert finished - finished_before == 1

@@ -26,6 +26,7 @@ from tests.telegram_support import BotProcess, small_image, texts, wait_results
 from tests.vk_support import PhotobotProcess
 from tests.vk_support import texts as vk_texts
 from tests.vk_support import wait_text as vk_wait_text
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 SECRET = "webhook-secret-0123456789"
@@ -58,13 +59,15 @@ def wait_metric(
 ) -> float:
     """Scrape until `read` gives `expected` (counters move once a job is acknowledged, just after
     its result reaches the chat)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    value = read(scrape(base))
+
+    def reached() -> bool:
+        nonlocal value
         value = read(scrape(base))
-        if value == expected:
-            return value
-        assert time.monotonic() < deadline, f"expected {expected}, the metric stayed at {value}"
-        time.sleep(0.2)
+        return value == expected
+
+    wait_until(reached, timeout, lambda: f"the metric to reach {expected}; it stayed at {value}", step=0.2)
+    return value
 
 
 def test_webhook_mode_serves_updates_on_the_same_app(clean_redis: str, tmp_path: Path) -> None:

@@ -61,8 +61,7 @@ def served(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
             pending = await stack.enqueue("tg:1")
             box["served"] = Served(stack.base, admin, user, [done.job_id, failed.job_id, pending.job_id])
             ready.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.05)
+            await asyncio.to_thread(stop.wait)
 
     thread = threading.Thread(target=lambda: asyncio.run(run()), daemon=True)
     thread.start()

@@ -77,7 +77,7 @@ async def test_readyz_times_out_a_hung_check(settings: Settings, tmp_path: Path)
 
     async with web_stack(settings, tmp_path, check_timeout=0.2) as stack:
         async def hang() -> list[str]:
-            await asyncio.sleep(30)
+            await asyncio.sleep(30)  # the hung check
             return []
 
         stack.storage.check = hang  # type: ignore[method-assign]

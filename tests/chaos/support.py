@@ -4,6 +4,7 @@ from the fake Bot API (what each user sees in the chat, not what photobot says i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -21,6 +22,7 @@ from PIL import Image
 
 from tests.fakes.telegram import BotMessage, FakeTelegram
 from tests.process_support import child_env
+from tests.waiting import wait_until
 
 RESULT_MARK = "✅"
 
@@ -105,12 +107,12 @@ class Photobot:
     def leftovers(self, wait: float = 5.0) -> list[int]:
         """Process groups of earlier starts that still have a live process after `wait` seconds
         (a killed photobot's pool must not outlive it)."""
-        deadline = time.monotonic() + wait
-        while True:
-            alive = [group for group in self.groups if _group_alive(group)]
-            if not alive or time.monotonic() >= deadline:
-                return alive
-            time.sleep(0.2)
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda: not self._alive_groups(), wait, step=0.2)
+        return self._alive_groups()
+
+    def _alive_groups(self) -> list[int]:
+        return [group for group in self.groups if _group_alive(group)]
 
     def clean_up(self) -> None:
         """SIGKILL whatever is left of every group this object started."""
@@ -127,28 +129,32 @@ class Photobot:
 
 
 def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether a process of the group still runs. A zombie does not: it has ended, and only waits
+    for whoever adopted it to reap it, which kill(0) cannot tell apart from a live process."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it ended while the list was read
+        state, process_group = fields[0], int(fields[2])
+        if process_group == group and state not in ("Z", "X"):
+            return True
+    return False
 
 
 def wait_polling(bot: Photobot, timeout: float = 60.0) -> None:
     """Until the child of the latest start says it is polling Telegram. (The fake logs a call when
     it returns, and a long poll returns up to 25 s later, so its call log cannot tell.)"""
     log = Path(bot.env["LOG_FILE"])
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def polling() -> bool:
         text = log.read_text(errors="replace") if log.exists() else ""
         if text.count('"polling started"') >= bot.starts:
-            return
-        if not bot.running:
-            raise AssertionError(f"photobot exited at start:\n{bot.tail()}")
-        time.sleep(0.05)
-    raise AssertionError(f"photobot did not start polling:\n{bot.tail()}")
+            return True
+        assert bot.running, f"photobot exited at start:\n{bot.tail()}"
+        return False
+
+    wait_until(polling, timeout, lambda: f"photobot to poll:\n{bot.tail()}")
 
 
 @dataclass
@@ -185,7 +191,7 @@ class Load:
         began = time.monotonic()
         for index in range(self.count):
             due = began + index / self.rate
-            time.sleep(max(0.0, due - time.monotonic()))
+            time.sleep(max(0.0, due - time.monotonic()))  # the load's pace
             user_id = self.users[index % len(self.users)]
             down = self.is_down()
             update_id = self.tg.inject_photo(user_id, tiny_jpeg(self.seed * 100_000 + index), self.caption)
@@ -256,12 +262,8 @@ def tally(tg: FakeTelegram, sent: list[Sent]) -> Tally:
 
 def wait_all_answered(tg: FakeTelegram, sent: list[Sent], timeout: float) -> Tally:
     """Until every photo shows a result, or the time is up; the tally either way."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = tally(tg, sent)
-        if not current.lost:
-            return current
-        time.sleep(0.5)
+    with contextlib.suppress(AssertionError):  # the caller's assertions say what was lost
+        wait_until(lambda: not tally(tg, sent).lost, timeout, step=0.5)
     return tally(tg, sent)
 
 

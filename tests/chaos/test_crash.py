@@ -50,11 +50,11 @@ def test_sigkill_ten_times_during_a_500_photo_load(
     downtime: list[float] = []
     try:
         for _ in range(KILLS):
-            time.sleep(rng.uniform(1.0, 4.0))
+            time.sleep(rng.uniform(1.0, 4.0))  # the kill schedule: up a random while,
             down[0] = True
             bot.kill()
             killed = time.monotonic()
-            time.sleep(rng.uniform(0.0, 0.5))
+            time.sleep(rng.uniform(0.0, 0.5))  # then down a random while
             bot.start()
             wait_polling(bot)
             down[0] = False

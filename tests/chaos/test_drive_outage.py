@@ -47,7 +47,7 @@ def test_drive_errors_and_a_20_second_outage(
         drive.fail_ratio = 0.3
         load = Load(tg, [30_000 + i for i in range(USERS)], PHOTOS, rate=PHOTOS / 20.0, seed=11).start()
         try:
-            time.sleep(5.0)
+            time.sleep(5.0)  # the load runs a while before the outage
             drive.go_down(OUTAGE_SECONDS)
             load.join(60)
             result = wait_all_answered(tg, load.sent, timeout=150)

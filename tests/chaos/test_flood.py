@@ -59,7 +59,7 @@ def settle(tg: FakeTelegram, count: Callable[[], int], quiet: float = 3.0, limit
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet:
             return
-        time.sleep(0.5)
+        time.sleep(0.5)  # quiet means unmoved for a while: no single check can tell
 
 
 def test_a_flood_is_held_and_others_stay_fast(

@@ -30,7 +30,7 @@ async def main():
     print("ready", flush=True)
     for _ in range(20):
         print(flush=True)
-    await asyncio.sleep(120)
+    await asyncio.sleep(120)  # the owner lives on until the test kills it
 
 asyncio.run(main())
 """

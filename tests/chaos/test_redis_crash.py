@@ -48,10 +48,10 @@ def test_redis_killed_and_restarted_under_load(
     accepted_at_kill: list[int] = []
     try:
         for _ in range(KILLS):
-            time.sleep(5.0)
+            time.sleep(5.0)  # the schedule: 5 s up under the load,
             accepted_at_kill.append(tg.confirmed_offset)
             aof_redis.kill()
-            time.sleep(DOWN_SECONDS)
+            time.sleep(DOWN_SECONDS)  # then down a while
             aof_redis.start()
         load.join(60)
         result = wait_all_answered(tg, load.sent, timeout=120)

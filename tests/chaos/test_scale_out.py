@@ -18,6 +18,7 @@ import pytest
 from tests.chaos.support import Load, Photobot, base_env, percentile, wait_all_answered, wait_polling
 from tests.fakes.telegram import FakeTelegram
 from tests.fixtures.redis_cluster import RedisCluster
+from tests.waiting import wait_until
 
 PHOTOS = 120
 USERS = 20
@@ -42,13 +43,12 @@ def delivered(log: Path) -> Counter[str]:
 
 def wait_started(worker: Photobot, timeout: float = 60.0) -> None:
     log = Path(worker.env["LOG_FILE"])
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and '"worker started"' in log.read_text(errors="replace"):
-            return
+
+    def started() -> bool:
         assert worker.running, worker.tail()
-        time.sleep(0.2)
-    raise AssertionError(f"worker did not start:\n{worker.tail()}")
+        return log.exists() and '"worker started"' in log.read_text(errors="replace")
+
+    wait_until(started, timeout, lambda: f"the worker to start:\n{worker.tail()}", step=0.2)
 
 
 def test_two_workers_and_a_bot_on_a_cluster(tg: FakeTelegram, cluster: RedisCluster, tmp_path: Path) -> None:

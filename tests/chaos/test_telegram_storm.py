@@ -78,7 +78,7 @@ def test_bursts_of_429_drop_nothing_and_pace_holds(
     load = Load(tg, [40_000 + i for i in range(USERS)], PHOTOS, rate=PHOTOS / 15.0, seed=13).start()
     try:
         tg.storm(0.3, retry_after=1, duration=8.0)
-        time.sleep(9.0)
+        time.sleep(9.0)  # the storm blows for its 8 s under the load
         tg.fail_next(None, count=25, retry_after=1)  # a solid burst: 25 calls in a row refused
         load.join(60)
         result = wait_all_answered(tg, load.sent, timeout=120)

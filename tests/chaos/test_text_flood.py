@@ -45,7 +45,7 @@ def _forward(tg: FakeTelegram, ids: list[int]) -> None:
     """The flood: 100 texts at once (one forward of 100 messages) ten times a second."""
     began = time.monotonic()
     for burst in range(TEXTS // BURST):
-        time.sleep(max(0.0, began + burst / BURSTS_PER_SECOND - time.monotonic()))
+        time.sleep(max(0.0, began + burst / BURSTS_PER_SECOND - time.monotonic()))  # the flood's pace
         ids += [tg.inject_text(FLOODER, f"spam {burst}.{index}") for index in range(BURST)]
 
 
