@@ -1,5 +1,6 @@
-"""Fixtures every test may use: a real redis-server per session, a clean database per test, and
-Settings that read nothing from the developer's environment or .env."""
+"""Fixtures every test may use: a real redis-server per session, a clean database per test,
+Settings that read nothing from the developer's environment or .env, and (from tests.fixtures.fakes)
+the fake Telegram, VK and Google Drive."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import redis
 from photobot.cli import main
 from photobot.config import Settings
 from tests.fixtures.redis_server import RedisServer
+
+pytest_plugins = ["tests.fixtures.fakes"]
 
 TESTS_DIR = Path(__file__).parent
 DATA_DIR = TESTS_DIR / "data"

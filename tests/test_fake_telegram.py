@@ -51,14 +51,8 @@ def make_bot(tg: FakeTelegram, token: str | None = None) -> Bot:
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(webhook_retry_delay=0.05) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
-    bot = make_bot(tg)
+async def bot(async_tg: FakeTelegram) -> AsyncIterator[Bot]:
+    bot = make_bot(async_tg)
     yield bot
     await bot.session.close()
 
@@ -68,18 +62,18 @@ KEYBOARD = InlineKeyboardMarkup(
 )
 
 
-async def test_get_me_and_a_wrong_token(tg: FakeTelegram, bot: Bot) -> None:
+async def test_get_me_and_a_wrong_token(async_tg: FakeTelegram, bot: Bot) -> None:
     me = await bot.get_me()
-    assert me.is_bot and me.id == int(tg.token.split(":")[0]) and me.username == "photobot_test_bot"
-    stranger = make_bot(tg, token="42:AAwrong-token-for-this-fake-server-000")
+    assert me.is_bot and me.id == int(async_tg.token.split(":")[0]) and me.username == "photobot_test_bot"
+    stranger = make_bot(async_tg, token="42:AAwrong-token-for-this-fake-server-000")
     with pytest.raises(TelegramUnauthorizedError):
         await stranger.get_me()
     await stranger.session.close()
 
 
-async def test_injected_photo_reaches_the_bot_and_downloads(tg: FakeTelegram, bot: Bot) -> None:
+async def test_injected_photo_reaches_the_bot_and_downloads(async_tg: FakeTelegram, bot: Bot) -> None:
     original = make_image(1600, 900)
-    update_id = tg.inject_photo(7, original, caption="sepia", language_code="ru", first_name="Ann")
+    update_id = async_tg.inject_photo(7, original, caption="sepia", language_code="ru", first_name="Ann")
     updates = await bot.get_updates(timeout=0)
     assert [u.update_id for u in updates] == [update_id]
     message = updates[0].message
@@ -99,24 +93,24 @@ async def test_injected_photo_reaches_the_bot_and_downloads(tg: FakeTelegram, bo
     assert thumb is not None and Image.open(thumb).size == (90, 51)
 
 
-async def test_offset_confirms_and_drops_earlier_updates(tg: FakeTelegram, bot: Bot) -> None:
-    first = tg.inject_text(1, "/start")
-    second = tg.inject_text(1, "hello")
-    assert tg.pending_update_count == 2
+async def test_offset_confirms_and_drops_earlier_updates(async_tg: FakeTelegram, bot: Bot) -> None:
+    first = async_tg.inject_text(1, "/start")
+    second = async_tg.inject_text(1, "hello")
+    assert async_tg.pending_update_count == 2
     assert [u.update_id for u in await bot.get_updates()] == [first, second]
     assert [u.update_id for u in await bot.get_updates()] == [first, second]  # not confirmed yet
     start = (await bot.get_updates(limit=1))[0].message
     assert start is not None and start.text == "/start" and start.entities is not None
     assert [u.update_id for u in await bot.get_updates(offset=second)] == [second]
-    assert tg.confirmed_offset == second and tg.pending_update_count == 1
+    assert async_tg.confirmed_offset == second and async_tg.pending_update_count == 1
     assert await bot.get_updates(offset=second + 1) == []
-    assert tg.pending_update_count == 0
+    assert async_tg.pending_update_count == 0
 
 
-async def test_long_poll_wakes_on_inject(tg: FakeTelegram, bot: Bot) -> None:
+async def test_long_poll_wakes_on_inject(async_tg: FakeTelegram, bot: Bot) -> None:
     async def inject_later() -> None:
         await asyncio.sleep(0.3)  # while the long poll is held
-        tg.inject_text(5, "ping")
+        async_tg.inject_text(5, "ping")
 
     started = time.monotonic()
     task = asyncio.create_task(inject_later())
@@ -129,8 +123,8 @@ async def test_long_poll_wakes_on_inject(tg: FakeTelegram, bot: Bot) -> None:
     assert time.monotonic() - started >= 0.9
 
 
-async def test_send_photo_then_edit_media_shows_only_the_result(tg: FakeTelegram, bot: Bot) -> None:
-    tg.inject_photo(11, make_image(640, 480))
+async def test_send_photo_then_edit_media_shows_only_the_result(async_tg: FakeTelegram, bot: Bot) -> None:
+    async_tg.inject_photo(11, make_image(640, 480))
     user_photo = (await bot.get_updates())[0].message
     assert user_photo is not None and user_photo.photo is not None
     status = await bot.send_photo(
@@ -147,19 +141,19 @@ async def test_send_photo_then_edit_media_shows_only_the_result(tg: FakeTelegram
     assert not isinstance(edited, bool) and edited.photo is not None and edited.edit_date is not None
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
         await bot.edit_message_caption(chat_id=11, message_id=status.message_id, caption="sepia: done")
-    shown = tg.visible_messages(11)
+    shown = async_tg.visible_messages(11)
     assert len(shown) == 1
     assert shown[0].kind == "photo" and shown[0].caption == "sepia: done" and shown[0].data == result_bytes
     assert shown[0].reply_markup is None  # an edit without reply_markup removes the keyboard
     assert [v.text for v in shown[0].versions] == ["queued, position 1", "processing", "sepia: done"]
     assert [v.method for v in shown[0].versions] == ["sendPhoto", "editMessageCaption", "editMessageMedia"]
     assert shown[0].versions[0].buttons() == [("Sepia", "op:sepia")]
-    sends = [c for c in tg.calls("sendPhoto") if c.ok]
+    sends = [c for c in async_tg.calls("sendPhoto") if c.ok]
     assert len(sends) == 1 and sends[0].chat_id == 11 and sends[0].message_id == status.message_id
 
 
-async def test_edit_media_as_document_by_upload_and_by_file_id(tg: FakeTelegram, bot: Bot) -> None:
-    tg.open_chat(12)
+async def test_edit_media_as_document_by_upload_and_by_file_id(async_tg: FakeTelegram, bot: Bot) -> None:
+    async_tg.open_chat(12)
     text = await bot.send_message(12, "<b>queued</b> &lt;1&gt;", parse_mode="HTML")
     assert text.text == "queued <1>"
     with pytest.raises(TelegramBadRequest, match="no media"):
@@ -183,12 +177,12 @@ async def test_edit_media_as_document_by_upload_and_by_file_id(tg: FakeTelegram,
         await bot.send_photo(12, doc.document.file_id)
     with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
         await bot.send_photo(12, "no-such-file-id")
-    assert [m.kind for m in tg.visible_messages(12)] == ["text", "document", "document"]
-    assert tg.visible_messages(12)[1].data == blob
+    assert [m.kind for m in async_tg.visible_messages(12)] == ["text", "document", "document"]
+    assert async_tg.visible_messages(12)[1].data == blob
 
 
-async def test_delete_and_text_edits(tg: FakeTelegram, bot: Bot) -> None:
-    tg.open_chat(13)
+async def test_delete_and_text_edits(async_tg: FakeTelegram, bot: Bot) -> None:
+    async_tg.open_chat(13)
     sent = await bot.send_message(13, "page 1", reply_markup=KEYBOARD)
     changed = await bot.edit_message_text(
         "page 2", chat_id=13, message_id=sent.message_id, reply_markup=KEYBOARD
@@ -205,22 +199,22 @@ async def test_delete_and_text_edits(tg: FakeTelegram, bot: Bot) -> None:
         await bot.delete_message(13, sent.message_id)
     with pytest.raises(TelegramBadRequest, match="message to edit not found"):
         await bot.edit_message_text("x", chat_id=13, message_id=sent.message_id)
-    assert tg.visible_messages(13) == []
-    assert [m.deleted for m in tg.messages(13)] == [True]
+    assert async_tg.visible_messages(13) == []
+    assert [m.deleted for m in async_tg.messages(13)] == [True]
     with pytest.raises(TelegramBadRequest, match="chat not found"):
         await bot.send_message(999, "nobody here")
 
 
-async def test_retry_after_and_storm(tg: FakeTelegram, bot: Bot) -> None:
-    tg.open_chat(21)
-    tg.fail_next("sendMessage", count=2, retry_after=3)
+async def test_retry_after_and_storm(async_tg: FakeTelegram, bot: Bot) -> None:
+    async_tg.open_chat(21)
+    async_tg.fail_next("sendMessage", count=2, retry_after=3)
     for _ in range(2):
         with pytest.raises(TelegramRetryAfter) as caught:
             await bot.send_message(21, "hi")
         assert caught.value.retry_after == 3
     await bot.send_message(21, "hi")
-    assert [c.status for c in tg.calls("sendMessage")] == [429, 429, 200]
-    tg.storm(0.5, retry_after=1, duration=30)
+    assert [c.status for c in async_tg.calls("sendMessage")] == [429, 429, 200]
+    async_tg.storm(0.5, retry_after=1, duration=30)
     outcomes = []
     for _ in range(40):
         try:
@@ -230,33 +224,35 @@ async def test_retry_after_and_storm(tg: FakeTelegram, bot: Bot) -> None:
             outcomes.append(False)
     assert 5 < outcomes.count(False) < 35
     assert await bot.get_updates() == []  # getUpdates is spared unless named
-    tg.calm()
+    async_tg.calm()
     assert await bot.send_chat_action(21, "typing")
 
 
-async def test_blocked_user_and_unknown_method(tg: FakeTelegram, bot: Bot) -> None:
-    tg.open_chat(31)
-    tg.block(31)
+async def test_blocked_user_and_unknown_method(async_tg: FakeTelegram, bot: Bot) -> None:
+    async_tg.open_chat(31)
+    async_tg.block(31)
     with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
         await bot.send_message(31, "result")
-    tg.unblock(31)
+    async_tg.unblock(31)
     await bot.send_message(31, "result")
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{tg.base_url}/bot{tg.token}/sendSticker", data={"chat_id": "31"}) as resp:
+        url = f"{async_tg.base_url}/bot{async_tg.token}/sendSticker"
+        async with http.post(url, data={"chat_id": "31"}) as resp:
             assert resp.status == 404
             assert await resp.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
-        url = f"{tg.base_url}/bot{tg.token}/SENDMESSAGE"  # method names are case-insensitive
+        url = f"{async_tg.base_url}/bot{async_tg.token}/SENDMESSAGE"  # method names are case-insensitive
         async with http.post(url, json={"chat_id": 31, "text": "x"}) as r:
             assert (await r.json())["result"]["text"] == "x"
-    session = AiohttpSession(api=TelegramAPIServer(base=f"{tg.base_url}/bot{{token}}/get{{method}}", file=""))
-    misrouted = Bot(tg.token, session=session)
+    base = f"{async_tg.base_url}/bot{{token}}/get{{method}}"
+    session = AiohttpSession(api=TelegramAPIServer(base=base, file=""))
+    misrouted = Bot(async_tg.token, session=session)
     with pytest.raises(TelegramNotFound):  # aiogram's own 404 path: "getgetMe" is no method
         await misrouted.get_me()
     await misrouted.session.close()
 
 
-async def test_send_media_group(tg: FakeTelegram, bot: Bot) -> None:
-    tg.inject_text(41, "/faces", chat_id=-1001, chat_type="supergroup")
+async def test_send_media_group(async_tg: FakeTelegram, bot: Bot) -> None:
+    async_tg.inject_text(41, "/faces", chat_id=-1001, chat_type="supergroup")
     faces = [make_image(120 + i, 120, (i * 40, 90, 90)) for i in range(3)]
     sent = await bot.send_media_group(
         -1001,
@@ -266,23 +262,23 @@ async def test_send_media_group(tg: FakeTelegram, bot: Bot) -> None:
         ],
     )
     assert len(sent) == 3 and len({m.media_group_id for m in sent}) == 1 and sent[0].media_group_id
-    shown = tg.visible_messages(-1001)
+    shown = async_tg.visible_messages(-1001)
     assert [m.data for m in shown] == faces and [m.caption for m in shown] == ["face 1", "face 2", "face 3"]
     with pytest.raises(TelegramBadRequest):
         await bot.send_media_group(-1001, [InputMediaPhoto(media=sent[0].photo[-1].file_id)])  # type: ignore[index]
 
 
-async def test_callback_query_and_commands(tg: FakeTelegram, bot: Bot) -> None:
-    tg.inject_photo(51, make_image(200, 200))
+async def test_callback_query_and_commands(async_tg: FakeTelegram, bot: Bot) -> None:
+    async_tg.inject_photo(51, make_image(200, 200))
     await bot.get_updates()
     status = await bot.send_photo(51, BufferedInputFile(make_image(200, 200), "p.png"), reply_markup=KEYBOARD)
-    query_id = tg.inject_callback(51, status.message_id, "op:sepia")
+    query_id = async_tg.inject_callback(51, status.message_id, "op:sepia")
     updates = await bot.get_updates(allowed_updates=["message", "callback_query"])
     query = updates[-1].callback_query
     assert query is not None and query.id == query_id and query.data == "op:sepia"
     assert query.message is not None and query.message.message_id == status.message_id
     assert await bot.answer_callback_query(query_id, text="queued")
-    answer = tg.callback_answer(query_id)
+    answer = async_tg.callback_answer(query_id)
     assert answer == {"text": "queued", "show_alert": False, "url": None, "cache_time": 0}
     with pytest.raises(TelegramBadRequest, match="query is too old"):
         await bot.answer_callback_query(query_id)
@@ -294,11 +290,11 @@ async def test_callback_query_and_commands(tg: FakeTelegram, bot: Bot) -> None:
     listed = await bot.get_my_commands(language_code="en")
     assert [(c.command, c.description) for c in listed] == [("start", "Start"), ("ops", "Ops")]
     assert await bot.get_my_commands() == []
-    assert [c["command"] for c in tg.commands("en")] == ["start", "ops"]
+    assert [c["command"] for c in async_tg.commands("en")] == ["start", "ops"]
 
 
-async def test_big_document_refused_by_get_file(tg: FakeTelegram, bot: Bot) -> None:
-    tg.inject_document(61, b"\0" * (20 * 1024 * 1024 + 1), "huge.tif", "image/tiff")
+async def test_big_document_refused_by_get_file(async_tg: FakeTelegram, bot: Bot) -> None:
+    async_tg.inject_document(61, b"\0" * (20 * 1024 * 1024 + 1), "huge.tif", "image/tiff")
     message = (await bot.get_updates())[0].message
     assert message is not None and message.document is not None
     assert message.document.file_size == 20 * 1024 * 1024 + 1 and message.document.mime_type == "image/tiff"
@@ -306,7 +302,7 @@ async def test_big_document_refused_by_get_file(tg: FakeTelegram, bot: Bot) -> N
         await bot.get_file(message.document.file_id)
 
 
-async def test_webhook_posts_updates_with_the_secret(tg: FakeTelegram, bot: Bot) -> None:
+async def test_webhook_posts_updates_with_the_secret(async_tg: FakeTelegram, bot: Bot) -> None:
     received: list[tuple[str | None, int]] = []
     answers = [500, 200, 200]
 
@@ -323,30 +319,30 @@ async def test_webhook_posts_updates_with_the_secret(tg: FakeTelegram, bot: Bot)
     await site.start()
     port = runner.addresses[0][1]
     try:
-        dropped = tg.inject_text(71, "sent while the bot was away")
+        dropped = async_tg.inject_text(71, "sent while the bot was away")
         assert await bot.set_webhook(
             f"http://127.0.0.1:{port}/tg", secret_token="s3cret", drop_pending_updates=True
         )
-        first = tg.inject_text(71, "one")
-        second = tg.inject_text(71, "two")
-        await tg.wait_for(lambda: tg.pending_update_count == 0, timeout=5)
+        first = async_tg.inject_text(71, "one")
+        second = async_tg.inject_text(71, "two")
+        await async_tg.wait_for(lambda: async_tg.pending_update_count == 0, timeout=5)
         assert received == [("s3cret", first), ("s3cret", first), ("s3cret", second)]
-        assert dropped not in tg.update(first).values()
+        assert dropped not in async_tg.update(first).values()
         info = await bot.get_webhook_info()
         assert info.url.endswith("/tg") and info.pending_update_count == 0
         assert info.last_error_message is not None and "500" in info.last_error_message
         with pytest.raises(TelegramConflictError):
             await bot.get_updates()
         assert await bot.delete_webhook()
-        third = tg.inject_text(71, "three")
+        third = async_tg.inject_text(71, "three")
         assert [u.update_id for u in await bot.get_updates()] == [third]
     finally:
         await runner.cleanup()
 
 
-async def test_http_side_door(tg: FakeTelegram, bot: Bot) -> None:
+async def test_http_side_door(async_tg: FakeTelegram, bot: Bot) -> None:
     image = make_image(500, 400)
-    async with aiohttp.ClientSession(base_url=tg.base_url) as http:
+    async with aiohttp.ClientSession(base_url=async_tg.base_url) as http:
         async with http.post(
             "/_fake/inject/photo",
             json={
@@ -380,7 +376,7 @@ async def test_http_side_door(tg: FakeTelegram, bot: Bot) -> None:
             assert [c["status"] for c in await resp.json()] == [429]
         async with http.get("/_fake/state") as resp:
             state = await resp.json()
-            assert state["pending_update_count"] == 1 and state["token"] == tg.token
+            assert state["pending_update_count"] == 1 and state["token"] == async_tg.token
         async with http.post("/_fake/reset") as resp:
             assert resp.status == 200
-    assert tg.calls() == [] and tg.pending_update_count == 0
+    assert async_tg.calls() == [] and async_tg.pending_update_count == 0

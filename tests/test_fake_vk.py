@@ -44,12 +44,6 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture
-async def vk() -> AsyncIterator[FakeVK]:
-    async with FakeVK() as fake:
-        yield fake
-
-
 def vk_api(fake: FakeVK, token: str | None = None) -> API:
     """vkbottle's API pointed at the fake: an own http client, and API_URL set on the instance."""
     api = API(token or fake.token, http_client=AiohttpClient())
@@ -58,8 +52,8 @@ def vk_api(fake: FakeVK, token: str | None = None) -> API:
 
 
 @pytest.fixture
-async def api(vk: FakeVK) -> AsyncIterator[API]:
-    client = vk_api(vk)
+async def api(async_vk: FakeVK) -> AsyncIterator[API]:
+    client = vk_api(async_vk)
     yield client
     await client.http_client.close()
 
@@ -82,18 +76,18 @@ async def running_bot(
             await task
 
 
-async def test_messages_send_is_answered_and_logged(vk: FakeVK, api: API) -> None:
+async def test_messages_send_is_answered_and_logged(async_vk: FakeVK, api: API) -> None:
     message_id = await api.messages.send(peer_id=42, message="hello", random_id=7)
 
     assert isinstance(message_id, int) and message_id > 0
-    [shown] = vk.visible_messages(42)
+    [shown] = async_vk.visible_messages(42)
     assert (shown.id, shown.text, shown.photos, shown.edits) == (message_id, "hello", (), 0)
-    [call] = vk.calls("messages.send")
+    [call] = async_vk.calls("messages.send")
     assert call.peer_id == 42 and call.error_code is None
     assert "access_token" not in call.params and call.params["v"] == API.API_VERSION
 
 
-async def test_random_id_makes_send_idempotent(vk: FakeVK, api: API) -> None:
+async def test_random_id_makes_send_idempotent(async_vk: FakeVK, api: API) -> None:
     first = await api.messages.send(peer_id=42, message="result", random_id=555)
     again = await api.messages.send(peer_id=42, message="result", random_id=555)
     other = await api.messages.send(peer_id=42, message="result", random_id=556)
@@ -101,28 +95,28 @@ async def test_random_id_makes_send_idempotent(vk: FakeVK, api: API) -> None:
     await api.messages.send(peer_id=42, message="no dedup", random_id=0)
 
     assert first == again != other
-    assert [m.text for m in vk.visible_messages(42)] == ["result", "result", "no dedup", "no dedup"]
+    assert [m.text for m in async_vk.visible_messages(42)] == ["result", "result", "no dedup", "no dedup"]
 
 
-async def test_peer_ids_form_answers_a_list(vk: FakeVK, api: API) -> None:
-    vk.deny_messages(43)
+async def test_peer_ids_form_answers_a_list(async_vk: FakeVK, api: API) -> None:
+    async_vk.deny_messages(43)
     # vkbottle types the answer as for peer_id (an int); with peer_ids it is a list of items.
     items = cast(list[Any], await api.messages.send(peer_ids=[42, 43], message="hi", random_id=1))
 
     assert [(i.peer_id, i.error is None) for i in items] == [(42, True), (43, False)]
     assert items[1].error is not None and items[1].error.code == 901
-    assert items[0].conversation_message_id == vk.visible_messages(42)[0].conversation_message_id
+    assert items[0].conversation_message_id == async_vk.visible_messages(42)[0].conversation_message_id
 
 
-async def test_wrong_token_is_error_5(vk: FakeVK) -> None:
-    api = vk_api(vk, token="not-the-token")
+async def test_wrong_token_is_error_5(async_vk: FakeVK) -> None:
+    api = vk_api(async_vk, token="not-the-token")
     with pytest.raises(VKAPIError[5]):
         await api.messages.send(peer_id=42, message="hi", random_id=1)
     await api.http_client.close()
-    assert vk.visible_messages(42) == []
+    assert async_vk.visible_messages(42) == []
 
 
-async def test_missing_or_bad_parameters_are_error_100(vk: FakeVK, api: API) -> None:
+async def test_missing_or_bad_parameters_are_error_100(async_vk: FakeVK, api: API) -> None:
     with pytest.raises(VKAPIError[100]):
         await api.request("messages.send", {"peer_id": 42, "message": "no random_id"})
     with pytest.raises(VKAPIError[100]):
@@ -131,21 +125,23 @@ async def test_missing_or_bad_parameters_are_error_100(vk: FakeVK, api: API) -> 
         await api.messages.send(peer_id=42, attachment="photo-1_999", random_id=2)
     with pytest.raises(VKAPIError[3]):
         await api.request("messages.nonexistent", {})
-    assert vk.visible_messages(42) == []
-    assert [c.error_code for c in vk.calls()] == [100, 100, 100, 3]
+    assert async_vk.visible_messages(42) == []
+    assert [c.error_code for c in async_vk.calls()] == [100, 100, 100, 3]
 
 
-async def test_long_poll_delivers_a_photo_whose_largest_size_is_the_original(vk: FakeVK, api: API) -> None:
+async def test_long_poll_delivers_a_photo_whose_largest_size_is_the_original(
+    async_vk: FakeVK, api: API
+) -> None:
     received: list[Message] = []
 
     async def handler(message: Message) -> None:
         received.append(message)
 
     sent = image(1280, 960)
-    async with running_bot(vk, api, handler):
-        vk.set_user(77, lang_id=3)
-        vk.inject_photo(77, sent, text="sepia")
-        await vk.wait_for(lambda: len(received) == 1, timeout=10)
+    async with running_bot(async_vk, api, handler):
+        async_vk.set_user(77, lang_id=3)
+        async_vk.inject_photo(77, sent, text="sepia")
+        await async_vk.wait_for(lambda: len(received) == 1, timeout=10)
 
     message = received[0]
     assert (message.from_id, message.peer_id, message.text) == (77, 77, "sepia")
@@ -162,17 +158,17 @@ async def test_long_poll_delivers_a_photo_whose_largest_size_is_the_original(vk:
         assert reduced.size == (small.width, small.height)
 
 
-async def test_several_photos_and_a_button_press(vk: FakeVK, api: API) -> None:
+async def test_several_photos_and_a_button_press(async_vk: FakeVK, api: API) -> None:
     received: list[Message] = []
 
     async def handler(message: Message) -> None:
         received.append(message)
 
     images = [image(300, 200, c) for c in ("red", "green", "blue")]
-    async with running_bot(vk, api, handler):
-        vk.inject_photos(5, images, text="faces")
-        vk.inject_payload(5, {"op": "blur"}, text="Blur")
-        await vk.wait_for(lambda: len(received) == 2, timeout=10)
+    async with running_bot(async_vk, api, handler):
+        async_vk.inject_photos(5, images, text="faces")
+        async_vk.inject_payload(5, {"op": "blur"}, text="Blur")
+        await async_vk.wait_for(lambda: len(received) == 2, timeout=10)
 
     album, press = sorted(received, key=lambda m: m.id)
     photos = album.get_photo_attachments() or []
@@ -186,33 +182,33 @@ async def test_several_photos_and_a_button_press(vk: FakeVK, api: API) -> None:
     assert press.conversation_message_id == album.conversation_message_id + 1
 
 
-async def test_uploaded_photo_is_visible_in_the_chat(vk: FakeVK, api: API) -> None:
+async def test_uploaded_photo_is_visible_in_the_chat(async_vk: FakeVK, api: API) -> None:
     result = image(640, 480, "blue", "JPEG")
     attachment = await PhotoMessageUploader(api).upload(result, peer_id=42)
     keyboard = Keyboard(inline=True).add(Text("Again", payload={"op": "again"})).get_json()
 
-    assert attachment.startswith(f"photo-{vk.group_id}_")
+    assert attachment.startswith(f"photo-{async_vk.group_id}_")
     await api.messages.send(peer_id=42, message="done", attachment=attachment, keyboard=keyboard, random_id=3)
 
-    [shown] = vk.visible_messages(42)
+    [shown] = async_vk.visible_messages(42)
     assert shown.photos == (result,) and shown.attachments == (attachment,)
     assert shown.keyboard is not None and shown.keyboard["inline"] is True
     assert shown.keyboard["buttons"][0][0]["action"]["payload"] == {"op": "again"}
-    assert vk.photo_bytes(attachment) == result
+    assert async_vk.photo_bytes(attachment) == result
 
 
-async def test_upload_of_something_that_is_not_an_image_cannot_be_saved(vk: FakeVK, api: API) -> None:
+async def test_upload_of_something_that_is_not_an_image_cannot_be_saved(async_vk: FakeVK, api: API) -> None:
     with pytest.raises(VKAPIError[100]):
         await PhotoMessageUploader(api).upload(b"%PDF-1.4 not a photo", peer_id=42)
 
 
-async def test_edit_changes_what_the_user_sees(vk: FakeVK, api: API) -> None:
+async def test_edit_changes_what_the_user_sees(async_vk: FakeVK, api: API) -> None:
     original = image(200, 200, "green")
     attachment = await PhotoMessageUploader(api).upload(original, peer_id=42)
     message_id = await api.messages.send(
         peer_id=42, message="queued, position 3", attachment=attachment, random_id=11
     )
-    cmid = vk.visible_messages(42)[0].conversation_message_id
+    cmid = async_vk.visible_messages(42)[0].conversation_message_id
 
     await api.messages.edit(
         peer_id=42, conversation_message_id=cmid, message="processing", attachment=attachment
@@ -221,76 +217,78 @@ async def test_edit_changes_what_the_user_sees(vk: FakeVK, api: API) -> None:
     result_attachment = await PhotoMessageUploader(api).upload(result, peer_id=42)
     await api.messages.edit(peer_id=42, message_id=message_id, message="done", attachment=result_attachment)
 
-    [shown] = vk.visible_messages(42)
+    [shown] = async_vk.visible_messages(42)
     assert (shown.text, shown.photos, shown.edits) == ("done", (result,), 2)
-    [message] = vk.messages(42)
+    [message] = async_vk.messages(42)
     assert [r.text for r in message.history] == ["queued, position 3", "processing", "done"]
     await api.messages.edit(peer_id=42, message_id=message_id, message="text only")
-    assert vk.visible_messages(42)[0].photos == ()  # VK drops attachments not passed again
+    assert async_vk.visible_messages(42)[0].photos == ()  # VK drops attachments not passed again
     with pytest.raises(VKAPIError[100]):
         await api.messages.edit(peer_id=42, message_id=message_id + 100, message="nope")
 
 
-async def test_error_6_on_a_switch_surfaces_as_vkapierror(vk: FakeVK, api: API) -> None:
-    vk.fail_next("messages.send", count=2)
+async def test_error_6_on_a_switch_surfaces_as_vkapierror(async_vk: FakeVK, api: API) -> None:
+    async_vk.fail_next("messages.send", count=2)
     for _ in range(2):
         with pytest.raises(VKAPIError[6]) as caught:
             await api.messages.send(peer_id=42, message="hi", random_id=1)
         assert caught.value.code == 6 and "Too many requests" in caught.value.error_msg
     await api.messages.send(peer_id=42, message="hi", random_id=1)
-    assert [c.error_code for c in vk.calls("messages.send")] == [6, 6, None]
-    assert len(vk.visible_messages(42)) == 1
+    assert [c.error_code for c in async_vk.calls("messages.send")] == [6, 6, None]
+    assert len(async_vk.visible_messages(42)) == 1
 
 
-async def test_rate_mode_refuses_calls_beyond_n_per_second(vk: FakeVK, api: API) -> None:
-    vk.set_rate_limit(5)
+async def test_rate_mode_refuses_calls_beyond_n_per_second(async_vk: FakeVK, api: API) -> None:
+    async_vk.set_rate_limit(5)
     outcomes = await asyncio.gather(
         *(api.messages.send(peer_id=42, message=str(i), random_id=i + 1) for i in range(8)),
         return_exceptions=True,
     )
     refused = [o for o in outcomes if isinstance(o, VKAPIError)]
     assert len(refused) == 3 and all(e.code == 6 for e in refused)
-    assert len(vk.visible_messages(42)) == 5
+    assert len(async_vk.visible_messages(42)) == 5
     await asyncio.sleep(1.05)  # the one-second window passes
     await api.messages.send(peer_id=42, message="later", random_id=100)
 
 
-async def test_users_who_did_not_allow_messages_get_error_901(vk: FakeVK, api: API) -> None:
-    vk.deny_messages(9)
+async def test_users_who_did_not_allow_messages_get_error_901(async_vk: FakeVK, api: API) -> None:
+    async_vk.deny_messages(9)
     with pytest.raises(VKAPIError[901]):
         await api.messages.send(peer_id=9, message="result", random_id=1)
-    vk.allow_messages(9)
+    async_vk.allow_messages(9)
     await api.messages.send(peer_id=9, message="result", random_id=1)
-    assert [m.text for m in vk.visible_messages(9)] == ["result"]
+    assert [m.text for m in async_vk.visible_messages(9)] == ["result"]
 
 
 @pytest.mark.parametrize(("code", "new_servers"), [(1, 0), (2, 1), (3, 1)])
-async def test_long_poll_failures_are_survived(vk: FakeVK, api: API, code: int, new_servers: int) -> None:
+async def test_long_poll_failures_are_survived(
+    async_vk: FakeVK, api: API, code: int, new_servers: int
+) -> None:
     received: list[str] = []
 
     async def handler(message: Message) -> None:
         received.append(message.text)
 
-    async with running_bot(vk, api, handler):
-        servers = len(vk.calls("groups.getLongPollServer"))
-        key = vk.state.longpoll_key
-        vk.fail_long_poll(code)
-        await vk.wait_for(lambda: not vk.state.longpoll_failures, timeout=10)
-        vk.inject_text(3, "after the failure")
-        await vk.wait_for(lambda: received == ["after the failure"], timeout=10)
-        assert len(vk.calls("groups.getLongPollServer")) - servers == new_servers
-        assert (vk.state.longpoll_key != key) == (code != 1)
+    async with running_bot(async_vk, api, handler):
+        servers = len(async_vk.calls("groups.getLongPollServer"))
+        key = async_vk.state.longpoll_key
+        async_vk.fail_long_poll(code)
+        await async_vk.wait_for(lambda: not async_vk.state.longpoll_failures, timeout=10)
+        async_vk.inject_text(3, "after the failure")
+        await async_vk.wait_for(lambda: received == ["after the failure"], timeout=10)
+        assert len(async_vk.calls("groups.getLongPollServer")) - servers == new_servers
+        assert (async_vk.state.longpoll_key != key) == (code != 1)
 
 
-async def test_http_side_door(vk: FakeVK, api: API) -> None:
+async def test_http_side_door(async_vk: FakeVK, api: API) -> None:
     photo = image(100, 80)
-    async with aiohttp.ClientSession(vk.base_url) as http:
+    async with aiohttp.ClientSession(async_vk.base_url) as http:
         info = await (await http.get("/_fake/info")).json()
         assert info == {
-            "base_url": vk.base_url,
-            "api_url": vk.api_url,
-            "token": vk.token,
-            "group_id": vk.group_id,
+            "base_url": async_vk.base_url,
+            "api_url": async_vk.api_url,
+            "token": async_vk.token,
+            "group_id": async_vk.group_id,
         }
         sent = await (
             await http.post(
@@ -310,7 +308,7 @@ async def test_http_side_door(vk: FakeVK, api: API) -> None:
         calls = await (await http.get("/_fake/calls", params={"method": "messages.send"})).json()
         assert [c["error_code"] for c in calls] == [10, None]
         await http.post("/_fake/reset")
-    assert vk.calls("messages.send") == [] and vk.visible_messages(8) == []
+    assert async_vk.calls("messages.send") == [] and async_vk.visible_messages(8) == []
 
 
 def test_run_in_thread_serves_synchronous_callers() -> None:
@@ -342,13 +340,13 @@ def test_command_line_server_prints_where_it_listens() -> None:
         assert process.wait(timeout=10) == 0
 
 
-async def test_stop_and_start_again_keeps_port_and_state(vk: FakeVK, api: API) -> None:
+async def test_stop_and_start_again_keeps_port_and_state(async_vk: FakeVK, api: API) -> None:
     await api.messages.send(peer_id=42, message="before", random_id=1)
-    port = vk.port
-    await vk.stop()
+    port = async_vk.port
+    await async_vk.stop()
     with pytest.raises(aiohttp.ClientConnectionError):
         await api.messages.send(peer_id=42, message="during", random_id=2)
-    await vk.start()
+    await async_vk.start()
     await api.messages.send(peer_id=42, message="after", random_id=3)
-    assert vk.port == port
-    assert [m.text for m in vk.visible_messages(42)] == ["before", "after"]
+    assert async_vk.port == port
+    assert [m.text for m in async_vk.visible_messages(42)] == ["before", "after"]

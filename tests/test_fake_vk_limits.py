@@ -29,14 +29,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-async def vk() -> AsyncIterator[FakeVK]:
-    async with FakeVK() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def api(vk: FakeVK) -> AsyncIterator[API]:
-    client = vk_api(vk)
+async def api(async_vk: FakeVK) -> AsyncIterator[API]:
+    client = vk_api(async_vk)
     yield client
     await client.http_client.close()
 
@@ -71,10 +65,12 @@ async def test_inline_keyboards_within_limits_are_accepted(api: API, rows: list[
     [[5, 5, 1], [6], [1] * 7, [2, 2, 2, 2, 2, 1]],
     ids=["11 buttons", "6 in a row", "7 rows", "11 in 6 rows"],
 )
-async def test_inline_keyboards_over_limits_are_error_911(vk: FakeVK, api: API, rows: list[int]) -> None:
+async def test_inline_keyboards_over_limits_are_error_911(
+    async_vk: FakeVK, api: API, rows: list[int]
+) -> None:
     with pytest.raises(VKAPIError[911]):
         await send(api, keyboard=keyboard(rows))
-    assert vk.visible_messages(42) == []
+    assert async_vk.visible_messages(42) == []
 
 
 async def test_standard_keyboard_limits_and_button_fields(api: API) -> None:
@@ -97,16 +93,16 @@ async def test_standard_keyboard_limits_and_button_fields(api: API) -> None:
     await send(api, keyboard=keyboard([1], label="x" * 40, payload="p" * 255))
 
 
-async def test_text_of_4096_is_sent_and_4097_is_error_914(vk: FakeVK, api: API) -> None:
+async def test_text_of_4096_is_sent_and_4097_is_error_914(async_vk: FakeVK, api: API) -> None:
     await send(api, message="я" * 4096)
     with pytest.raises(VKAPIError[914]):
         await send(api, message="я" * 4097)
-    message_id = vk.visible_messages(42)[0].id
+    message_id = async_vk.visible_messages(42)[0].id
     with pytest.raises(VKAPIError[914]):
         await api.request("messages.edit", {"peer_id": 42, "message_id": message_id, "message": "x" * 4097})
 
 
-async def test_at_most_ten_attachments(vk: FakeVK, api: API) -> None:
+async def test_at_most_ten_attachments(async_vk: FakeVK, api: API) -> None:
     attachment = await PhotoMessageUploader(api).upload(picture((10, 10)), peer_id=42)
     await send(api, attachment=",".join([attachment] * 10))
     with pytest.raises(VKAPIError[100]):
@@ -118,8 +114,8 @@ async def test_random_id_is_required(api: API) -> None:
         await api.request("messages.send", {"peer_id": 42, "message": "m"})
 
 
-async def test_edit_only_the_communitys_own_messages(vk: FakeVK, api: API) -> None:
-    sent = vk.inject_text(42, "mine")
+async def test_edit_only_the_communitys_own_messages(async_vk: FakeVK, api: API) -> None:
+    sent = async_vk.inject_text(42, "mine")
     with pytest.raises(VKAPIError[15]):
         await api.request("messages.edit", {"peer_id": 42, "message_id": sent["id"], "message": "yours"})
 
@@ -148,12 +144,12 @@ def test_document_upload_limits() -> None:
     assert doc_problem("big.bin", b"\0" * (200 * 1024 * 1024 + 1)) is not None
 
 
-async def test_a_document_goes_out_and_comes_back_as_bytes(vk: FakeVK, api: API) -> None:
+async def test_a_document_goes_out_and_comes_back_as_bytes(async_vk: FakeVK, api: API) -> None:
     data = picture((30, 20))
     attachment = await DocMessagesUploader(api).upload(data, peer_id=42, title="result.png")
-    assert attachment.startswith(f"doc-{vk.group_id}_")
+    assert attachment.startswith(f"doc-{async_vk.group_id}_")
     await send(api, attachment=attachment, message="done")
-    [shown] = vk.visible_messages(42)
+    [shown] = async_vk.visible_messages(42)
     assert shown.documents == (("result.png", data),)
     [message] = (await api.request("messages.getById", {"message_ids": shown.id}))["response"]["items"]
     [doc] = [a["doc"] for a in message["attachments"]]
@@ -161,39 +157,39 @@ async def test_a_document_goes_out_and_comes_back_as_bytes(vk: FakeVK, api: API)
     assert await api.http_client.request_content(doc["url"]) == data
 
 
-async def test_refused_and_forged_documents(vk: FakeVK, api: API) -> None:
+async def test_refused_and_forged_documents(async_vk: FakeVK, api: API) -> None:
     with pytest.raises(VKAPIError[100]):
         await DocMessagesUploader(api).upload(b"MZ", peer_id=42, title="tool.exe")
     with pytest.raises(VKAPIError[100]):
         await api.request("docs.getMessagesUploadServer", {"type": "doc"})  # no peer_id
     with pytest.raises(VKAPIError[100]):
         await api.request("docs.save", {"file": "made-up"})
-    users = vk.inject_document(42, "cat.png", picture((5, 5)))
+    users = async_vk.inject_document(42, "cat.png", picture((5, 5)))
     doc = users["attachments"][0]["doc"]
     with pytest.raises(VKAPIError[100]):  # someone else's document without its access key
         await send(api, attachment=f"doc{doc['owner_id']}_{doc['id']}")
     await send(api, attachment=f"doc{doc['owner_id']}_{doc['id']}_{doc['access_key']}")
 
 
-async def test_group_chats_the_community_is_not_in_are_error_917(vk: FakeVK, api: API) -> None:
+async def test_group_chats_the_community_is_not_in_are_error_917(async_vk: FakeVK, api: API) -> None:
     chat = 2_000_000_007
     with pytest.raises(VKAPIError[917]):
         await api.request("messages.send", {"peer_id": chat, "random_id": 0, "message": "hi"})
-    vk.inject_text(42, "hello all", peer_id=chat)
+    async_vk.inject_text(42, "hello all", peer_id=chat)
     await api.request("messages.send", {"peer_id": chat, "random_id": 0, "message": "hi"})
-    vk.remove_from_chat(chat)
+    async_vk.remove_from_chat(chat)
     with pytest.raises(VKAPIError[917]):
         await api.request("messages.send", {"peer_id": chat, "random_id": 0, "message": "hi"})
 
 
-async def test_messages_older_than_a_day_cannot_be_edited(vk: FakeVK, api: API) -> None:
+async def test_messages_older_than_a_day_cannot_be_edited(async_vk: FakeVK, api: API) -> None:
     message_id = (await send(api, random_id=5))["response"]
-    vk.state.messages[message_id].date -= 24 * 3600 + 1
+    async_vk.state.messages[message_id].date -= 24 * 3600 + 1
     with pytest.raises(VKAPIError[909]):
         await api.request("messages.edit", {"peer_id": 42, "message_id": message_id, "message": "late"})
 
 
-async def test_more_than_20_calls_in_a_second_is_error_6_by_default(vk: FakeVK, api: API) -> None:
+async def test_more_than_20_calls_in_a_second_is_error_6_by_default(async_vk: FakeVK, api: API) -> None:
     outcomes = await asyncio.gather(
         *(send(api, random_id=100 + i) for i in range(25)), return_exceptions=True
     )

@@ -35,12 +35,6 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram.run_in_thread() as fake:
-        yield fake
-
-
-@pytest.fixture
 def spawn(tg: FakeTelegram, server: RedisServer, tmp_path: Path) -> Iterator[Callable[[], BotProcess]]:
     with contextlib.ExitStack() as stack:
 

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,27 +36,21 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def fake_drive() -> Iterator[FakeDrive]:
-    with FakeDrive.run_in_thread() as drive:
-        yield drive
-
-
-@pytest.fixture
-def drive_env(fake_drive: FakeDrive, tmp_path: Path) -> dict[str, str]:
+def drive_env(drive: FakeDrive, tmp_path: Path) -> dict[str, str]:
     env = base_env(tmp_path)
     env.update(
         {
             "STORAGE_BACKEND": "gdrive",
-            "GDRIVE_API_URL": fake_drive.url,
-            "GDRIVE_CREDENTIALS_FILE": str(fake_drive.write_service_account(tmp_path / "sa.json")),
-            "GDRIVE_FOLDER_ID": fake_drive.create_folder("photobot", shared_drive=True),
+            "GDRIVE_API_URL": drive.url,
+            "GDRIVE_CREDENTIALS_FILE": str(drive.write_service_account(tmp_path / "sa.json")),
+            "GDRIVE_FOLDER_ID": drive.create_folder("photobot", shared_drive=True),
         }
     )
     return env
 
 
 def test_check_put_get_round_trip_on_drive(
-    drive_env: dict[str, str], fake_drive: FakeDrive, tmp_path: Path
+    drive_env: dict[str, str], drive: FakeDrive, tmp_path: Path
 ) -> None:
     folder = drive_env["GDRIVE_FOLDER_ID"]
     checked = photobot(drive_env, tmp_path, "storage", "check")
@@ -68,9 +61,9 @@ def test_check_put_get_round_trip_on_drive(
     put = photobot(drive_env, tmp_path, "storage", "put", str(photo))
     assert put.returncode == 0, put.stderr
     file_id = put.stdout.strip()
-    stored = fake_drive.state.files[file_id]
+    stored = drive.state.files[file_id]
     assert stored.mime_type == "image/jpeg" and stored.app_properties["kind"] == "original"
-    assert fake_drive.state.files[stored.parents[0]].name == "cli"
+    assert drive.state.files[stored.parents[0]].name == "cli"
 
     out = tmp_path / "copy.jpg"
     got = photobot(drive_env, tmp_path, "storage", "get", file_id, "-o", str(out))

@@ -41,12 +41,6 @@ FAST_RECOVERY = {
 
 
 @pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram.run_in_thread() as fake:
-        yield fake
-
-
-@pytest.fixture
 def spawn(tg: FakeTelegram, redis_url: str, tmp_path: Path) -> Iterator[Callable[..., BotProcess]]:
     """Make photobot processes of this test; any still running at its end is killed."""
     with contextlib.ExitStack() as stack:

@@ -38,20 +38,14 @@ ADMIN = 1
 
 
 @pytest.fixture(scope="module")
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram.run_in_thread() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def bot(
-    tg: FakeTelegram, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+    module_tg: FakeTelegram, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotProcess]:
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
     with BotProcess(
-        tg,
+        module_tg,
         redis_server.url,
         tmp_path_factory.mktemp("bot"),
         admin_ids=ADMIN,
@@ -63,7 +57,7 @@ def bot(
         lease_seconds=5,
         retry_base_seconds=0.5,
     ) as process:
-        process.start(tg)
+        process.start(module_tg)
         yield process
         assert process.stop() == 0, process.log_tail()
 

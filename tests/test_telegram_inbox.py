@@ -93,12 +93,6 @@ async def _kept_at_least(redis: Redis, count: int) -> bool:
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url, decode_responses=True)
     yield client
@@ -106,9 +100,9 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(tg.base_url))
-    client = Bot(token=tg.token, session=session)
+async def bot(async_tg: FakeTelegram) -> AsyncIterator[Bot]:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(async_tg.base_url))
+    client = Bot(token=async_tg.token, session=session)
     yield client
     await session.close()
 
@@ -139,11 +133,11 @@ class Polling:
         await asyncio.wait_for(self.task, 10)
 
 
-async def test_a_slow_chat_holds_back_nobody_else(tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
+async def test_a_slow_chat_holds_back_nobody_else(async_tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
     recorder = Recorder(gates={1: asyncio.Event()})
     for index in range(150):  # more than getUpdates' window of 100
-        tg.inject_text(1, f"slow {index}")
-    tg.inject_text(2, "calm")
+        async_tg.inject_text(1, f"slow {index}")
+    async_tg.inject_text(2, "calm")
     metrics = Metrics()
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), metrics=metrics)
 
@@ -154,7 +148,7 @@ async def test_a_slow_chat_holds_back_nobody_else(tg: FakeTelegram, bot: Bot, re
         await eventually(lambda: recorder.texts(2) == ["calm"], 10)
         # All 151 are confirmed to Telegram and kept in the inbox; once "calm" is done and has left
         # the inbox and the in-hand count (just after its handler returns), the slow chat's 150 wait.
-        await eventually(lambda: in_hand() == 150 and tg.pending_update_count == 0, 10, "calm to leave")
+        await eventually(lambda: in_hand() == 150 and async_tg.pending_update_count == 0, 10, "calm to leave")
         await eventually(lambda: _kept_is(redis, 150), 10, "150 kept updates")
         assert sorted(recorder.started) == ["calm", "slow 0"]
         recorder.gates[1].set()
@@ -164,12 +158,12 @@ async def test_a_slow_chat_holds_back_nobody_else(tg: FakeTelegram, bot: Bot, re
     assert await kept(redis) == 0 and in_hand() == 0
 
 
-async def test_an_outage_keeps_the_chat_in_order(tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
+async def test_an_outage_keeps_the_chat_in_order(async_tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
     recorder = Recorder(outages={"two": 3})
     for text in ("one", "two", "three"):
-        tg.inject_text(5, text)
-    tg.inject_text(6, "bug")
-    tg.inject_text(6, "after the bug")
+        async_tg.inject_text(5, text)
+    async_tg.inject_text(6, "bug")
+    async_tg.inject_text(6, "after the bug")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
     with polling:
         await eventually(lambda: len(recorder.texts(5)) == 3 and len(recorder.texts(6)) == 1, 20)
@@ -181,32 +175,32 @@ async def test_an_outage_keeps_the_chat_in_order(tg: FakeTelegram, bot: Bot, red
     assert await kept(redis) == 0
 
 
-async def test_refused_by_redis_nothing_is_confirmed(tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
+async def test_refused_by_redis_nothing_is_confirmed(async_tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
     recorder = Recorder()
-    first = tg.inject_text(7, "hello")
+    first = async_tg.inject_text(7, "hello")
     inbox = RefusingInbox(redis, INBOX_KEY, refusals=3)
     polling = Polling(bot, recorder, inbox)
     with polling:
         await eventually(lambda: recorder.texts(7) == ["hello"], 10)
         assert inbox.refusals == 0
     await polling.stopped()
-    assert tg.confirmed_offset == first + 1
+    assert async_tg.confirmed_offset == first + 1
     assert recorder.texts(7) == ["hello"]
 
 
 async def test_a_stop_leaves_the_unfinished_in_the_inbox_for_the_next_start(
-    tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, bot: Bot, redis: Redis
 ) -> None:
     recorder = Recorder(gates={3: asyncio.Event()})
-    tg.inject_text(3, "stuck")
-    tg.inject_text(3, "behind it")
-    last = tg.inject_text(4, "free")
+    async_tg.inject_text(3, "stuck")
+    async_tg.inject_text(3, "behind it")
+    last = async_tg.inject_text(4, "free")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), grace_seconds=0.2)
     with polling:
         await eventually(lambda: recorder.texts(4) == ["free"] and "stuck" in recorder.started, 10)
     await polling.stopped()
     # Confirmed to Telegram, so only the inbox has them now.
-    assert tg.confirmed_offset == last + 1 and tg.pending_update_count == 0
+    assert async_tg.confirmed_offset == last + 1 and async_tg.pending_update_count == 0
     assert await kept(redis) == 2
     # The next process handles them first, in order.
     successor = Recorder()
@@ -219,11 +213,11 @@ async def test_a_stop_leaves_the_unfinished_in_the_inbox_for_the_next_start(
 
 
 async def test_an_unreadable_kept_update_is_dropped_not_fatal(
-    tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, bot: Bot, redis: Redis
 ) -> None:
     await UpdateInbox(redis, INBOX_KEY).add({"5": '{"update_id": "five", "message": 1}', "6": "not json"})
     recorder = Recorder()
-    tg.inject_text(9, "still served")
+    async_tg.inject_text(9, "still served")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
     with polling:
         await eventually(lambda: recorder.texts(9) == ["still served"], 10)
@@ -232,17 +226,17 @@ async def test_an_unreadable_kept_update_is_dropped_not_fatal(
 
 
 async def test_a_flood_waits_at_telegram_beyond_the_in_hand_bound(
-    tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, bot: Bot, redis: Redis
 ) -> None:
     recorder = Recorder(gates={8: asyncio.Event()})
     for index in range(30):
-        tg.inject_text(8, f"flood {index}")
+        async_tg.inject_text(8, f"flood {index}")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), max_in_hand=10, limit=5)
     with polling:
         await eventually(lambda: _kept_at_least(redis, 10), 10, "10 kept updates")
         # The last batch kept is confirmed by the next getUpdates, which waits for room.
         await asyncio.sleep(0.5)  # time for the poller to take more, were it to: it must not
-        assert await kept(redis) == 10 and tg.pending_update_count >= 20
+        assert await kept(redis) == 10 and async_tg.pending_update_count >= 20
         recorder.gates[8].set()
         await eventually(lambda: len(recorder.texts(8)) == 30, 20)
     await polling.stopped()
@@ -250,23 +244,23 @@ async def test_a_flood_waits_at_telegram_beyond_the_in_hand_bound(
 
 
 async def test_a_chats_backlog_of_texts_and_commands_collapses_to_the_latest(
-    tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, bot: Bot, redis: Redis
 ) -> None:
     """Flood tried: 300 texts, 50 /jobs (some as /jobs@bot with arguments) and a /help behind one
     answer that is held up. Each kind keeps only its latest waiting update; the superseded ones
     leave the inbox; another chat is served meanwhile."""
     recorder = Recorder(gates={11: asyncio.Event()})
-    tg.inject_text(11, "first")
+    async_tg.inject_text(11, "first")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), backlog=backlog_key)
     with polling as poller:
         await eventually(lambda: recorder.started == ["first"], 10)
         for index in range(300):
-            tg.inject_text(11, f"text {index}")
+            async_tg.inject_text(11, f"text {index}")
         for index in range(50):
-            tg.inject_text(11, f"/jobs@photobot {index}" if index % 2 else "/jobs")
-        tg.inject_text(11, "/help")
-        tg.inject_text(12, "calm")
-        await eventually(lambda: recorder.texts(12) == ["calm"] and tg.pending_update_count == 0, 20)
+            async_tg.inject_text(11, f"/jobs@photobot {index}" if index % 2 else "/jobs")
+        async_tg.inject_text(11, "/help")
+        async_tg.inject_text(12, "calm")
+        await eventually(lambda: recorder.texts(12) == ["calm"] and async_tg.pending_update_count == 0, 20)
         await eventually(lambda: poller.lanes.in_memory == 4, 10)  # first, a text, /jobs, /help
         recorder.gates[11].set()
         await eventually(lambda: len(recorder.texts(11)) == 4, 20)
@@ -277,17 +271,17 @@ async def test_a_chats_backlog_of_texts_and_commands_collapses_to_the_latest(
 
 
 async def test_beyond_its_share_a_chats_updates_wait_in_the_inbox_not_in_memory(
-    tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, bot: Bot, redis: Redis
 ) -> None:
     """300 updates of one chat that are each handled (as photos are), behind a held-up first:
     10 are kept in memory, the rest parked in Redis and read back in order; the others are read."""
     recorder = Recorder(gates={13: asyncio.Event()})
     for index in range(300):
-        tg.inject_text(13, f"photo {index}")
-    tg.inject_text(14, "calm")
+        async_tg.inject_text(13, f"photo {index}")
+    async_tg.inject_text(14, "calm")
     polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), per_chat=10, max_in_hand=20)
     with polling as poller:
-        await eventually(lambda: recorder.texts(14) == ["calm"] and tg.pending_update_count == 0, 20)
+        await eventually(lambda: recorder.texts(14) == ["calm"] and async_tg.pending_update_count == 0, 20)
         assert poller.lanes.in_memory == 10 and len(poller.lanes) == 300
         assert await kept(redis) == 300
         recorder.gates[13].set()

@@ -46,18 +46,12 @@ SETTINGS: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram.run_in_thread() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def bot(tg: FakeTelegram, redis_server: RedisServer, workdir: Path) -> Iterator[BotProcess]:
+def bot(module_tg: FakeTelegram, redis_server: RedisServer, workdir: Path) -> Iterator[BotProcess]:
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
-    with BotProcess(tg, redis_server.url, workdir, **SETTINGS) as process:
-        process.start(tg)
+    with BotProcess(module_tg, redis_server.url, workdir, **SETTINGS) as process:
+        process.start(module_tg)
         yield process
         assert process.stop() == 0, process.log_tail()
 

@@ -20,12 +20,6 @@ ADMIN = 7001
 
 
 @pytest.fixture
-def vk() -> Iterator[FakeVK]:
-    with FakeVK.run_in_thread() as fake:
-        yield fake
-
-
-@pytest.fixture
 def bot(vk: FakeVK, redis_url: str, tmp_path: Path) -> Iterator[PhotobotProcess]:
     process = PhotobotProcess(vk, redis_url, tmp_path / "bot", VK_ADMIN_IDS=str(ADMIN))
     process.start(vk)

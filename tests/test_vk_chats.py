@@ -27,23 +27,17 @@ CHAT = 2_000_000_001
 
 
 @pytest.fixture(scope="module")
-def vk() -> Iterator[FakeVK]:
-    with FakeVK.run_in_thread() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def bot(
-    vk: FakeVK, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+    module_vk: FakeVK, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PhotobotProcess]:
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
-    process = PhotobotProcess(vk, redis_server.url, tmp_path_factory.mktemp("vkbot"))
-    process.start(vk)
+    process = PhotobotProcess(module_vk, redis_server.url, tmp_path_factory.mktemp("vkbot"))
+    process.start(module_vk)
     yield process
     assert process.stop() == 0, process.log_tail()
-    assert vk.token not in process.log_text()
+    assert module_vk.token not in process.log_text()
 
 
 def document_results(vk: FakeVK, peer_id: int) -> list[VisibleMessage]:

@@ -25,12 +25,6 @@ PREFIX = "{photobot}"
 
 
 @pytest.fixture
-async def vk() -> AsyncIterator[FakeVK]:
-    async with FakeVK() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url, decode_responses=True)
     yield client
@@ -47,7 +41,7 @@ def text_of(event: dict[str, Any]) -> str:
     return str(event["object"]["message"]["text"])
 
 
-async def test_a_stuck_chat_holds_back_no_other(vk: FakeVK, redis: Redis) -> None:
+async def test_a_stuck_chat_holds_back_no_other(async_vk: FakeVK, redis: Redis) -> None:
     handled: list[str] = []
     stuck = asyncio.Event()
 
@@ -56,19 +50,19 @@ async def test_a_stuck_chat_holds_back_no_other(vk: FakeVK, redis: Redis) -> Non
             await stuck.wait()
         handled.append(text_of(event))
 
-    poll, api = poller(vk, redis, handle)
+    poll, api = poller(async_vk, redis, handle)
     task = asyncio.create_task(poll.run())
     try:
-        await vk.wait_for(lambda: len(vk.calls("longpoll")) >= 1)
-        vk.inject_photo(1, b"not really", "first of the stuck chat")
-        vk.inject_photo(1, b"not really", "second of the stuck chat")
+        await async_vk.wait_for(lambda: len(async_vk.calls("longpoll")) >= 1)
+        async_vk.inject_photo(1, b"not really", "first of the stuck chat")
+        async_vk.inject_photo(1, b"not really", "second of the stuck chat")
         for index in range(5):  # photos: each is handled, none supersedes another
-            vk.inject_photo(2, b"not really", f"calm {index}")
-        await vk.wait_for(lambda: len(handled) == 5, timeout=10)
+            async_vk.inject_photo(2, b"not really", f"calm {index}")
+        await async_vk.wait_for(lambda: len(handled) == 5, timeout=10)
         assert handled == [f"calm {i}" for i in range(5)]
         assert len(poll.lanes) == 2  # the stuck chat's two events are still in hand
         stuck.set()
-        await vk.wait_for(lambda: len(handled) == 7, timeout=10)
+        await async_vk.wait_for(lambda: len(handled) == 7, timeout=10)
     finally:
         stuck.set()
         poll.stop()
@@ -77,24 +71,24 @@ async def test_a_stuck_chat_holds_back_no_other(vk: FakeVK, redis: Redis) -> Non
     assert handled[5:] == ["first of the stuck chat", "second of the stuck chat"]
 
 
-async def test_events_in_hand_at_a_stop_come_first_at_the_next_start(vk: FakeVK, redis: Redis) -> None:
+async def test_events_in_hand_at_a_stop_come_first_at_the_next_start(async_vk: FakeVK, redis: Redis) -> None:
     never = asyncio.Event()
 
     async def hang(event: dict[str, Any]) -> None:
         await never.wait()
 
-    first, api = poller(vk, redis, hang)
+    first, api = poller(async_vk, redis, hang)
     task = asyncio.create_task(first.run())
-    await vk.wait_for(lambda: len(vk.calls("longpoll")) >= 1)
-    vk.inject_text(3, "kept one")
-    vk.inject_text(3, "/help")
-    await vk.wait_for(lambda: len(first.lanes) == 2, timeout=10)
+    await async_vk.wait_for(lambda: len(async_vk.calls("longpoll")) >= 1)
+    async_vk.inject_text(3, "kept one")
+    async_vk.inject_text(3, "/help")
+    await async_vk.wait_for(lambda: len(first.lanes) == 2, timeout=10)
     first.stop()
     await task  # the lane does not finish within the grace: its events stay in the inbox
     await api.close()
-    saved_ts = await redis.get(f"{PREFIX}:vk:ts:{vk.group_id}")
+    saved_ts = await redis.get(f"{PREFIX}:vk:ts:{async_vk.group_id}")
     assert saved_ts == first.ts and saved_ts is not None
-    inbox_key = f"{PREFIX}:vk:inbox:{vk.group_id}"
+    inbox_key = f"{PREFIX}:vk:inbox:{async_vk.group_id}"
     assert await cast(Awaitable[int], redis.hlen(inbox_key)) == 2
     # Left by something else: dropped, logged.
     await cast(Awaitable[int], redis.hset(inbox_key, "0:0", "[not an event"))
@@ -104,11 +98,11 @@ async def test_events_in_hand_at_a_stop_come_first_at_the_next_start(vk: FakeVK,
     async def handle(event: dict[str, Any]) -> None:
         handled.append(text_of(event))
 
-    vk.inject_text(3, "new one")
-    second, api = poller(vk, redis, handle)
+    async_vk.inject_text(3, "new one")
+    second, api = poller(async_vk, redis, handle)
     task = asyncio.create_task(second.run())
     try:
-        await vk.wait_for(lambda: len(handled) == 3, timeout=10)
+        await async_vk.wait_for(lambda: len(handled) == 3, timeout=10)
     finally:
         second.stop()
         await task

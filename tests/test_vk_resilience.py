@@ -9,7 +9,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,6 @@ from tests.fakes.vk import FakeVK
 from tests.vk_support import PhotobotProcess, photo, results, sends_to, wait_results
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def vk() -> Iterator[FakeVK]:
-    with FakeVK.run_in_thread() as fake:
-        yield fake
 
 
 def user_job_statuses(bot: PhotobotProcess, user_key: str) -> list[str]:

@@ -29,25 +29,19 @@ ADMIN = 1
 
 
 @pytest.fixture(scope="module")
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram.run_in_thread() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def base() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="module")
 def bot(
-    tg: FakeTelegram, redis_server: RedisServer, base: str, tmp_path_factory: pytest.TempPathFactory
+    module_tg: FakeTelegram, redis_server: RedisServer, base: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotProcess]:
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
     with BotProcess(
-        tg,
+        module_tg,
         redis_server.url,
         tmp_path_factory.mktemp("web-e2e"),
         admin_ids=ADMIN,
@@ -59,7 +53,7 @@ def bot(
         tg_chat_rate=50,
         tg_chat_burst=10,
     ) as process:
-        process.start(tg)
+        process.start(module_tg)
         wait_http(base, "/readyz", 200)  # the worker's first heartbeat has reached Redis
         yield process
         assert process.stop() == 0, process.log_tail()

@@ -1,5 +1,5 @@
 """Fixtures of the chaos tests: a redis-server of their own with append-only persistence, which a
-test may SIGKILL and start again, and the fake Bot API on its own thread."""
+test may SIGKILL and start again (the fake Bot API is the shared `tg`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.telegram import FakeTelegram
 from tests.fixtures.redis_server import RedisServer
 
 
@@ -17,9 +16,3 @@ def aof_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis", appendonly=True).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram.run_in_thread() as fake:
-        yield fake
