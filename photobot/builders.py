@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from photobot.bot.adapter import ChatAdapter
 from photobot.bot.commands import Commands
-from photobot.bot.inbox import UpdateInbox
+from photobot.bot.core.inbox import UpdateInbox
 from photobot.bot.pipeline import JobPipeline
 from photobot.bot.premium import Premium
 from photobot.bot.service import BotService
@@ -170,6 +170,7 @@ def chat_side(core: Stores, chats: Platforms) -> ChatSide:
         answered=AnsweredMessages(redis, settings.key_prefix, settings.dedup_ttl_seconds),
         albums=AlbumChoices(redis, settings.key_prefix),
         locks=core.locks,
+        users=core.users,
         retention=core.retention,
     )
     stars = TelegramStars(chats.bot) if chats.bot is not None else None
@@ -182,7 +183,7 @@ def chat_side(core: Stores, chats: Platforms) -> ChatSide:
     if vk_adapter is not None and chats.vk_api is not None:
         side.vk_poll = vk_setup().build_long_poll(
             settings, api=chats.vk_api, redis=redis, service=service, commands=side.commands,
-            users=core.users, adapter=vk_adapter,
+            adapter=vk_adapter,
         )
     return side
 

@@ -24,7 +24,7 @@ from aiogram.types import Message, Update
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from photobot.bot.inbox import UpdateInbox
+from photobot.bot.core.inbox import UpdateInbox
 from photobot.bot.telegram.polling import InboxPoller, backlog_key
 from photobot.metrics import Metrics
 from tests.fakes.telegram import FakeTelegram

@@ -1,9 +1,10 @@
 """What every chat command answers, written once for all platforms.
 
 Each method takes the caller (`UserRecord`), their language and the command's argument text, and
-returns a `Reply`; the platform's router only parses the command and sends the reply. Admin
-commands check the caller first and run nothing for anyone else. /token answers only in a private
-chat, since a token posted in a group would open the caller's jobs to every member.
+returns a `Reply`; the platform's router only parses the command and sends the reply. `run`
+refuses an admin command to anyone the gate (photobot.bot.core.gate) does not hold an admin.
+/token answers only in a private chat, since a token posted in a group would open the caller's
+jobs to every member.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from photobot.bot.adapter import Button, Keyboard
+from photobot.bot.core.gate import may_administer, needs_admin
 from photobot.bot.i18n import status_name, t
 from photobot.bot.premium import Premium
 from photobot.bot.service import BotService, operation_title
+from photobot.config import Settings
 from photobot.jobs import Job, JobStatus, Platform, parse_user_ref
 from photobot.logs import get_logger
 from photobot.processing import list_operations
 from photobot.processing.describe import params_line
-from photobot.queue import JobNotFound, NotCancellable, NotRequeueable
+from photobot.queue import JobNotFound, JobQueue, NotCancellable, NotRequeueable
 from photobot.sessions import Scope, SessionStore
 from photobot.users import ProtectedAdmin, UnknownTier, UserRecord, UserStore
 
@@ -41,18 +44,22 @@ class Reply:
     keyboard: Keyboard | None = None
 
 
+@dataclass
 class Commands:
     """User and admin commands over the queue and the user store."""
 
-    def __init__(
-        self, service: BotService, users: UserStore, sessions: SessionStore, premium: Premium
-    ) -> None:
-        self.service = service
-        self.premium = premium
-        self.queue = service.queue
-        self.settings = service.settings
-        self.users = users
-        self.sessions = sessions
+    service: BotService
+    users: UserStore
+    sessions: SessionStore
+    premium: Premium
+
+    @property
+    def queue(self) -> JobQueue:
+        return self.service.queue
+
+    @property
+    def settings(self) -> Settings:
+        return self.service.settings
 
     async def run(
         self, name: str, args: str, user: UserRecord, lang: str, *, private: bool
@@ -62,6 +69,8 @@ class Commands:
         command = _DISPATCH.get(name)
         if command is None:
             return None
+        if needs_admin(name, args) and not may_administer(user):
+            return Reply(t("admin_only", lang))
         reply = command(self, _Call(user, lang, args, private))
         return await reply if inspect.isawaitable(reply) else reply
 
@@ -80,7 +89,7 @@ class Commands:
             pending_cap=s.max_pending_per_user,
         )
         text += "\n\n" + "\n".join(await self.service.allowances.lines(user, lang))
-        if user.is_admin:
+        if may_administer(user):
             text += "\n\n" + t("admin_help", lang) + "\n" + t("admin_help_premium", lang)
         return Reply(text)
 
@@ -145,7 +154,7 @@ class Commands:
         if job is None:
             return Reply(t("job_not_found", lang, job_id=job_id[:64]))
         try:
-            after = await self.queue.cancel(job.job_id, None if user.is_admin else user.key)
+            after = await self.queue.cancel(job.job_id, None if may_administer(user) else user.key)
         except JobNotFound:
             return Reply(t("job_not_found", lang, job_id=job_id[:64]))
         except NotCancellable:
@@ -159,8 +168,6 @@ class Commands:
         parts = arg.split()
         if not parts:
             return Reply("\n".join(await self.service.allowances.lines(user, lang)))
-        if not user.is_admin:
-            return Reply(t("admin_only", lang))
         if len(parts) != 2:
             return Reply(t("usage", lang, usage="/tier USER_ID TIER"))
         target = self._user_key(user.platform, parts[0])
@@ -186,7 +193,7 @@ class Commands:
         if not await self.users.within_rate(user.key, "token", TOKENS_PER_WINDOW, TOKEN_WINDOW_SECONDS):
             return Reply(t("token_too_often", lang, count=TOKENS_PER_WINDOW,
                            minutes=TOKEN_WINDOW_SECONDS // 60))
-        scope = Scope.ADMIN if user.is_admin else Scope.USER
+        scope = Scope.ADMIN if may_administer(user) else Scope.USER
         ttl = self.sessions.default_ttl
         token = await self.sessions.issue(user.key, scope, ttl)
         base = self.settings.public_url or t("token_base_unknown", lang)
@@ -208,8 +215,6 @@ class Commands:
             files = await retention.forget(user.key) if retention is not None else 0
             await self.service.waiting.clear(user.key)
             return Reply(t("forgotten", lang, files=files))
-        if not user.is_admin:
-            return Reply(t("admin_only", lang))
         target = self._user_key(user.platform, value)
         if target is None:
             return Reply(t("bad_user_id", lang, value=value[:64]))
@@ -222,8 +227,6 @@ class Commands:
 
     # --- admins ------------------------------------------------------------------------------------
     async def ban(self, user: UserRecord, lang: str, arg: str, *, banned: bool = True) -> Reply:
-        if not user.is_admin:
-            return Reply(t("admin_only", lang))
         value = arg.strip()
         target = self._user_key(user.platform, value) if value else None
         if target is None:
@@ -240,8 +243,6 @@ class Commands:
         return Reply(t("user_banned" if banned else "user_unbanned", lang, user=target))
 
     async def stats(self, user: UserRecord, lang: str) -> Reply:
-        if not user.is_admin:
-            return Reply(t("admin_only", lang))
         s = await self.queue.stats()
         depth = ", ".join(f"{tier} {count}" for tier, count in s.tiers.items()) or "0"
         counts = s.counts
@@ -270,8 +271,6 @@ class Commands:
         )
 
     async def requeue(self, user: UserRecord, lang: str, arg: str) -> Reply:
-        if not user.is_admin:
-            return Reply(t("admin_only", lang))
         value = arg.strip()
         if not value:
             return Reply(t("usage", lang, usage="/requeue JOB_ID | failed"))
@@ -292,8 +291,6 @@ class Commands:
         return Reply(t("requeued", lang, job_id=job.job_id))
 
     async def job(self, user: UserRecord, lang: str, arg: str) -> Reply:
-        if not user.is_admin:
-            return Reply(t("admin_only", lang))
         value = arg.strip()
         if not value:
             return Reply(t("usage", lang, usage="/job JOB_ID"))
@@ -305,8 +302,6 @@ class Commands:
 
     # --- premium ------------------------------------------------------------------------------------
     async def grant(self, user: UserRecord, lang: str, arg: str) -> Reply:
-        if not user.is_admin:
-            return Reply(t("admin_only", lang))
         parts = arg.split()
         if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) > 3650:
             return Reply(t("usage", lang, usage="/grant USER_ID DAYS (0-3650)"))
@@ -317,8 +312,6 @@ class Commands:
         return Reply(await self.premium.grant(target, int(parts[1]), lang))
 
     async def refund(self, user: UserRecord, lang: str, arg: str) -> Reply:
-        if not user.is_admin:
-            return Reply(t("admin_only", lang))
         charge_id = arg.strip()
         if not charge_id:
             return Reply(t("usage", lang, usage="/refund CHARGE_ID"))
@@ -334,7 +327,7 @@ class Commands:
 
     async def _own_job(self, user: UserRecord, job_id: str) -> Job | None:
         job = await self._any_job(job_id)
-        if job is None or (job.user_key != user.key and not user.is_admin):
+        if job is None or (job.user_key != user.key and not may_administer(user)):
             return None
         return job
 

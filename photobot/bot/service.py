@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from photobot.bot.adapter import ChatAdapter, OutImage, RecipientUnavailable, RemoteFile
-from photobot.bot.allowance import Allowances, now_ms
+from photobot.bot.allowance import Allowances
+from photobot.bot.core.gate import Gate
 from photobot.bot.final_state import show_final
 from photobot.bot.i18n import t
 from photobot.bot.keyboard import operations_keyboard
 from photobot.bot.state import (
     AlbumChoices,
     AnsweredMessages,
+    LatestWaiting,
     MessageLocks,
     PendingChoices,
     PendingPhoto,
@@ -49,7 +51,7 @@ from photobot.queue import (
 )
 from photobot.queue.quota import QuotaBook
 from photobot.retention import Retention
-from photobot.users import UserRecord
+from photobot.users import UserRecord, UserStore
 
 log = get_logger(__name__)
 
@@ -73,35 +75,29 @@ class IncomingPhoto:
     resend_ref: str | None = None  # the platform's own id to send the photo back without uploading
 
 
+@dataclass
 class BotService:
     """Accepts photos and operation choices; shared by every chat platform."""
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        queue: JobQueue,
-        storage: Storage,
-        adapters: Mapping[Platform, ChatAdapter],
-        choices: PendingChoices,
-        answered: AnsweredMessages,
-        albums: AlbumChoices,
-        locks: MessageLocks,
-        retention: Retention | None = None,
-    ) -> None:
-        self.settings = settings
-        self.queue = queue
-        self.storage = storage
-        self.adapters = adapters
-        self.choices = choices
-        self.answered = answered
-        self.albums = albums
-        self.locks = locks
-        self.retention = retention
+    settings: Settings
+    queue: JobQueue
+    storage: Storage
+    adapters: Mapping[Platform, ChatAdapter]
+    choices: PendingChoices
+    answered: AnsweredMessages
+    albums: AlbumChoices
+    locks: MessageLocks
+    users: UserStore
+    retention: Retention | None = None
+
+    def __post_init__(self) -> None:
+        redis, settings = self.queue.redis, self.settings
         # Each download is held in memory until stored: so many at once, whoever sends.
         self._downloads = asyncio.Semaphore(settings.downloads_in_flight)
-        self.waiting = WaitingChoices(queue.redis, settings.key_prefix, settings.state_ttl_seconds)
-        self.allowances = Allowances(QuotaBook(queue.redis, settings), settings)
+        self.waiting = WaitingChoices(redis, settings.key_prefix, settings.state_ttl_seconds)
+        self.latest = LatestWaiting(redis, settings.key_prefix, settings.state_ttl_seconds)
+        self.allowances = Allowances(QuotaBook(redis, settings), settings)
+        self.gate = Gate(self.users, settings, self.queue, self.allowances, self.waiting)
 
     def adapter(self, platform: Platform) -> ChatAdapter:
         return self.adapters[platform]
@@ -160,29 +156,11 @@ class BotService:
         await self.waiting.add(photo.user.key, job_id)
         await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
 
-    async def unfinished(self, user_key: str) -> int:
-        """The user's unfinished jobs and photos waiting for a choice."""
-        return await self.queue.pending_count(user_key) + await self.waiting.count(user_key)
-
     async def _refused_before_download(self, photo: IncomingPhoto) -> bool:
-        """Over the quota or the pending cap: refused (True) before anything is downloaded or stored.
-
-        The enqueue checks both again atomically, since another photo of the user may take the last
-        unit in between. Photos waiting for a choice count as unfinished jobs: each holds an original.
-        """
-        allowance = await self.allowances.of(photo.user)
-        if allowance.left == 0:
-            assert allowance.limit is not None
-            await self.allowances.quotas.count_refusal()
-            if self.queue.metrics is not None:
-                self.queue.metrics.quota_refusals.labels(photo.user.tier).inc()
-            await self._refuse_quota(photo, allowance.limit, allowance.wait_seconds(now_ms()))
-            return True
-        cap = self.settings.max_pending_per_user
-        if await self.unfinished(photo.user.key) >= cap:
-            await self._refuse(photo, t("pending_cap", photo.language, cap=cap))
-            return True
-        return False
+        refusal = await self.gate.photo_refusal(photo.user, photo.language)
+        if refusal:
+            await self._refuse(photo, refusal)
+        return refusal is not None
 
     async def _store_original(self, photo: IncomingPhoto, job_id: str) -> tuple[bytes, str] | None:
         """Download and store the original: its bytes and id, or None when it was refused (answered)
@@ -216,15 +194,6 @@ class BotService:
             else:
                 parsed = await self.albums.get(photo.platform, photo.chat_id, photo.album_id)
         return parsed
-
-    async def _refuse_quota(self, photo: IncomingPhoto, limit: int, wait_seconds: int) -> None:
-        """One message per flood window, however many photos an album or a burst brings."""
-        key = f"{self.settings.key_prefix}:once:quota:{photo.user.key}"
-        window_ms = max(1, int(self.settings.flood_window_seconds * 1000))
-        log.info("quota reached", user_id=photo.user.key, limit=limit)
-        if await self.queue.redis.set(key, "1", nx=True, px=window_ms):
-            text = self.allowances.refusal(photo.user, limit, wait_seconds, photo.language)
-            await self._refuse(photo, text)
 
     async def _refuse(self, photo: IncomingPhoto, text: str) -> None:
         adapter = self.adapter(photo.platform)
@@ -297,7 +266,9 @@ class BotService:
             return
         except QuotaReached as refused:
             await self.storage.delete(photo_id)
-            await self._refuse_quota(photo, refused.limit, refused.wait_seconds)
+            text = await self.gate.quota_refusal(photo.user, refused.limit, refused.wait_seconds, lang)
+            if text:
+                await self._refuse(photo, text)
             return
         except InvalidJob as error:
             log.warning("job refused", error=str(error))

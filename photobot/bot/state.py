@@ -7,6 +7,8 @@
 - `AnsweredMessages`: which user message got which status message, so an update delivered twice
   (platforms deliver at least once) is answered once.
 - `AlbumChoices`: the operation named in an album's caption, for the album's other photos.
+- `LatestWaiting`: a sender's latest photo waiting for a choice in a chat, for a text that names
+  the operation instead of a button (VK).
 - `MessageLocks`: one edit at a time per status message across processes, so "queued, position N"
   from the bot can never land after the worker's "processing" or its result.
 """
@@ -156,6 +158,28 @@ class AlbumChoices:
     ) -> None:
         value = json.dumps({"operation": operation, "params": params})
         await self._redis.set(self._key(platform, chat_id, album_id), value, ex=self._ttl)
+
+
+class LatestWaiting:
+    """(chat, sender) -> the message id of the sender's latest photo that waits for its operation."""
+
+    def __init__(self, redis: RedisClient, prefix: str, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+
+    def _key(self, platform: Platform, chat_id: int, user_id: str) -> str:
+        return f"{self._prefix}:{platform.short}:waiting:{chat_id}:{user_id}"
+
+    async def get(self, platform: Platform, chat_id: int, user_id: str) -> int | None:
+        value = await self._redis.get(self._key(platform, chat_id, user_id))
+        return int(value) if value is not None else None
+
+    async def set(self, platform: Platform, chat_id: int, user_id: str, message_id: int) -> None:
+        await self._redis.set(self._key(platform, chat_id, user_id), message_id, ex=self._ttl)
+
+    async def forget(self, platform: Platform, chat_id: int, user_id: str) -> None:
+        await self._redis.delete(self._key(platform, chat_id, user_id))
 
 
 class MessageLocks:

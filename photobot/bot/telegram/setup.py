@@ -61,11 +61,11 @@ def build_dispatcher(
         premium=commands.premium,
         stars=stars,
     )
-    dispatcher.update.outer_middleware(UserMiddleware(users, adapter, settings))
+    dispatcher.update.outer_middleware(UserMiddleware(service.gate, adapter))
     routers = all_routers()
     for router in routers:
         if router.name == "photos":
-            router.message.middleware(FloodMiddleware(users, adapter, settings))
+            router.message.middleware(FloodMiddleware(service.gate, adapter))
     dispatcher.include_routers(*routers)
     return dispatcher
 

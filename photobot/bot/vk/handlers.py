@@ -15,12 +15,14 @@ with an apology, and the event is confirmed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from photobot.bot.adapter import RecipientUnavailable
 from photobot.bot.commands import Commands, Reply
+from photobot.bot.core.gate import Gate, Sender
 from photobot.bot.i18n import t
 from photobot.bot.service import BotService, IncomingPhoto
 from photobot.bot.vk.adapter import VKAdapter, photo_key
@@ -30,28 +32,23 @@ from photobot.config import Settings
 from photobot.jobs import Platform, user_key
 from photobot.logs import get_logger
 from photobot.processing import parse_operation
-from photobot.users import FloodVerdict, UserRecord, UserStore
+from photobot.users import UserRecord
 
 log = get_logger(__name__)
 
 
+@dataclass
 class VKHandlers:
     """`await handlers(event)` for every Bots Long Poll event."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        service: BotService,
-        commands: Commands,
-        users: UserStore,
-        adapter: VKAdapter,
-    ) -> None:
-        self.settings = settings
-        self.service = service
-        self.commands = commands
-        self.users = users
-        self.adapter = adapter
-        self._latest_ttl = settings.state_ttl_seconds
+    settings: Settings
+    service: BotService
+    commands: Commands
+    adapter: VKAdapter
+
+    @property
+    def gate(self) -> Gate:
+        return self.service.gate
 
     async def __call__(self, event: dict[str, Any]) -> None:
         if event.get("type") != "message_new" or not isinstance(event.get("object"), dict):
@@ -62,7 +59,7 @@ class VKHandlers:
         key = user_key(Platform.VK, message.from_id)
         with structlog.contextvars.bound_contextvars(user_id=key, peer_id=message.peer_id):
             try:
-                await self._handle(message, key)
+                await self._handle(message)
             except RecipientUnavailable:
                 log.info("the user does not allow messages from the community; nothing sent")
             except Exception as error:
@@ -71,15 +68,14 @@ class VKHandlers:
                 log.error("vk message failed", message_id=message.message_id, exc_info=error)
                 await self._apologize(message)
 
-    async def _handle(self, message: VKMessage, key: str) -> None:
+    async def _handle(self, message: VKMessage) -> None:
         lang = message.language
-        user = await self.users.get(key)
-        if user.language != lang:
-            await self.users.touch(key, lang)
-        if user.banned:
-            log.info("message from a banned user ignored")
-            if await self.users.warn_once(key, "banned", self.settings.flood_window_seconds):
-                await self.adapter.send_text(message.peer_id, t("banned", lang))
+
+        async def refuse(text: str) -> None:
+            await self.adapter.send_text(message.peer_id, text)
+
+        user = await self.gate.admit(Sender(Platform.VK, message.from_id), lang, refuse)
+        if user is None:
             return
         if message.payload is not None:
             await self._on_payload(message, user, message.payload)
@@ -97,19 +93,14 @@ class VKHandlers:
 
     # --- photos ----------------------------------------------------------------------------------
     async def _on_images(self, message: VKMessage, user: UserRecord) -> None:
+        async def say(text: str) -> None:
+            await self._say(message, text)
+
         for index, image in enumerate(message.images):
             key = photo_key(message.message_id, index)
-            verdict = await self.users.check_flood(user.key, f"{message.peer_id}:{key}", message.sent_at)
-            if verdict is not FloodVerdict.ALLOWED:
-                log.info("flood limit reached", verdict=verdict.value)
-                if verdict is FloodVerdict.WARN:
-                    text = t(
-                        "flood",
-                        message.language,
-                        limit=self.settings.flood_limit,
-                        window=int(self.settings.flood_window_seconds),
-                    )
-                    await self.adapter.send_text(message.peer_id, text, reply_to=message.message_id)
+            if not await self.gate.photo_allowed(
+                user, f"{message.peer_id}:{key}", message.sent_at, message.language, say
+            ):
                 return
             await self.service.accept_photo(
                 IncomingPhoto(
@@ -135,10 +126,7 @@ class VKHandlers:
             return
         pending = await self.service.choices.load(Platform.VK, peer_id, user.user_id, status_id)
         if pending is not None and pending.chosen_job_id is None:
-            await self.service.queue.redis.set(self._latest_key(peer_id, user), key, ex=self._latest_ttl)
-
-    def _latest_key(self, peer_id: int, user: UserRecord) -> str:
-        return f"{self.settings.key_prefix}:vk:waiting:{peer_id}:{user.user_id}"
+            await self.service.latest.set(Platform.VK, peer_id, user.user_id, key)
 
     # --- operation choices -------------------------------------------------------------------------
     async def _on_payload(self, message: VKMessage, user: UserRecord, raw: str) -> None:
@@ -162,10 +150,10 @@ class VKHandlers:
         parsed = parse_operation(message.text) if message.text.strip() else None
         if parsed is None:
             return False
-        latest = await self.service.queue.redis.get(self._latest_key(message.peer_id, user))
+        latest = await self.service.latest.get(Platform.VK, message.peer_id, user.user_id)
         if latest is None:
             return False
-        await self._choose(message, user, int(latest), parsed[0])
+        await self._choose(message, user, latest, parsed[0])
         return True
 
     async def _choose(self, message: VKMessage, user: UserRecord, key: int, operation: str) -> None:
@@ -193,7 +181,7 @@ class VKHandlers:
         if pending.chosen_job_id is not None or chosen is None or chosen.chosen_job_id is None:
             await self._say(message, notice)  # already chosen, unknown operation, over the cap
             return
-        await service.queue.redis.delete(self._latest_key(peer, user))
+        await service.latest.forget(Platform.VK, peer, user.user_id)
 
     async def _page(self, message: VKMessage, user: UserRecord, key: int, page: int) -> None:
         """Another page of operations under the waiting photo `key`."""

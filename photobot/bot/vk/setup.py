@@ -22,7 +22,6 @@ from photobot.config import Settings, SettingsError
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 from photobot.startup import START_BACKOFF
-from photobot.users import UserStore
 
 log = get_logger(__name__)
 
@@ -40,10 +39,9 @@ def build_long_poll(
     redis: Redis,
     service: BotService,
     commands: Commands,
-    users: UserStore,
     adapter: VKAdapter,
 ) -> ConfirmingLongPoll:
-    handlers = VKHandlers(settings, service, commands, users, adapter)
+    handlers = VKHandlers(settings, service, commands, adapter)
     # The lanes finish within the shutdown grace, leaving a little of it for the rest of the stop.
     grace = max(1.0, settings.shutdown_grace_seconds - 2)
     return ConfirmingLongPoll(

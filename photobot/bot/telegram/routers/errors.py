@@ -3,8 +3,6 @@ here, so the update stays unconfirmed and comes back after a backoff."""
 
 from __future__ import annotations
 
-import asyncio
-
 from aiogram import Router
 from aiogram.exceptions import (
     TelegramForbiddenError,
@@ -14,32 +12,16 @@ from aiogram.exceptions import (
 )
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
-from redis.exceptions import BusyLoadingError, LockError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from photobot.bot.adapter import RecipientUnavailable
+from photobot.bot.core.outage import outage_rule
 from photobot.bot.i18n import pick_language, t
 from photobot.logs import get_logger
 
 log = get_logger(__name__)
 
-_OUTAGES = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    BusyLoadingError,
-    LockError,
-    OSError,
-    asyncio.TimeoutError,
-    TelegramNetworkError,
-    TelegramServerError,
-    TelegramRetryAfter,
-)
-
-
-def is_outage(error: BaseException) -> bool:
-    """An infrastructure failure (Redis, storage, the network): retrying the update later can help."""
-    return isinstance(error, _OUTAGES) or bool(getattr(error, "transient", False))
+# The chat core's rule, with Telegram unreachable, failing on its side or asking to slow down.
+is_outage = outage_rule(TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 
 
 def build() -> Router:
