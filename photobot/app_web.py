@@ -8,11 +8,9 @@ this process enqueued and finished, and a token issued by /token in a chat opens
 
 from __future__ import annotations
 
-import functools
-
 from aiohttp import web
 
-from photobot.bot.final_state import show_final
+from photobot.bot.core.status import StatusMessages
 from photobot.bot.reachable import Reachable
 from photobot.bot.telegram.webhook import HandledUpdates, add_webhook_route
 from photobot.builders import Parts, Platforms, Stores
@@ -86,7 +84,7 @@ def _chat_shows_final(core: Stores, chats: Platforms) -> JobShown | None:
     """How a job cancelled through the API is shown in its chat: the chat adapters of this process."""
     if not chats.adapters:
         return None
-    return functools.partial(show_final, chats.adapters, core.locks)
+    return StatusMessages(chats.adapters, core.locks, core.queue).show_final
 
 
 def create_web_app(

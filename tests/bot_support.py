@@ -134,7 +134,7 @@ async def chat_side(settings: Settings) -> AsyncIterator[ChatSide]:
     chats = Platforms(adapters={Platform.TELEGRAM: adapter}, bot_ids={Platform.TELEGRAM: 1})
     async with builders.stores(settings) as core, builders.image_processor(settings) as processor:
         chat = builders.chat_side(core, chats)
-        pipeline = builders.job_pipeline(core, processor, chats.adapters, status_wait_seconds=0.5)
+        pipeline = builders.job_pipeline(core, processor, chats.adapters)
         yield ChatSide(
             settings, core.redis, core.queue, core.users, adapter, chat.service, chat.commands, pipeline,
             core.retention,

@@ -321,7 +321,7 @@ async def test_demotion_and_ban_revoke_tokens(world: World) -> None:
 
 
 async def test_a_cancel_through_the_api_is_shown_in_the_chat(settings: Settings, tmp_path: Path) -> None:
-    """The API hands the cancelled job to the chat side (photobot.bot.final_state.show_final in a
+    """The API hands the cancelled job to the chat side (photobot.bot.core.status's show_final in a
     running photobot), so its status message ends in "cancelled" as after /cancel in the chat."""
     shown: list[JobStatus] = []
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from photobot.bot.adapter import Button, Keyboard
 from photobot.bot.core.gate import may_administer, needs_admin
+from photobot.bot.core.status import operation_title
 from photobot.bot.i18n import status_name, t
 from photobot.bot.premium import Premium
-from photobot.bot.service import BotService, operation_title
+from photobot.bot.service import BotService
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus, Platform, parse_user_ref
 from photobot.logs import get_logger
@@ -161,7 +162,7 @@ class Commands:
             current = await self.queue.get(job.job_id)
             status = current.status if current is not None else job.status
             return Reply(t("cannot_cancel", lang, job_id=job.job_id, status=_status(status, lang)))
-        await self.service.show_final(after)
+        await self.service.status.show_final(after)
         return Reply(t("cancelled", lang, job_id=job.job_id))
 
     async def tier(self, user: UserRecord, lang: str, arg: str) -> Reply:
@@ -287,7 +288,7 @@ class Commands:
             current = await self.queue.get(job.job_id) or job
             return Reply(t("cannot_requeue", lang, job_id=job.job_id, status=_status(current.status, lang)))
         log.info("job requeued", admin=user.key, job_id=job.job_id)
-        await self.service.show_queued(requeued)
+        await self.service.status.show_queued(requeued)
         return Reply(t("requeued", lang, job_id=job.job_id))
 
     async def job(self, user: UserRecord, lang: str, arg: str) -> Reply:

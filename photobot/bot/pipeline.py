@@ -3,7 +3,8 @@
 Each step records its outcome on the job before the next one starts (`save_progress`), so a job
 that runs again after a crash or an expired lease resumes after its last finished step: a result
 already stored is not made again, a result already delivered is not sent again. Delivery edits the
-status message the user already sees, which is idempotent; only an album of faces is a new message,
+status message the user already sees (queued with the job, photobot.bot.core.status, so there is
+never one to wait for), which is idempotent; only an album of faces is a new message,
 and its only window for a duplicate is between the platform's answer and `save_progress`.
 """
 
@@ -12,25 +13,19 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from photobot.backoff import Backoff
-from photobot.bot.adapter import (
-    ChatAdapter,
-    ChatUnavailable,
-    MessageGone,
-    OutImage,
-    RecipientUnavailable,
-)
+from photobot.bot.adapter import ChatAdapter, ChatUnavailable, OutImage
+from photobot.bot.core.status import StatusMessages, Undeliverable, operation_title
 from photobot.bot.i18n import t
-from photobot.bot.service import operation_title
 from photobot.bot.state import MessageLocks
 from photobot.gdrive import Storage
-from photobot.jobs import Job, JobError, Platform, TransientJobError
+from photobot.jobs import Job, JobError, Platform
 from photobot.logs import get_logger
 from photobot.processing import ImageProcessor, UnknownOperation, get_operation
 from photobot.queue import JobContext, JobQueue, LeaseLost
@@ -40,41 +35,21 @@ log = get_logger(__name__)
 # Telegram sends a photo only up to 10 MB and 10000 px of width + height; larger goes as a file.
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTO_MAX_SIDES = 10_000
-ALBUM_MAX = 10
-# Between two looks for the status message's id: 0.05 s, then half as long again each time, up to 0.5 s.
-STATUS_POLL = Backoff(0.05, 0.5, jitter=0, factor=1.5)
 
 
-class Undeliverable(Exception):
-    """The bot could not even send the status message (the user blocked it or does not allow
-    messages), so there is nothing to deliver to."""
-
-
-class StatusNotReady(TransientJobError):
-    code = "status_not_ready"
-
-
+@dataclass
 class JobPipeline:
     """`await pipeline(ctx)` runs one leased job through its steps."""
 
-    def __init__(
-        self,
-        queue: JobQueue,
-        storage: Storage,
-        processor: ImageProcessor,
-        adapters: Mapping[Platform, ChatAdapter],
-        locks: MessageLocks,
-        *,
-        status_wait_seconds: float = 30.0,
-        notice_after_seconds: float = 1.0,
-    ) -> None:
-        self.queue = queue
-        self.storage = storage
-        self.processor = processor
-        self.adapters = adapters
-        self.locks = locks
-        self.status_wait_seconds = status_wait_seconds
-        self.notice_after_seconds = notice_after_seconds
+    queue: JobQueue
+    storage: Storage
+    processor: ImageProcessor
+    adapters: Mapping[Platform, ChatAdapter]
+    locks: MessageLocks
+    notice_after_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.status = StatusMessages(self.adapters, self.locks, self.queue)
 
     async def __call__(self, ctx: JobContext) -> None:
         job = ctx.job
@@ -86,11 +61,11 @@ class JobPipeline:
             except JobError as error:
                 if not error.transient or _last_attempt(job):
                     text = t("failed", job.language, message=error.user_message(job.language))
-                    await self._tell(ctx, job, text)
+                    await self._tell(job, text)
                 raise
             except Exception:
                 if _last_attempt(job):
-                    await self._tell(ctx, job, t("internal_error", job.language, job_id=job.job_id))
+                    await self._tell(job, t("internal_error", job.language, job_id=job.job_id))
                 raise
 
     async def _run(self, ctx: JobContext) -> None:
@@ -135,63 +110,24 @@ class JobPipeline:
         await self._deliver(ctx, job, images)
 
     async def _deliver(self, ctx: JobContext, job: Job, images: list[OutImage] | None) -> None:
-        adapter = self.adapters.get(job.platform)
-        if adapter is None or job.chat_id is None:
+        status = self.status.of(job)
+        if status is None:
             raise ChatUnavailable(f"no {job.platform} adapter in this process")
-        chat_id = job.chat_id
         if images is None:
             images = await self._load_results(job)
         try:
-            status_id = job.status_message_id or await self._wait_status_message(job)
-        except Undeliverable:
-            log.info("the user cannot be answered; delivery ends")
-            return
-        caption = self._result_caption(job)
-        try:
             album = images[1:]
             if album and not job.metadata.get("album_ids"):
-                album_ids = await self._send_album(adapter, chat_id, album, status_id)
+                album_ids = await status.send_album(album)
                 job = job.model_copy(update={"metadata": {**job.metadata, "album_ids": album_ids}})
                 await ctx.save_progress(metadata=job.metadata)
-            if status_id is None:
-                status_id = await adapter.send_photo(
-                    chat_id, images[0], caption=caption, reply_to=job.message_id
-                )
-                await self.queue.set_fields(job.job_id, status_message_id=status_id)
-            else:
-                await self._edit_result(adapter, job, status_id, images[0], caption)
-        except RecipientUnavailable:
+            await status.deliver(images[0], self._result_caption(job))
+        except Undeliverable:
             log.info("recipient unavailable; delivery ends")
             await ctx.save_progress(metadata={**job.metadata, "undeliverable": True})
             return
         await ctx.save_progress(delivered=True)
         log.info("result delivered", images=len(images))
-
-    async def _edit_result(
-        self, adapter: ChatAdapter, job: Job, status_id: int, image: OutImage, caption: str
-    ) -> None:
-        assert job.chat_id is not None
-        async with self.locks.hold(job.platform, job.chat_id, status_id):
-            try:
-                await adapter.edit_media(job.chat_id, status_id, image, caption=caption)
-            except MessageGone:
-                # The user deleted the status message: the result comes as a new one instead.
-                new_id = await adapter.send_photo(
-                    job.chat_id, image, caption=caption, reply_to=job.message_id
-                )
-                await self.queue.set_fields(job.job_id, status_message_id=new_id)
-
-    async def _send_album(
-        self, adapter: ChatAdapter, chat_id: int, images: Sequence[OutImage], reply_to: int | None
-    ) -> list[int]:
-        ids: list[int] = []
-        for start in range(0, len(images), ALBUM_MAX):
-            chunk = images[start : start + ALBUM_MAX]
-            if len(chunk) == 1:
-                ids.append(await adapter.send_photo(chat_id, chunk[0], reply_to=reply_to))
-            else:
-                ids += await adapter.send_album(chat_id, chunk, reply_to=reply_to)
-        return ids
 
     async def _load_results(self, job: Job) -> list[OutImage]:
         described: list[dict[str, Any]] = list(job.metadata.get("results") or [])
@@ -208,33 +144,6 @@ class JobPipeline:
                 )
             )
         return images
-
-    async def _wait_status_message(self, job: Job) -> int | None:
-        """The bot records the status message right after enqueue, once the chat's send budget lets
-        it out (behind the chat's earlier messages); the job has stepped aside, so waiting is cheap.
-
-        On the last attempt the result is sent as a new message rather than lost.
-        """
-        status_id = await self._recorded_status(job)
-        if status_id is not None or _last_attempt(job):
-            return status_id
-        raise StatusNotReady("the status message is not recorded yet")
-
-    async def _recorded_status(self, job: Job) -> int | None:
-        """The status message's id once the bot has recorded it, within `status_wait_seconds`;
-        None when it is not recorded by then. Undeliverable when the user cannot be answered."""
-        deadline = asyncio.get_running_loop().time() + self.status_wait_seconds
-        attempt = 0
-        while True:
-            current = await self.queue.get(job.job_id)
-            if current is not None and current.status_message_id is not None:
-                return current.status_message_id
-            if current is not None and current.metadata.get("undeliverable"):
-                raise Undeliverable(job.job_id)
-            if asyncio.get_running_loop().time() >= deadline:
-                return None
-            await asyncio.sleep(STATUS_POLL.delay(attempt))
-            attempt += 1
 
     def _result_caption(self, job: Job) -> str:
         title = operation_title(job.operation, job.language)
@@ -256,8 +165,8 @@ class JobPipeline:
         (Telegram's 30 messages/s is shared by all chats). An edit that has started is never
         cancelled, so it cannot land after the result's edit.
         """
-        adapter = self.adapters.get(job.platform)
-        if adapter is None or job.chat_id is None or job.status_message_id is None:
+        status = self.status.of(job)
+        if status is None or status.message_id is None:
             return
         waited = max(0.0, time.time() - job.created_at / 1000)
         if job.attempts <= 1 and waited < self.notice_after_seconds:
@@ -266,33 +175,16 @@ class JobPipeline:
                 return
             except TimeoutError:
                 pass
-        text = t("processing", job.language, operation=operation_title(job.operation, job.language))
-        try:
-            async with self.locks.hold(job.platform, job.chat_id, job.status_message_id):
-                await adapter.edit_caption(job.chat_id, job.status_message_id, text)
-        except Exception as error:
-            log.info("processing notice not shown", error=repr(error))
+        title = operation_title(job.operation, job.language)
+        await status.show(t("processing", job.language, operation=title))
 
-    async def _tell(self, ctx: JobContext, job: Job, text: str) -> None:
-        """The job ends badly: say so in place of the status (details stay in the logs).
-
-        A file that fails at once fails before the bot has recorded the "queued" status message:
-        the failure waits for it (aside from the worker's places, as a delivery does), so the
-        caption ends in the failure instead of "queued" with the error as a separate message.
-        """
-        adapter = self.adapters.get(job.platform)
-        if adapter is None or job.chat_id is None:
+    async def _tell(self, job: Job, text: str) -> None:
+        """The job ends badly: say so in place of the status (details stay in the logs)."""
+        status = self.status.of(job)
+        if status is None:
             return
         try:
-            status_id = job.status_message_id
-            if status_id is None:
-                ctx.step_aside()
-                status_id = await self._recorded_status(job)
-            if status_id is None:
-                await adapter.send_text(job.chat_id, text, reply_to=job.message_id)
-                return
-            async with self.locks.hold(job.platform, job.chat_id, status_id):
-                await adapter.edit_caption(job.chat_id, status_id, text)
+            await status.caption(text)
         except Undeliverable:
             log.info("failure not shown: the user cannot be answered")
         except Exception as error:

@@ -2,9 +2,11 @@
 
 Chat adapters (Telegram, VK) turn their updates into `IncomingPhoto` and call
 `accept_photo` or `choose_operation`; everything they need to say goes back through the
-`ChatAdapter` of the photo's platform. Each method is safe to run twice for the same update:
-platforms deliver at least once, and an update is confirmed only after its method returned, so a
-crash in the middle means the method runs again.
+`ChatAdapter` of the photo's platform, and the photo's one answer, its status message, through
+`StatusMessages` (photobot.bot.core.status): sent before the enqueue, so the job is queued with its
+id. Each method is safe to run twice for the same update: platforms deliver at least once, and an
+update is confirmed only after its method returned, so a crash in the middle means the method runs
+again (a job queued already is found by its dedup key and not queued, nor announced, twice).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from photobot.bot.adapter import ChatAdapter, OutImage, RecipientUnavailable, RemoteFile
+from photobot.bot.adapter import ChatAdapter, Keyboard, OutImage, RemoteFile
 from photobot.bot.allowance import Allowances
 from photobot.bot.core.gate import Gate
-from photobot.bot.final_state import show_final
+from photobot.bot.core.status import StatusMessages, Undeliverable, queued_caption
 from photobot.bot.i18n import t
 from photobot.bot.keyboard import operations_keyboard
 from photobot.bot.state import (
@@ -32,23 +34,10 @@ from photobot.bot.state import (
 from photobot.config import Settings
 from photobot.gdrive import Storage
 from photobot.gdrive.ledger import StorageBudgetReached
-from photobot.jobs import Job, JobStatus, Platform, new_job_id
+from photobot.jobs import Job, Platform, new_job_id
 from photobot.logs import get_logger
-from photobot.processing import (
-    ProcessingError,
-    UnknownOperation,
-    get_operation,
-    parse_operation,
-)
-from photobot.queue import (
-    EnqueueResult,
-    InvalidJob,
-    JobNotFound,
-    JobQueue,
-    NotCancellable,
-    PendingCapReached,
-    QuotaReached,
-)
+from photobot.processing import ProcessingError, UnknownOperation, get_operation, parse_operation
+from photobot.queue import EnqueueResult, InvalidJob, JobQueue, PendingCapReached, QuotaReached
 from photobot.queue.quota import QuotaBook
 from photobot.retention import Retention
 from photobot.users import UserRecord, UserStore
@@ -98,6 +87,7 @@ class BotService:
         self.latest = LatestWaiting(redis, settings.key_prefix, settings.state_ttl_seconds)
         self.allowances = Allowances(QuotaBook(redis, settings), settings)
         self.gate = Gate(self.users, settings, self.queue, self.allowances, self.waiting)
+        self.status = StatusMessages(self.adapters, self.locks, self.queue)
 
     def adapter(self, platform: Platform) -> ChatAdapter:
         return self.adapters[platform]
@@ -105,7 +95,6 @@ class BotService:
     # --- a photo arrives ---------------------------------------------------------------------------
     async def accept_photo(self, photo: IncomingPhoto) -> None:
         """Store the original and enqueue its job (caption names the operation) or offer the keyboard."""
-        adapter = self.adapter(photo.platform)
         lang = photo.language
         if await self.answered.get(photo.platform, photo.chat_id, photo.message_id) is not None:
             log.info("photo already answered", chat_id=photo.chat_id, message_id=photo.message_id)
@@ -119,7 +108,8 @@ class BotService:
         except ProcessingError as error:  # the caption names an operation with a bad value: "blur 500"
             await self._refuse(photo, t("failed", lang, message=error.user_message(lang)))
             return
-        if await self._refused_before_download(photo):
+        queued = choice is not None and await self._queued_already(photo, choice[0])
+        if queued or await self._refused_before_download(photo):
             return
         job_id = new_job_id()
         stored = await self._store_original(photo, job_id)
@@ -136,13 +126,8 @@ class BotService:
                 photo, job_id=job_id, photo_id=photo_id, operation=choice[0], params=choice[1], resend=resend
             )
             return
-        status_id = await adapter.send_photo(
-            photo.chat_id,
-            resend,
-            caption=t("choose_op", lang),
-            reply_to=photo.message_id,
-            keyboard=operations_keyboard(lang, subject=photo.message_id),
-        )
+        keyboard = operations_keyboard(lang, subject=photo.message_id)
+        status_id = await self._open(photo, photo_id, resend, t("choose_op", lang), keyboard)
         pending = PendingPhoto(
             job_id=job_id,
             photo_id=photo_id,
@@ -155,6 +140,24 @@ class BotService:
         await self.choices.save(photo.platform, photo.chat_id, photo.user.user_id, status_id, pending)
         await self.waiting.add(photo.user.key, job_id)
         await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
+
+    async def _open(
+        self,
+        photo: IncomingPhoto,
+        photo_id: str,
+        resend: OutImage | RemoteFile,
+        caption: str,
+        keyboard: Keyboard | None = None,
+    ) -> int:
+        """Send the status message; a chat that cannot be answered keeps nothing of the photo."""
+        try:
+            return await self.status.open(
+                photo.platform, photo.chat_id, resend, caption=caption, reply_to=photo.message_id,
+                keyboard=keyboard,
+            )
+        except Undeliverable:
+            await self.storage.delete(photo_id)
+            raise
 
     async def _refused_before_download(self, photo: IncomingPhoto) -> bool:
         refusal = await self.gate.photo_refusal(photo.user, photo.language)
@@ -202,7 +205,6 @@ class BotService:
 
     def _new_job(
         self,
-        photo: IncomingPhoto | None,
         *,
         platform: Platform,
         chat_id: int,
@@ -229,9 +231,18 @@ class BotService:
             params=params,
             photo_id=photo_id,
             max_attempts=self.settings.max_attempts,
-            dedup_key=f"{platform.short}:{chat_id}:{message_id}:{operation}",
+            dedup_key=dedup_key(platform, chat_id, message_id, operation),
             metadata={**(metadata or {}), "as_document": as_document},
         )
+
+    async def _queued_already(self, photo: IncomingPhoto, operation: str) -> bool:
+        """A repeated update whose job is queued (its answer not recorded yet): answered now."""
+        key = dedup_key(photo.platform, photo.chat_id, photo.message_id, operation)
+        queued = await self.queue.find_duplicate(key)
+        if queued is None or queued.status_message_id is None:
+            return False
+        await self.answered.set(photo.platform, photo.chat_id, photo.message_id, queued.status_message_id)
+        return True
 
     async def _enqueue_and_answer(
         self,
@@ -243,9 +254,9 @@ class BotService:
         params: dict[str, Any],
         resend: OutImage | RemoteFile,
     ) -> None:
+        """Send the status message, then queue the job with its id: the worker never waits for it."""
         lang = photo.language
         job = self._new_job(
-            photo,
             platform=photo.platform,
             chat_id=photo.chat_id,
             message_id=photo.message_id,
@@ -258,57 +269,30 @@ class BotService:
             as_document=photo.as_document,
             metadata={"filename": photo.filename},
         )
+        position = await self.queue.position_of_new(job.user_key, job.priority)
+        job.status_message_id = await self._open(photo, photo_id, resend, queued_caption(job, position, lang))
         try:
-            result = await self.queue.enqueue(job)
-        except PendingCapReached:
+            queued = (await self.queue.enqueue(job)).job
+        except (PendingCapReached, QuotaReached, InvalidJob) as refused:
+            # Another photo of the user took the last unit since the check before the download.
             await self.storage.delete(photo_id)  # nothing of a refused photo is kept
-            await self._refuse(photo, t("pending_cap", lang, cap=self.settings.max_pending_per_user))
-            return
-        except QuotaReached as refused:
-            await self.storage.delete(photo_id)
-            text = await self.gate.quota_refusal(photo.user, refused.limit, refused.wait_seconds, lang)
-            if text:
-                await self._refuse(photo, text)
-            return
-        except InvalidJob as error:
-            log.warning("job refused", error=str(error))
-            await self.storage.delete(photo_id)
-            await self._refuse(photo, t("unknown_operation", lang))
-            return
-        job = result.job
-        if job.status_message_id is None:
-            position = await self.queue.position(job.job_id)
-            try:
-                status_id = await self.adapter(photo.platform).send_photo(
-                    photo.chat_id,
-                    resend,
-                    caption=queued_caption(job, position, lang),
-                    reply_to=photo.message_id,
-                )
-            except RecipientUnavailable:
-                # The user blocked the bot (or does not allow messages) right after sending: the
-                # result could never be delivered, so the job is not worth running.
-                await self._drop_undeliverable(job)
-                raise
-            await self.queue.set_fields(job.job_id, status_message_id=status_id)
-            ended = await self.queue.get(job.job_id)  # a file that fails at once may have ended already
-            if ended is not None and ended.status.is_final:
-                await self.show_final(ended.model_copy(update={"status_message_id": status_id}))
-        else:
-            status_id = job.status_message_id
+            status = self.status.of(job)
+            assert status is not None
+            await status.caption(self._refusal(photo.user, refused, lang))
+            queued = job
+        status_id = queued.status_message_id or job.status_message_id
         await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
 
-    async def _drop_undeliverable(self, job: Job) -> None:
-        try:
-            await self.queue.cancel(job.job_id)
-            log.info("job cancelled: its user cannot be answered", job_id=job.job_id)
-        except (JobNotFound, NotCancellable):
-            # A worker holds it already: mark it, so the worker ends the job instead of waiting
-            # for a status message that will never come and trying the user again.
-            current = await self.queue.get(job.job_id)
-            if current is not None and not current.status.is_final:
-                metadata = {**current.metadata, "undeliverable": True}
-                await self.queue.set_fields(job.job_id, metadata=metadata)
+    def _refusal(self, user: UserRecord, refused: Exception, language: str) -> str:
+        """What the enqueue's refusal tells the user."""
+        if isinstance(refused, PendingCapReached):
+            return t("pending_cap", language, cap=self.settings.max_pending_per_user)
+        if isinstance(refused, QuotaReached):
+            # The quota ran out while the photo waited for its choice: the photo keeps waiting (until
+            # STATE_TTL_SECONDS), so it can be chosen again once a unit is back.
+            return self.allowances.refusal(user, refused.limit, refused.wait_seconds, language)
+        log.warning("job refused", error=str(refused))
+        return t("unknown_operation", language)
 
     # --- the keyboard: another page, or an operation chosen ----------------------------------------
     async def _waiting(
@@ -337,10 +321,8 @@ class BotService:
         if isinstance(pending, str):
             return pending
         keyboard = operations_keyboard(language, page, subject=pending.message_id)
-        async with self.locks.hold(platform, chat_id, status_message_id):
-            await self.adapter(platform).edit_caption(
-                chat_id, status_message_id, t("choose_op", language), keyboard=keyboard
-            )
+        status = self.status.at(platform, chat_id, status_message_id, pending.job_id)
+        await status.caption(t("choose_op", language), keyboard)
         return None
 
     async def choose_operation(
@@ -362,7 +344,6 @@ class BotService:
         except UnknownOperation:
             return t("unknown_operation", language)
         job = self._new_job(
-            None,
             platform=platform,
             chat_id=chat_id,
             message_id=pending.message_id,
@@ -382,51 +363,17 @@ class BotService:
         pending.chosen_job_id = result.job.job_id
         await self.choices.save(platform, chat_id, user.user_id, status_message_id, pending)
         await self.waiting.remove(user.key, pending.job_id)
-        position = await self.show_queued(result.job)
+        position = await self.status.show_queued(result.job)
         return queued_caption(result.job, position, language)
 
     async def _enqueue_choice(self, job: Job, user: UserRecord, language: str) -> EnqueueResult | str:
         """The enqueued job, or the refusal to show on the button."""
         try:
             return await self.queue.enqueue(job)
-        except PendingCapReached:
-            return t("pending_cap", language, cap=self.settings.max_pending_per_user)
-        except QuotaReached as refused:
-            # The quota ran out while the photo waited for its choice: the photo keeps waiting (until
-            # STATE_TTL_SECONDS), so it can be chosen again once a unit is back.
-            return self.allowances.refusal(user, refused.limit, refused.wait_seconds, language)
-        except InvalidJob:
-            return t("unknown_operation", language)
-
-    async def show_final(self, job: Job) -> None:
-        """The status caption of a job that ended without a result (photobot.bot.final_state)."""
-        await show_final(self.adapters, self.locks, job)
-
-    async def show_queued(self, job: Job) -> int | None:
-        """Turn the status message's caption into "queued, position N" unless the worker moved on."""
-        if job.chat_id is None or job.status_message_id is None or job.platform not in self.adapters:
-            return None
-        async with self.locks.hold(job.platform, job.chat_id, job.status_message_id):
-            current = await self.queue.get(job.job_id)
-            if current is None or current.status not in (JobStatus.PENDING, JobStatus.RETRYING):
-                return None
-            position = await self.queue.position(job.job_id)
-            await self.adapter(job.platform).edit_caption(
-                job.chat_id, job.status_message_id, queued_caption(current, position, job.language)
-            )
-            return position
+        except (PendingCapReached, QuotaReached, InvalidJob) as refused:
+            return self._refusal(user, refused, language)
 
 
-def queued_caption(job: Job, position: int | None, language: str) -> str:
-    if job.status is JobStatus.RETRYING:
-        return t("queued_retry", language, job_id=job.job_id)
-    if job.status is JobStatus.PENDING or position is not None:
-        return t("queued", language, position=position or 1, job_id=job.job_id)
-    return t("processing", language, operation=operation_title(job.operation, language))
-
-
-def operation_title(name: str, language: str) -> str:
-    try:
-        return get_operation(name).title(language)
-    except UnknownOperation:
-        return name
+def dedup_key(platform: Platform, chat_id: int, message_id: int, operation: str) -> str:
+    """A photo's job is queued once per operation, however often the platform delivers it."""
+    return f"{platform.short}:{chat_id}:{message_id}:{operation}"

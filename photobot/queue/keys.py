@@ -21,6 +21,9 @@ class Keys:
     def job(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
 
+    def dedup(self, dedup_key: str) -> str:
+        return f"{self.prefix}:dedup:{dedup_key}"
+
     def active(self, user_key: str) -> str:
         return f"{self.prefix}:user:{user_key}:active"
 

@@ -58,6 +58,17 @@ class QueueViews:
         ahead = int(await self._run("position", [job_id, int(self.settings.aging_seconds * 1000)]))
         return None if ahead < 0 else ahead
 
+    async def position_of_new(self, user_key: str, priority: int) -> int:
+        """Jobs ahead of a job of this user and priority if it were queued now: what a chat shows
+        in the status message it sends before the enqueue."""
+        aging = int(self.settings.aging_seconds * 1000)
+        return max(0, int(await self._run("position", ["", aging, user_key, priority])))
+
+    async def find_duplicate(self, dedup_key: str) -> Job | None:
+        """The job queued under `dedup_key` within the dedup window, if any."""
+        job_id = await cast(Awaitable[str | None], self.redis.get(self.keys.dedup(dedup_key)))
+        return await self.get(job_id) if job_id else None
+
     async def pending_count(self, user_key: str) -> int:
         """The user's unfinished jobs (pending, processing, retrying): what the cap counts."""
         return int(await cast(Awaitable[int], self.redis.scard(self.keys.active(user_key))))

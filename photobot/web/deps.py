@@ -76,7 +76,7 @@ class WebDeps:
     missing_errors: what storage.get raises for a file that is gone or an id it cannot hold, so a
         lost result is a 404 and not a 500.
     check_timeout: seconds each readiness probe may take before it counts as down.
-    show_final: shows a job cancelled through the API in its chat (photobot.bot.final_state), so the
+    show_final: shows a job cancelled through the API in its chat (photobot.bot.core.status), so the
         status message ends in "cancelled"; None where this process has no chat adapter.
     quotas: the quota keys' reader, for /me (None: /me gives no quota numbers).
     platforms: the chat platforms this process talks to, by name, each with its reachability probe.

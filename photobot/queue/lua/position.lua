@@ -2,11 +2,18 @@
 -- now, its own user's earlier jobs, and the turns other users of its tier take before it
 -- (k + 1 each for users ahead of it in the ring, k for those behind, where k is the number of
 -- its user's jobs before it). ARGV: job_id, aging_ms. Returns -1 when the job is not pending.
+-- With job_id '' and ARGV user_key, priority: the jobs ahead of a job of that user and priority
+-- queued now, behind the user's waiting ones (the position a chat shows before the enqueue).
 local jid = ARGV[1]
 local aging = tonumber(ARGV[2])
-local f = redis.call('HMGET', key('job', jid), 'status', 'user_key', 'priority')
-if f[1] ~= 'pending' then return -1 end
-local uk, prio = f[2], f[3]
+local uk, prio
+if jid ~= '' then
+  local f = redis.call('HMGET', key('job', jid), 'status', 'user_key', 'priority')
+  if f[1] ~= 'pending' then return -1 end
+  uk, prio = f[2], f[3]
+else
+  uk, prio = ARGV[3], ARGV[4]
+end
 local now = now_ms()
 local tiers = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local effs = {}
@@ -21,6 +28,7 @@ for i = 1, #tiers, 2 do
 end
 local mine = nil
 for _, t in ipairs(effs) do if t[1] == prio then mine = t end end
+if mine == nil and jid == '' then mine = {prio, tonumber(prio), tonumber(prio)} end
 local ahead = 0
 if mine then
   for _, t in ipairs(effs) do
@@ -29,7 +37,12 @@ if mine then
     end
   end
 end
-local k = redis.call('LPOS', key('uq', prio, uk), jid) or 0
+local k
+if jid ~= '' then
+  k = redis.call('LPOS', key('uq', prio, uk), jid) or 0
+else
+  k = redis.call('LLEN', key('uq', prio, uk))
+end
 ahead = ahead + k
 local before = true
 for _, other in ipairs(redis.call('LRANGE', key('ring', prio), 0, -1)) do
