@@ -124,12 +124,9 @@ class Commands:
         return f"• {job.job_id} · {operation_title(job.operation, lang)} · {_status(job.status, lang)}"
 
     async def status(self, user: UserRecord, lang: str, arg: str) -> Reply:
-        job_id = arg.strip()
-        if not job_id:
-            return Reply(t("usage", lang, usage="/status JOB_ID"))
-        job = await self._own_job(user, job_id)
-        if job is None:
-            return Reply(t("job_not_found", lang, job_id=job_id[:64]))
+        job = await self._named_job(user, lang, arg, "/status JOB_ID")
+        if isinstance(job, Reply):
+            return job
         lines = [
             t(
                 "status_line",
@@ -148,12 +145,10 @@ class Commands:
         return Reply("\n".join(lines))
 
     async def cancel(self, user: UserRecord, lang: str, arg: str) -> Reply:
+        job = await self._named_job(user, lang, arg, "/cancel JOB_ID")
+        if isinstance(job, Reply):
+            return job
         job_id = arg.strip()
-        if not job_id:
-            return Reply(t("usage", lang, usage="/cancel JOB_ID"))
-        job = await self._own_job(user, job_id)
-        if job is None:
-            return Reply(t("job_not_found", lang, job_id=job_id[:64]))
         try:
             after = await self.queue.cancel(job.job_id, None if may_administer(user) else user.key)
         except JobNotFound:
@@ -292,12 +287,9 @@ class Commands:
         return Reply(t("requeued", lang, job_id=job.job_id))
 
     async def job(self, user: UserRecord, lang: str, arg: str) -> Reply:
-        value = arg.strip()
-        if not value:
-            return Reply(t("usage", lang, usage="/job JOB_ID"))
-        job = await self._any_job(value)
-        if job is None:
-            return Reply(t("job_not_found", lang, job_id=value[:64]))
+        job = await self._named_job(user, lang, arg, "/job JOB_ID")
+        if isinstance(job, Reply):
+            return job
         text = json.dumps(job.model_dump(mode="json"), ensure_ascii=False, indent=1)
         return Reply(text[:3900])
 
@@ -325,6 +317,15 @@ class Commands:
             return None
         job: Job | None = await self.queue.get(job_id)
         return job
+
+    async def _named_job(self, user: UserRecord, lang: str, arg: str, usage: str) -> Job | Reply:
+        """The job the argument names, if the caller may see it (their own; any, for an admin), or
+        the reply that says why not."""
+        job_id = arg.strip()
+        if not job_id:
+            return Reply(t("usage", lang, usage=usage))
+        job = await self._own_job(user, job_id)
+        return job if job is not None else Reply(t("job_not_found", lang, job_id=job_id[:64]))
 
     async def _own_job(self, user: UserRecord, job_id: str) -> Job | None:
         job = await self._any_job(job_id)
@@ -387,22 +388,3 @@ _DISPATCH: dict[str, Callable[[Commands, _Call], Reply | Awaitable[Reply]]] = {
     "unban": lambda c, call: c.ban(call.user, call.lang, call.args, banned=False),
 }
 NAMES = tuple(_DISPATCH)  # every command, without its slash
-# Each of these moves money or premium, so every one sent is run, even in a backlog in which a
-# later use of the same command would stand for the earlier ones.
-EACH_ONE_RUNS = frozenset({"grant", "refund"})
-
-
-# Each of these acts on what its arguments name, so a waiting one is superseded only by the same
-# command with the same arguments: /ban 5 then /ban 6 are two acts, and both run.
-ACTS_ON_ARGUMENTS = frozenset({"ban", "unban", "tier", "requeue", "cancel", "forget"})
-
-
-def backlog_command_key(name: str, args: str) -> tuple[str, ...] | None:
-    """What a waiting command may be superseded by in a chat's backlog. A question (/jobs 3,
-    /status X, /help) is answered once for the latest one asked; an act waits for its identical
-    twin only; a command that moves money is never superseded."""
-    if name in EACH_ONE_RUNS:
-        return None
-    if name in ACTS_ON_ARGUMENTS:
-        return ("command", name, " ".join(args.split()))
-    return ("command", name)

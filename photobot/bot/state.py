@@ -116,23 +116,40 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class AnsweredMessages:
-    """user message -> the status message that answers it, kept as long as enqueue dedup lasts."""
+class ChatRecords:
+    """(platform, chat, item) -> a message id, each kept for `ttl_seconds`."""
 
-    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, redis: RedisClient, base: str, ttl_seconds: int) -> None:
         self._redis = redis
-        self._prefix = prefix
+        self._base = base
         self._ttl = ttl_seconds
 
-    def _key(self, platform: Platform, chat_id: int, message_id: int) -> str:
-        return f"{self._prefix}:answered:{platform.short}:{chat_id}:{message_id}"
+    def _key(self, platform: Platform, chat_id: int, item: int | str) -> str:
+        return f"{self._base}:{platform.short}:{chat_id}:{item}"
 
-    async def get(self, platform: Platform, chat_id: int, message_id: int) -> int | None:
-        value = await self._redis.get(self._key(platform, chat_id, message_id))
+    async def get(self, platform: Platform, chat_id: int, item: int | str) -> int | None:
+        value = await self._redis.get(self._key(platform, chat_id, item))
         return int(value) if value is not None else None
 
-    async def set(self, platform: Platform, chat_id: int, message_id: int, status_message_id: int) -> None:
-        await self._redis.set(self._key(platform, chat_id, message_id), status_message_id, ex=self._ttl)
+    async def set(self, platform: Platform, chat_id: int, item: int | str, message_id: int) -> None:
+        await self._redis.set(self._key(platform, chat_id, item), message_id, ex=self._ttl)
+
+    async def forget(self, platform: Platform, chat_id: int, item: int | str) -> None:
+        await self._redis.delete(self._key(platform, chat_id, item))
+
+
+class AnsweredMessages(ChatRecords):
+    """user message -> the status message that answers it, kept as long as enqueue dedup lasts."""
+
+    def __init__(self, redis: RedisClient, prefix: str, ttl_seconds: int) -> None:
+        super().__init__(redis, f"{prefix}:answered", ttl_seconds)
+
+
+class LatestWaiting(ChatRecords):
+    """(chat, sender) -> the message id of the sender's latest photo that waits for its operation."""
+
+    def __init__(self, redis: RedisClient, prefix: str, ttl_seconds: int) -> None:
+        super().__init__(redis, f"{prefix}:waiting", ttl_seconds)
 
 
 class AlbumChoices:
@@ -158,28 +175,6 @@ class AlbumChoices:
     ) -> None:
         value = json.dumps({"operation": operation, "params": params})
         await self._redis.set(self._key(platform, chat_id, album_id), value, ex=self._ttl)
-
-
-class LatestWaiting:
-    """(chat, sender) -> the message id of the sender's latest photo that waits for its operation."""
-
-    def __init__(self, redis: RedisClient, prefix: str, ttl_seconds: int) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._ttl = ttl_seconds
-
-    def _key(self, platform: Platform, chat_id: int, user_id: str) -> str:
-        return f"{self._prefix}:{platform.short}:waiting:{chat_id}:{user_id}"
-
-    async def get(self, platform: Platform, chat_id: int, user_id: str) -> int | None:
-        value = await self._redis.get(self._key(platform, chat_id, user_id))
-        return int(value) if value is not None else None
-
-    async def set(self, platform: Platform, chat_id: int, user_id: str, message_id: int) -> None:
-        await self._redis.set(self._key(platform, chat_id, user_id), message_id, ex=self._ttl)
-
-    async def forget(self, platform: Platform, chat_id: int, user_id: str) -> None:
-        await self._redis.delete(self._key(platform, chat_id, user_id))
 
 
 class MessageLocks:

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from photobot.backoff import Backoff, pause
 from photobot.bot.commands import NAMES as COMMAND_NAMES
-from photobot.bot.commands import backlog_command_key
+from photobot.bot.core.backlog import backlog_command_key
 from photobot.bot.core.inbox import ChatLanes, UpdateInbox, load_kept
 from photobot.bot.telegram.routers.errors import is_outage
 from photobot.logs import get_logger

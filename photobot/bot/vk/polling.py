@@ -39,7 +39,7 @@ from vkbottle.exception_factory import VKAPIError
 
 from photobot.backoff import Backoff, pause
 from photobot.bot.commands import NAMES as COMMAND_NAMES
-from photobot.bot.commands import backlog_command_key
+from photobot.bot.core.backlog import backlog_command_key
 from photobot.bot.core.inbox import ChatLanes, UpdateInbox, load_kept
 from photobot.bot.vk.adapter import is_group_chat
 from photobot.bot.vk.api import PoliteAPI, error_code
