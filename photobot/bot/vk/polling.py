@@ -27,7 +27,6 @@ poll error ends the loop: network errors and refusals back off and try again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
@@ -37,10 +36,10 @@ from redis.asyncio import Redis
 from vkbottle import BotPolling
 from vkbottle.exception_factory import VKAPIError
 
-from photobot.backoff import Backoff, pause
 from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.core.backlog import backlog_command_key
-from photobot.bot.core.inbox import ChatLanes, UpdateInbox, load_kept
+from photobot.bot.core.inbox import UpdateInbox
+from photobot.bot.core.polling import InboxPolling
 from photobot.bot.vk.adapter import is_group_chat
 from photobot.bot.vk.api import PoliteAPI, error_code
 from photobot.bot.vk.errors import is_outage
@@ -58,8 +57,11 @@ class FatalPollError(Exception):
     """The community token or id is wrong: polling cannot go on until the settings change."""
 
 
-class ConfirmingLongPoll:
+class ConfirmingLongPoll(InboxPolling[Event]):
     """`run()` until `stop()`: fetch, keep in the inbox with the new ts, hand to the chat's lane."""
+
+    platform = "vk"
+    started = "vk long poll started"
 
     def __init__(
         self,
@@ -79,96 +81,52 @@ class ConfirmingLongPoll:
         grace_seconds: float = 10.0,
         metrics: Metrics | None = None,
     ) -> None:
+        super().__init__(
+            UpdateInbox(redis, f"{key_prefix}:vk:inbox:{group_id}"), self._feed, is_outage,
+            load=_load, chat_of=_chat_of, order=_order, backlog_key=backlog_key,
+            concurrency=concurrency, max_in_hand=max_in_hand, per_chat=per_chat, max_parked=max_parked,
+            backoff_base=backoff_base, backoff_max=backoff_max, grace_seconds=grace_seconds,
+            metrics=metrics,
+        )
         self.api = api
         self.group_id = group_id
         self.handle = handle
         self.redis = redis
         self.ts_key = f"{key_prefix}:vk:ts:{group_id}"
-        self.inbox = UpdateInbox(redis, f"{key_prefix}:vk:inbox:{group_id}")
         self.polling = BotPolling(api=api, group_id=group_id, wait=wait)
-        self.max_in_hand = max_in_hand
-        self.max_parked = max_parked
-        self.grace_seconds = grace_seconds
-        self._backoff = Backoff(backoff_base, backoff_max)
-        in_hand = metrics.updates_in_hand.labels("vk").set if metrics is not None else None
-        self.lanes: ChatLanes[Event] = ChatLanes(
-            self._feed, is_outage, self.inbox,
-            concurrency=concurrency, backoff=self._backoff, on_count=in_hand,
-            backlog_key=backlog_key, per_chat=per_chat, load=_load,
-        )
         self._server: dict[str, Any] | None = None
         self._ts: str | None = None
-        self._failures = 0
-        self._stopping = asyncio.Event()
-        self._fetch: asyncio.Task[Any] | None = None
 
     @property
     def ts(self) -> str | None:
         return self._ts
 
-    def stop(self) -> None:
-        """Stop fetching, finish the events in hand (the rest stays in the inbox), return from run()."""
-        self._stopping.set()
-        if self._fetch is not None:
-            self._fetch.cancel()
+    def _described(self) -> dict[str, object]:
+        return {"group_id": self.group_id}
 
-    async def run(self) -> None:
-        log.info("vk long poll started", group_id=self.group_id)
-        try:
-            await self._resume()
-            while not self._stopping.is_set():
-                if self.lanes.in_memory >= self.max_in_hand or len(self.lanes) >= self.max_parked:
-                    await self.lanes.wait_progress(1.0)
-                    continue
-                answer = await self._next()
-                if answer is None:
-                    continue
-                if "failed" in answer:
-                    await self._recover(answer)
-                    continue
-                updates = answer.get("updates") or []
-                if "ts" in answer and (updates or str(answer["ts"]) != self._ts):
-                    await self._take(updates, str(answer["ts"]))
-        finally:
-            await self.lanes.close(self.grace_seconds)
-            log.info("vk long poll stopped", ts=self._ts)
+    async def _stopped(self) -> None:
+        log.info("vk long poll stopped", ts=self._ts)
 
-    async def _resume(self) -> None:
-        """Hand the events a stopped or crashed process left in the inbox to their lanes first."""
-        saved = await load_kept(self.inbox, self._stopping, is_outage, self._back_off)
-        if saved is None:
+    async def _poll(self) -> None:
+        answer = await self._next()
+        if answer is None:
             return
-        events: list[tuple[tuple[int, int], str, Event]] = []
-        for event_id, raw in saved.items():
-            try:
-                order, event = _order(event_id), _load(raw)
-            except ValueError as error:
-                log.error("unreadable vk event dropped from the inbox", event_id=event_id, error=str(error))
-                await self.inbox.remove(event_id)
-                continue
-            events.append((order, event_id, event))
-        for _, event_id, event in sorted(events, key=lambda item: item[0]):
-            self.lanes.submit(event_id, _chat_of(event), event)
-        if events:
-            log.info("resuming vk events from the inbox", count=len(events))
+        if "failed" in answer:
+            await self._recover(answer)
+            return
+        updates = answer.get("updates") or []
+        if "ts" in answer and (updates or str(answer["ts"]) != self._ts):
+            await self._take(updates, str(answer["ts"]))
 
     async def _next(self) -> Event | None:
-        """One long-poll answer, or None after a failure that was backed off."""
+        """One long-poll answer, or None after a failure that was backed off (or a stop)."""
         try:
             if self._server is None:
                 await self._connect()
             assert self._server is not None
             self._server["ts"] = self._ts
-            self._fetch = asyncio.ensure_future(self.polling.get_event(self._server))
-            try:
-                answer: Event = await self._fetch
-            finally:
-                self._fetch = None
+            answer: Event | None = await self._fetching(self.polling.get_event(self._server))
             return answer
-        except asyncio.CancelledError:
-            if self._stopping.is_set():
-                return None
-            raise
         except FatalPollError:
             raise
         except Exception as error:
@@ -225,20 +183,11 @@ class ConfirmingLongPoll:
             await self._back_off("vk events not kept: Redis is unreachable; VK sends them again", error)
             return
         self._ts = next_ts
-        self._failures = 0
-        for (event_id, _), event in zip(kept.items(), updates, strict=True):
-            self.lanes.submit(event_id, _chat_of(event), event)
+        self._start(dict(zip(kept, updates, strict=True)))
 
     async def _feed(self, event: Event) -> None:
         with structlog.contextvars.bound_contextvars(event_id=event.get("event_id")):
             await self.handle(event)
-
-    async def _back_off(self, event: str, error: BaseException | None, **fields: object) -> None:
-        self._failures += 1
-        delay = self._backoff.delay(self._failures - 1)
-        log.warning(event, error=repr(error) if error else None, retry_in=round(delay, 2), **fields)
-        await pause(delay, self._stopping)
-
 
 def _load(raw: str) -> Event:
     event = json.loads(raw)
