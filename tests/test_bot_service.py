@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from photobot.bot.adapter import OutImage
-from photobot.bot.service import IncomingPhoto
+from photobot.bot.service import IncomingPhoto, KeyboardPress
 from photobot.config import Settings
 from photobot.jobs import JobStatus, Platform
 from tests.bot_support import ChatSide, chat_side
@@ -92,28 +92,13 @@ async def test_keyboard_choice_enqueues_once(side: ChatSide) -> None:
     assert offer.keyboard is not None and offer.text == "What should I do with this photo?"
     user = await side.users.get("tg:42")
     choose = side.service.choose_operation
-    notice = await choose(
-        Platform.TELEGRAM,
-        chat_id=42,
-        status_message_id=offer.message_id,
-        user=user,
-        language="en",
-        operation="grayscale",
-    )
+    press = KeyboardPress(Platform.TELEGRAM, 42, offer.message_id, user, "en")
+    notice = await choose(press, "grayscale")
     assert notice.startswith("⏳ Queued, position 1")
     assert side.adapter.messages[offer.message_id].keyboard is None
-    again = await choose(
-        Platform.TELEGRAM,
-        chat_id=42,
-        status_message_id=offer.message_id,
-        user=user,
-        language="en",
-        operation="sepia",
-    )
+    again = await choose(press, "sepia")
     assert again.startswith("Already chosen")
-    expired = await choose(
-        Platform.TELEGRAM, chat_id=42, status_message_id=999_999, user=user, language="ru", operation="sepia"
-    )
+    expired = await choose(KeyboardPress(Platform.TELEGRAM, 42, 999_999, user, "ru"), "sepia")
     assert expired == "Это фото ждало слишком долго; пришлите его ещё раз."
     await side.run_one()
     assert side.adapter.log[-1].kind == "edit_media" and side.adapter.log[-1].message_id == offer.message_id

@@ -64,6 +64,17 @@ class IncomingPhoto:
     resend_ref: str | None = None  # the platform's own id to send the photo back without uploading
 
 
+@dataclass(frozen=True)
+class KeyboardPress:
+    """A press on the operations keyboard under a status message: where, and by whom."""
+
+    platform: Platform
+    chat_id: int
+    status_message_id: int
+    user: UserRecord
+    language: str
+
+
 @dataclass
 class BotService:
     """Accepts photos and operation choices; shared by every chat platform."""
@@ -121,13 +132,6 @@ class BotService:
             if photo.resend_ref
             else OutImage(data, photo.filename, photo.mime, photo.as_document)
         )
-        if choice is not None:
-            await self._enqueue_and_answer(
-                photo, job_id=job_id, photo_id=photo_id, operation=choice[0], params=choice[1], resend=resend
-            )
-            return
-        keyboard = operations_keyboard(lang, subject=photo.message_id)
-        status_id = await self._open(photo, photo_id, resend, t("choose_op", lang), keyboard)
         pending = PendingPhoto(
             job_id=job_id,
             photo_id=photo_id,
@@ -137,6 +141,11 @@ class BotService:
             resend_ref=photo.resend_ref,
             metadata={"filename": photo.filename},
         )
+        if choice is not None:
+            await self._enqueue_and_answer(photo, pending, choice, resend)
+            return
+        keyboard = operations_keyboard(lang, subject=photo.message_id)
+        status_id = await self._open(photo, photo_id, resend, t("choose_op", lang), keyboard)
         await self.choices.save(photo.platform, photo.chat_id, photo.user.user_id, status_id, pending)
         await self.waiting.add(photo.user.key, job_id)
         await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
@@ -203,36 +212,30 @@ class BotService:
         sent = await adapter.send_text(photo.chat_id, text, reply_to=photo.message_id)
         await self.answered.set(photo.platform, photo.chat_id, photo.message_id, sent)
 
-    def _new_job(
+    def _job(
         self,
-        *,
-        platform: Platform,
-        chat_id: int,
-        message_id: int,
-        user: UserRecord,
-        language: str,
-        job_id: str,
-        photo_id: str,
+        where: IncomingPhoto | KeyboardPress,
+        pending: PendingPhoto,
         operation: str,
         params: dict[str, Any],
-        as_document: bool,
-        metadata: dict[str, Any] | None = None,
     ) -> Job:
+        """The job of a stored photo, once its operation is known; its priority is its sender's tier."""
+        user = where.user
         return Job(
-            job_id=job_id,
-            platform=platform,
-            chat_id=chat_id,
-            message_id=message_id,
+            job_id=pending.job_id,
+            platform=where.platform,
+            chat_id=where.chat_id,
+            message_id=pending.message_id,
             user_id=user.user_id,
-            language=language,
+            language=where.language,
             tier=user.tier,
             priority=self.settings.tier_priority(user.tier),
             operation=operation,
             params=params,
-            photo_id=photo_id,
+            photo_id=pending.photo_id,
             max_attempts=self.settings.max_attempts,
-            dedup_key=dedup_key(platform, chat_id, message_id, operation),
-            metadata={**(metadata or {}), "as_document": as_document},
+            dedup_key=dedup_key(where.platform, where.chat_id, pending.message_id, operation),
+            metadata={**pending.metadata, "as_document": pending.as_document},
         )
 
     async def _queued_already(self, photo: IncomingPhoto, operation: str) -> bool:
@@ -247,28 +250,13 @@ class BotService:
     async def _enqueue_and_answer(
         self,
         photo: IncomingPhoto,
-        *,
-        job_id: str,
-        photo_id: str,
-        operation: str,
-        params: dict[str, Any],
+        pending: PendingPhoto,
+        choice: tuple[str, dict[str, Any]],
         resend: OutImage | RemoteFile,
     ) -> None:
         """Send the status message, then queue the job with its id: the worker never waits for it."""
-        lang = photo.language
-        job = self._new_job(
-            platform=photo.platform,
-            chat_id=photo.chat_id,
-            message_id=photo.message_id,
-            user=photo.user,
-            language=lang,
-            job_id=job_id,
-            photo_id=photo_id,
-            operation=operation,
-            params=params,
-            as_document=photo.as_document,
-            metadata={"filename": photo.filename},
-        )
+        lang, photo_id = photo.language, pending.photo_id
+        job = self._job(photo, pending, *choice)
         position = await self.queue.position_of_new(job.user_key, job.priority)
         job.status_message_id = await self._open(photo, photo_id, resend, queued_caption(job, position, lang))
         try:
@@ -295,76 +283,46 @@ class BotService:
         return t("unknown_operation", language)
 
     # --- the keyboard: another page, or an operation chosen ----------------------------------------
-    async def _waiting(
-        self, platform: Platform, chat_id: int, user: UserRecord, status_message_id: int, language: str
-    ) -> PendingPhoto | str:
+    async def _waiting(self, press: KeyboardPress) -> PendingPhoto | str:
         """The photo still waiting for a choice under this status message, or why it is not."""
-        pending = await self.choices.load(platform, chat_id, user.user_id, status_message_id)
+        where = (press.platform, press.chat_id, press.user.user_id, press.status_message_id)
+        pending = await self.choices.load(*where)
         if pending is None:
-            return t("choice_expired", language)
+            return t("choice_expired", press.language)
         if pending.chosen_job_id is not None:
-            return t("already_queued", language, job_id=pending.chosen_job_id)
+            return t("already_queued", press.language, job_id=pending.chosen_job_id)
         return pending
 
-    async def show_operations(
-        self,
-        platform: Platform,
-        *,
-        chat_id: int,
-        status_message_id: int,
-        user: UserRecord,
-        language: str,
-        page: int,
-    ) -> str | None:
+    async def show_operations(self, press: KeyboardPress, page: int) -> str | None:
         """Show another page of operations under a waiting photo; a notice when it waits no more."""
-        pending = await self._waiting(platform, chat_id, user, status_message_id, language)
+        pending = await self._waiting(press)
         if isinstance(pending, str):
             return pending
-        keyboard = operations_keyboard(language, page, subject=pending.message_id)
-        status = self.status.at(platform, chat_id, status_message_id, pending.job_id)
-        await status.caption(t("choose_op", language), keyboard)
+        keyboard = operations_keyboard(press.language, page, subject=pending.message_id)
+        status = self.status.at(press.platform, press.chat_id, press.status_message_id, pending.job_id)
+        await status.caption(t("choose_op", press.language), keyboard)
         return None
 
-    async def choose_operation(
-        self,
-        platform: Platform,
-        *,
-        chat_id: int,
-        status_message_id: int,
-        user: UserRecord,
-        language: str,
-        operation: str,
-    ) -> str:
+    async def choose_operation(self, press: KeyboardPress, operation: str) -> str:
         """Enqueue the pending photo of this status message; returns a short notice for the user."""
-        pending = await self._waiting(platform, chat_id, user, status_message_id, language)
+        pending = await self._waiting(press)
         if isinstance(pending, str):
             return pending
         try:
             get_operation(operation)
         except UnknownOperation:
-            return t("unknown_operation", language)
-        job = self._new_job(
-            platform=platform,
-            chat_id=chat_id,
-            message_id=pending.message_id,
-            user=user,
-            language=language,
-            job_id=pending.job_id,
-            photo_id=pending.photo_id,
-            operation=operation,
-            params={},
-            as_document=pending.as_document,
-            metadata=pending.metadata,
-        )
-        job.status_message_id = status_message_id
-        result = await self._enqueue_choice(job, user, language)
+            return t("unknown_operation", press.language)
+        job = self._job(press, pending, operation, {})
+        job.status_message_id = press.status_message_id
+        result = await self._enqueue_choice(job, press.user, press.language)
         if isinstance(result, str):
             return result
         pending.chosen_job_id = result.job.job_id
-        await self.choices.save(platform, chat_id, user.user_id, status_message_id, pending)
-        await self.waiting.remove(user.key, pending.job_id)
+        where = (press.platform, press.chat_id, press.user.user_id, press.status_message_id)
+        await self.choices.save(*where, pending)
+        await self.waiting.remove(press.user.key, pending.job_id)
         position = await self.status.show_queued(result.job)
-        return queued_caption(result.job, position, language)
+        return queued_caption(result.job, position, press.language)
 
     async def _enqueue_choice(self, job: Job, user: UserRecord, language: str) -> EnqueueResult | str:
         """The enqueued job, or the refusal to show on the button."""

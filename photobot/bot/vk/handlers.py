@@ -24,11 +24,10 @@ from photobot.bot.adapter import RecipientUnavailable
 from photobot.bot.commands import Commands, Reply
 from photobot.bot.core.gate import Gate, Sender
 from photobot.bot.i18n import t
-from photobot.bot.service import BotService, IncomingPhoto
+from photobot.bot.service import BotService, IncomingPhoto, KeyboardPress
 from photobot.bot.vk.adapter import VKAdapter, photo_key
 from photobot.bot.vk.errors import is_outage
 from photobot.bot.vk.messages import VKMessage, parse_command, parse_message, parse_payload
-from photobot.config import Settings
 from photobot.jobs import Platform, user_key
 from photobot.logs import get_logger
 from photobot.processing import parse_operation
@@ -41,7 +40,6 @@ log = get_logger(__name__)
 class VKHandlers:
     """`await handlers(event)` for every Bots Long Poll event."""
 
-    settings: Settings
     service: BotService
     commands: Commands
     adapter: VKAdapter
@@ -53,7 +51,7 @@ class VKHandlers:
     async def __call__(self, event: dict[str, Any]) -> None:
         if event.get("type") != "message_new" or not isinstance(event.get("object"), dict):
             return
-        message = parse_message(event["object"], self.settings.default_language)
+        message = parse_message(event["object"], self.service.settings.default_language)
         if message is None or message.from_id <= 0:
             return  # service messages, and posts of communities or bots
         key = user_key(Platform.VK, message.from_id)
@@ -169,14 +167,8 @@ class VKHandlers:
         if status_id is None or pending is None:
             await self._say(message, t("choice_expired", lang))
             return
-        notice = await service.choose_operation(
-            Platform.VK,
-            chat_id=peer,
-            status_message_id=status_id,
-            user=user,
-            language=lang,
-            operation=operation,
-        )
+        press = KeyboardPress(Platform.VK, peer, status_id, user, lang)
+        notice = await service.choose_operation(press, operation)
         chosen = await service.choices.load(Platform.VK, peer, user.user_id, status_id)
         if pending.chosen_job_id is not None or chosen is None or chosen.chosen_job_id is None:
             await self._say(message, notice)  # already chosen, unknown operation, over the cap
@@ -186,18 +178,11 @@ class VKHandlers:
     async def _page(self, message: VKMessage, user: UserRecord, key: int, page: int) -> None:
         """Another page of operations under the waiting photo `key`."""
         status_id = await self.service.answered.get(Platform.VK, message.peer_id, key)
-        notice = (
-            await self.service.show_operations(
-                Platform.VK,
-                chat_id=message.peer_id,
-                status_message_id=status_id,
-                user=user,
-                language=message.language,
-                page=page,
-            )
-            if status_id is not None
-            else t("choice_expired", message.language)
-        )
+        if status_id is None:
+            await self._say(message, t("choice_expired", message.language))
+            return
+        press = KeyboardPress(Platform.VK, message.peer_id, status_id, user, message.language)
+        notice = await self.service.show_operations(press, page)
         if notice is not None:
             await self._say(message, notice)
 

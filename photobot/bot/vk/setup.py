@@ -41,7 +41,7 @@ def build_long_poll(
     commands: Commands,
     adapter: VKAdapter,
 ) -> ConfirmingLongPoll:
-    handlers = VKHandlers(settings, service, commands, adapter)
+    handlers = VKHandlers(service, commands, adapter)
     # The lanes finish within the shutdown grace, leaving a little of it for the rest of the stop.
     grace = max(1.0, settings.shutdown_grace_seconds - 2)
     return ConfirmingLongPoll(

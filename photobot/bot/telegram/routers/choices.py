@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from photobot.bot.adapter import MessageGone
 from photobot.bot.commands import MAX_JOBS_OFFSET, Commands
 from photobot.bot.i18n import t
-from photobot.bot.service import BotService
+from photobot.bot.service import BotService, KeyboardPress
 from photobot.bot.telegram.adapter import TelegramAdapter
 from photobot.bot.telegram.callbacks import JobsPage, OpChoice, OpsPage
 from photobot.jobs import Platform
@@ -43,17 +43,11 @@ def build() -> Router:
         if not isinstance(message, Message):
             await answer(query, t("choice_expired", lang))
             return
-        chat_id, status_id = message.chat.id, message.message_id
+        press = KeyboardPress(Platform.TELEGRAM, message.chat.id, message.message_id, user, lang)
         if isinstance(callback_data, OpChoice):
-            notice: str | None = await service.choose_operation(
-                Platform.TELEGRAM, chat_id=chat_id, status_message_id=status_id, user=user,
-                language=lang, operation=callback_data.op,
-            )
+            notice: str | None = await service.choose_operation(press, callback_data.op)
         else:
-            notice = await service.show_operations(
-                Platform.TELEGRAM, chat_id=chat_id, status_message_id=status_id, user=user,
-                language=lang, page=callback_data.page,
-            )
+            notice = await service.show_operations(press, callback_data.page)
         await answer(query, notice)
 
     # Any other offset, or a jobs button under a message that is not a /jobs list (crafted data:
