@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from photobot.bot.adapter import Keyboard, MessageGone, OutImage, RecipientUnavailable, RemoteFile
+from photobot.bot.adapter import MessageGone, OutImage, RecipientUnavailable
 from photobot.bot.core.status import Undeliverable
 from photobot.bot.service import IncomingPhoto
 from photobot.config import Settings
 from photobot.gdrive.ledger import TrackedStorage
 from photobot.jobs import JobStatus, Platform
-from tests.bot_support import ChatSide, RecordingAdapter, chat_side
+from tests.bot_support import ChatSide, RecordingAdapter, Sent, chat_side
 from tests.conftest import ASTRONAUT
 
 
@@ -32,32 +33,23 @@ class BlockingAdapter(RecordingAdapter):
     blocked: bool = False
     deleted: frozenset[int] = frozenset()
 
-    async def send_photo(
-        self,
-        chat_id: int,
-        photo: OutImage | RemoteFile,
-        *,
-        caption: str | None = None,
-        reply_to: int | None = None,
-        keyboard: Keyboard | None = None,
-    ) -> int:
-        if self.blocked:
-            raise RecipientUnavailable("Forbidden: bot was blocked by the user")
-        return await super().send_photo(chat_id, photo, caption=caption, reply_to=reply_to, keyboard=keyboard)
+    def _new(self, sent: Sent) -> int:  # every send
+        self._refuse_if_blocked()
+        return super()._new(sent)
 
-    async def edit_caption(
-        self, chat_id: int, message_id: int, caption: str, *, keyboard: Keyboard | None = None
-    ) -> None:
-        if self.blocked:
-            raise RecipientUnavailable("Forbidden: bot was blocked by the user")
-        await super().edit_caption(chat_id, message_id, caption, keyboard=keyboard)
+    async def edit_caption(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse_if_blocked()
+        await super().edit_caption(*args, **kwargs)
 
     async def edit_media(self, chat_id: int, message_id: int, image: OutImage, *, caption: str) -> None:
-        if self.blocked:
-            raise RecipientUnavailable("Forbidden: bot was blocked by the user")
+        self._refuse_if_blocked()
         if message_id in self.deleted:
             raise MessageGone("message to edit not found")
         await super().edit_media(chat_id, message_id, image, caption=caption)
+
+    def _refuse_if_blocked(self) -> None:
+        if self.blocked:
+            raise RecipientUnavailable("Forbidden: bot was blocked by the user")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from photobot.backoff import Backoff, pause
 from photobot.bot.core.inbox import ChatLanes, UpdateInbox, load_kept
@@ -21,6 +21,26 @@ from photobot.metrics import Metrics
 log = get_logger(__name__)
 
 T = TypeVar("T")
+
+
+class Limits(TypedDict, total=False):
+    """How much a poller keeps in hand and how it waits (see InboxPolling and ChatLanes): handlers
+    at once, updates in memory, per chat, known in all; the backoff's first and longest pause; how
+    long a stop lets running handlers finish."""
+
+    concurrency: int
+    max_in_hand: int
+    per_chat: int
+    max_parked: int
+    backoff_base: float
+    backoff_max: float
+    grace_seconds: float
+
+
+DEFAULT_LIMITS = Limits(
+    concurrency=64, max_in_hand=2000, per_chat=100, max_parked=100_000,
+    backoff_base=0.5, backoff_max=30.0, grace_seconds=10.0,
+)
 
 
 class InboxPolling(Generic[T]):
@@ -42,28 +62,19 @@ class InboxPolling(Generic[T]):
         chat_of: Callable[[T], Hashable],
         order: Callable[[str], Any],
         backlog_key: Callable[[T], Hashable | None],
-        concurrency: int,
-        max_in_hand: int,
-        per_chat: int,
-        max_parked: int,
-        backoff_base: float,
-        backoff_max: float,
-        grace_seconds: float,
         metrics: Metrics | None,
+        limits: Limits,
     ) -> None:
+        given: Limits = {**DEFAULT_LIMITS, **limits}
         self.inbox = inbox
-        self.max_in_hand = max_in_hand
-        self.max_parked = max_parked
-        self.grace_seconds = grace_seconds
-        self._is_outage = is_outage
-        self._load = load
-        self._chat_of = chat_of
-        self._order = order
-        self._backoff = Backoff(backoff_base, backoff_max)
+        self.max_in_hand, self.max_parked = given["max_in_hand"], given["max_parked"]
+        self.grace_seconds = given["grace_seconds"]
+        self._is_outage, self._load, self._chat_of, self._order = is_outage, load, chat_of, order
+        self._backoff = Backoff(given["backoff_base"], given["backoff_max"])
         in_hand = metrics.updates_in_hand.labels(self.platform).set if metrics is not None else None
         self.lanes: ChatLanes[T] = ChatLanes(
-            handle, is_outage, inbox, concurrency=concurrency, backoff=self._backoff, on_count=in_hand,
-            backlog_key=backlog_key, per_chat=per_chat, load=load,
+            handle, is_outage, inbox, concurrency=given["concurrency"], backoff=self._backoff,
+            on_count=in_hand, backlog_key=backlog_key, per_chat=given["per_chat"], load=load,
         )
         self._failures = 0
         self._stopping = asyncio.Event()

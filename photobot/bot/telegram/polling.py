@@ -14,6 +14,7 @@ Pending updates are never dropped at start: the first getUpdates has no offset.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Unpack
 
 import structlog
 from aiogram import Bot, Dispatcher
@@ -24,7 +25,7 @@ from aiogram.types import Update
 from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.core.backlog import backlog_command_key
 from photobot.bot.core.inbox import UpdateInbox
-from photobot.bot.core.polling import InboxPolling
+from photobot.bot.core.polling import InboxPolling, Limits
 from photobot.bot.telegram.routers.errors import is_outage
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
@@ -53,21 +54,13 @@ class InboxPoller(InboxPolling[Update]):
         *,
         timeout: int = 25,
         limit: int = 100,
-        concurrency: int = 64,
-        max_in_hand: int = 2000,
-        per_chat: int = 100,
-        max_parked: int = 100_000,
         backlog: Callable[[Update], Hashable | None] | None = None,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        grace_seconds: float = 10.0,
         metrics: Metrics | None = None,
+        **limits: Unpack[Limits],
     ) -> None:
         super().__init__(
             inbox, self._feed, is_outage, load=self._read, chat_of=_chat_of, order=int,
-            backlog_key=backlog or backlog_key, concurrency=concurrency, max_in_hand=max_in_hand,
-            per_chat=per_chat, max_parked=max_parked, backoff_base=backoff_base,
-            backoff_max=backoff_max, grace_seconds=grace_seconds, metrics=metrics,
+            backlog_key=backlog or backlog_key, metrics=metrics, limits=limits,
         )
         self.bot = bot
         self.dispatcher = dispatcher

@@ -22,7 +22,7 @@ import structlog
 
 from photobot.bot.adapter import RecipientUnavailable
 from photobot.bot.commands import Commands, Reply
-from photobot.bot.core.gate import Gate, Sender
+from photobot.bot.core.gate import Sender
 from photobot.bot.i18n import t
 from photobot.bot.service import BotService, IncomingPhoto, KeyboardPress
 from photobot.bot.vk.adapter import VKAdapter, photo_key
@@ -43,10 +43,6 @@ class VKHandlers:
     service: BotService
     commands: Commands
     adapter: VKAdapter
-
-    @property
-    def gate(self) -> Gate:
-        return self.service.gate
 
     async def __call__(self, event: dict[str, Any]) -> None:
         if event.get("type") != "message_new" or not isinstance(event.get("object"), dict):
@@ -72,7 +68,7 @@ class VKHandlers:
         async def refuse(text: str) -> None:
             await self.adapter.send_text(message.peer_id, text)
 
-        user = await self.gate.admit(Sender(Platform.VK, message.from_id), lang, refuse)
+        user = await self.service.gate.admit(Sender(Platform.VK, message.from_id), lang, refuse)
         if user is None:
             return
         if message.payload is not None:
@@ -96,7 +92,7 @@ class VKHandlers:
 
         for index, image in enumerate(message.images):
             key = photo_key(message.message_id, index)
-            if not await self.gate.photo_allowed(
+            if not await self.service.gate.photo_allowed(
                 user, f"{message.peer_id}:{key}", message.sent_at, message.language, say
             ):
                 return

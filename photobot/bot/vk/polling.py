@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import structlog
 from redis.asyncio import Redis
@@ -39,7 +39,7 @@ from vkbottle.exception_factory import VKAPIError
 from photobot.bot.commands import NAMES as COMMAND_NAMES
 from photobot.bot.core.backlog import backlog_command_key
 from photobot.bot.core.inbox import UpdateInbox
-from photobot.bot.core.polling import InboxPolling
+from photobot.bot.core.polling import InboxPolling, Limits
 from photobot.bot.vk.adapter import is_group_chat
 from photobot.bot.vk.api import PoliteAPI, error_code
 from photobot.bot.vk.errors import is_outage
@@ -72,21 +72,13 @@ class ConfirmingLongPoll(InboxPolling[Event]):
         key_prefix: str,
         *,
         wait: int = 25,
-        concurrency: int = 64,
-        max_in_hand: int = 2000,
-        per_chat: int = 100,
-        max_parked: int = 100_000,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        grace_seconds: float = 10.0,
         metrics: Metrics | None = None,
+        **limits: Unpack[Limits],
     ) -> None:
         super().__init__(
             UpdateInbox(redis, f"{key_prefix}:vk:inbox:{group_id}"), self._feed, is_outage,
-            load=_load, chat_of=_chat_of, order=_order, backlog_key=backlog_key,
-            concurrency=concurrency, max_in_hand=max_in_hand, per_chat=per_chat, max_parked=max_parked,
-            backoff_base=backoff_base, backoff_max=backoff_max, grace_seconds=grace_seconds,
-            metrics=metrics,
+            load=_load, chat_of=_chat_of, order=_order, backlog_key=backlog_key, metrics=metrics,
+            limits=limits,
         )
         self.api = api
         self.group_id = group_id

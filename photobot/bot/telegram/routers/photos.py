@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 from aiogram import F, Router
 from aiogram.types import Message
@@ -21,17 +21,22 @@ def build() -> Router:
     async def on_photo(message: Message, *, service: BotService, user: UserRecord, lang: str) -> None:
         assert message.photo is not None
         size = message.photo[-1]  # the largest size Telegram made
-        file = _File(size.file_id, f"{size.file_unique_id}.jpg", "image/jpeg", size.file_size, False)
-        await service.accept_photo(_incoming(message, file, user, lang))
+        name = f"{size.file_unique_id}.jpg"
+        file = _File(file_ref=size.file_id, filename=name, mime="image/jpeg", file_size=size.file_size)
+        await service.accept_photo(_incoming(message, user, lang, file))
 
     @router.message(F.document.mime_type.startswith("image/"))
     async def on_image_file(message: Message, *, service: BotService, user: UserRecord, lang: str) -> None:
         document = message.document
         assert document is not None
-        name = (document.file_name or f"{document.file_unique_id}.img")[-128:]
-        mime = document.mime_type or "application/octet-stream"
-        file = _File(document.file_id, name, mime, document.file_size, True)
-        await service.accept_photo(_incoming(message, file, user, lang))
+        file = _File(
+            file_ref=document.file_id,
+            filename=(document.file_name or f"{document.file_unique_id}.img")[-128:],
+            mime=document.mime_type or "application/octet-stream",
+            file_size=document.file_size,
+            as_document=True,
+        )
+        await service.accept_photo(_incoming(message, user, lang, file))
 
     @router.message(F.document | F.video | F.animation | F.sticker | F.audio | F.voice | F.video_note)
     async def on_other_file(message: Message, *, adapter: ChatAdapter, lang: str) -> None:
@@ -40,28 +45,20 @@ def build() -> Router:
     return router
 
 
-@dataclass(frozen=True)
-class _File:
-    file_id: str
-    name: str
+class _File(TypedDict):
+    """The file's part of an IncomingPhoto, as Telegram describes a photo or an image file."""
+
+    file_ref: str
+    filename: str
     mime: str
-    size: int | None
-    as_document: bool
+    file_size: int | None
+    as_document: NotRequired[bool]
 
 
-def _incoming(message: Message, file: _File, user: UserRecord, lang: str) -> IncomingPhoto:
+def _incoming(message: Message, user: UserRecord, lang: str, file: _File) -> IncomingPhoto:
+    """The photo for the service; Telegram's file id also sends it back without an upload."""
     return IncomingPhoto(
-        platform=Platform.TELEGRAM,
-        chat_id=message.chat.id,
-        message_id=message.message_id,
-        user=user,
-        language=lang,
-        file_ref=file.file_id,
-        filename=file.name,
-        mime=file.mime,
-        file_size=file.size,
-        as_document=file.as_document,
-        caption=message.caption,
-        album_id=message.media_group_id,
-        resend_ref=file.file_id,
+        platform=Platform.TELEGRAM, chat_id=message.chat.id, message_id=message.message_id, user=user,
+        language=lang, caption=message.caption, album_id=message.media_group_id,
+        resend_ref=file["file_ref"], **file,
     )
