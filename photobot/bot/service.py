@@ -222,18 +222,10 @@ class BotService:
         """The job of a stored photo, once its operation is known; its priority is its sender's tier."""
         user = where.user
         return Job(
-            job_id=pending.job_id,
-            platform=where.platform,
-            chat_id=where.chat_id,
-            message_id=pending.message_id,
-            user_id=user.user_id,
-            language=where.language,
-            tier=user.tier,
-            priority=self.settings.tier_priority(user.tier),
-            operation=operation,
-            params=params,
-            photo_id=pending.photo_id,
-            max_attempts=self.settings.max_attempts,
+            job_id=pending.job_id, photo_id=pending.photo_id, message_id=pending.message_id,
+            platform=where.platform, chat_id=where.chat_id, language=where.language,
+            user_id=user.user_id, tier=user.tier, priority=self.settings.tier_priority(user.tier),
+            operation=operation, params=params, max_attempts=self.settings.max_attempts,
             dedup_key=dedup_key(where.platform, where.chat_id, pending.message_id, operation),
             metadata={**pending.metadata, "as_document": pending.as_document},
         )
