@@ -3,6 +3,7 @@
 #   make sandbox  try the bot without Telegram: a chat page at http://127.0.0.1:8088/ (no token)
 #   make test   what CI runs (.ci/run): redis-server if missing, ruff, mypy, pytest
 #   make test-fast  the tests not marked slow (no bot processes, browsers, clusters or chaos), for edit-test loops
+#   make messages  after editing a .po in photobot/locales: update every language from English, compile .mo
 #   make lock   re-lock requirements.txt and requirements-dev.txt from the .in files (pip-tools)
 #   make container-test   build the image and test the compose deployment (deploy/container-test.sh)
 # VENV=path uses another virtualenv; PYTHON=python3.12 picks the interpreter that creates it.
@@ -16,7 +17,7 @@ INSTALLED := $(VENV)/.photobot-requirements
 # again, but a newcomer should not wait for an install to learn that it is missing.
 TOKEN_IN_ENV_FILE := $(shell grep -sEi '^[[:space:]]*(export[[:space:]]+)?(BOT|VK)_TOKEN[[:space:]]*=[[:space:]]*[^[:space:]#]' .env)
 
-.PHONY: run sandbox test test-fast lint venv check-token lock container-test
+.PHONY: run sandbox test test-fast lint venv check-token lock container-test messages
 
 run: check-token venv
 	exec $(PY) -m photobot run
@@ -51,6 +52,19 @@ lint: venv
 	@bash .ci/quietly $(PY) -m pip install --require-hashes -r requirements-dev.txt
 	$(PY) -m ruff check photobot tests bench deploy
 	$(PY) -m mypy
+
+# The message catalogs (photobot/locales, with the dev requirements' Babel): a template of the
+# English catalog's keys, every language's .po updated from it (a new key comes in empty, a removed
+# one goes), and each compiled to the .mo that photobot reads. A test fails while a .mo is stale.
+LOCALES := photobot/locales
+PYBABEL := $(VENV)/bin/pybabel
+
+messages:
+	@template=$$(mktemp --suffix=.pot) && \
+	PYTHONPATH=$(CURDIR) $(PYBABEL) -q extract --no-location -F $(LOCALES)/babel.cfg -o $$template $(LOCALES) && \
+	$(PYBABEL) -q update --no-fuzzy-matching --ignore-obsolete --width=100 -i $$template -d $(LOCALES) -D photobot; \
+	status=$$?; rm -f $$template; exit $$status
+	$(PYBABEL) -q compile -d $(LOCALES) -D photobot
 
 # The locks: every package pinned with its hashes, for Python 3.11 (the image's). Edit the .in files,
 # then run this; it takes pip-tools into a venv of its own.

@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from photobot.config import Settings
+from photobot.locales import error_text
 from photobot.logs import configure_logging
 from photobot.processing import ImageProcessor, ProcessingError
 from tests import hostile_files
@@ -133,7 +134,7 @@ async def run(workers: int, operation: str) -> dict[str, object]:
                     "result": [f"{image.width}x{image.height}" for image in result.images]
                 }
             except ProcessingError as error:
-                answer = {"error": error.code, "message": error.user_message("en")}
+                answer = {"error": error.code, "message": error_text(error, "en")}
             seconds = time.perf_counter() - started
             await asyncio.sleep(0.03)  # one more sample after the answer
             peak_kb = max([sampler.child_peak_kb, *(_status_kb(pid, "VmHWM") for pid in pids)])

@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 
 class JobStatus(enum.StrEnum):
@@ -47,10 +47,16 @@ class Tier(BaseModel):
 
 
 class JobErrorInfo(BaseModel):
-    """What a job records of its last error: a stable code and a text that is safe to show."""
+    """What a job records of its last error: a stable code and the parameters of its message.
+
+    The text comes from the catalog (photobot.locales) where the job is shown, in the reader's
+    language. `message` is what an older photobot stored instead of the parameters, already in the
+    job's language; a job stored that way still shows it.
+    """
 
     code: str
-    message: str
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+    message: str | None = None
 
 
 def new_job_id() -> str:
@@ -127,14 +133,35 @@ def parse_user_ref(value: str, default: Platform | str) -> str | None:
     return None
 
 
-class JobError(Exception):
-    """Base of the errors a job can end with. `code` is stable; messages are safe to show users.
+class CodedError(Exception):
+    """Base of every refusal a person may be shown: a stable `code` and the parameters of its message.
 
-    Subclasses set `code`, `transient` and `messages` (one template per language, formatted with the
-    error's params), so every part keeps its own wording next to the code that raises it.
+    The message itself is the catalog's `error.<code>` (photobot.locales), rendered where the error
+    is shown; `detail` is for the log and never shown. Subclasses set `code` and, when they take
+    fixed arguments, pass them on as `params`. Pickles by code and params, so an error crosses the
+    process-pool boundary whatever its own `__init__` takes.
     """
 
     code: ClassVar[str] = "internal"
+
+    def __init__(self, detail: str | None = None, /, **params: Any) -> None:
+        self.detail = detail or self.code
+        self.params = params
+        super().__init__(f"{self.code}: {self.detail}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.detail, self.params))
+
+
+def _rebuild(cls: type[CodedError], detail: str, params: dict[str, Any]) -> CodedError:
+    error = cls.__new__(cls)
+    CodedError.__init__(error, detail, **params)
+    return error
+
+
+class JobError(CodedError):
+    """Base of the errors a job can end with; `transient` and `retries` tell the queue what follows."""
+
     transient: ClassVar[bool] = False
     # The user's own file caused it (not an image, too large, no faces): the photo still counts
     # against their quota. Anything else that fails for good gives the unit back.
@@ -142,22 +169,21 @@ class JobError(Exception):
     # A transient error that comes back on more than this many retries of the same job is taken as
     # the job's own fault (an input that always times out), and the job fails. None: no such bound.
     retries: ClassVar[int | None] = None
-    messages: ClassVar[dict[str, str]] = {
-        "en": "Something went wrong on our side.",
-        "ru": "Что-то пошло не так на нашей стороне.",
-    }
 
-    def __init__(self, detail: str | None = None, **params: Any) -> None:
-        self.detail = detail or self.messages["en"].format_map(_Blank(params))
-        self.params = params
-        super().__init__(f"{self.code}: {self.detail}")
+    def info(self) -> JobErrorInfo:
+        """What the job records: the code, and the params as JSON (anything else as its text)."""
+        params = {name: _json(value) for name, value in self.params.items()}
+        return JobErrorInfo(code=self.code, params=params)
 
-    def user_message(self, language: str = "en") -> str:
-        template = self.messages.get(language) or self.messages["en"]
-        return template.format_map(_Blank(self.params))
 
-    def info(self, language: str = "en") -> JobErrorInfo:
-        return JobErrorInfo(code=self.code, message=self.user_message(language))
+def _json(value: Any) -> JsonValue:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(name): _json(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(item) for item in value]
+    return str(value)
 
 
 class PermanentJobError(JobError):
@@ -169,12 +195,3 @@ class TransientJobError(JobError):
 
     code: ClassVar[str] = "temporary"
     transient: ClassVar[bool] = True
-    messages: ClassVar[dict[str, str]] = {
-        "en": "A temporary problem; the job will be retried.",
-        "ru": "Временная ошибка; задание будет повторено.",
-    }
-
-
-class _Blank(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"

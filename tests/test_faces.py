@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from photobot.config import Settings
+from photobot.locales import error_text
 from photobot.processing import (
     FaceModelUnavailable,
     ImageProcessor,
@@ -197,7 +198,7 @@ def test_missing_default_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
         with pytest.raises(FaceModelUnavailable) as caught:
             run_operation(ASTRONAUT.read_bytes(), "faces_detect", {}, Limits())
         assert "photobot.processing.face_model" in caught.value.detail
-        assert "centerface" not in caught.value.user_message("en")
+        assert "centerface" not in error_text(caught.value, "en")
     finally:
         load_detector.cache_clear()
 

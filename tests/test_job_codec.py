@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from photobot.config import Settings
 from photobot.jobs import Job, JobErrorInfo, JobStatus, Platform
+from photobot.locales import error_text
 from photobot.queue import JobQueue
 from photobot.queue.codec import encode_fields, job_from_flat, job_from_hash, job_to_hash
 from tests.queue_support import make_job, open_queue
@@ -50,7 +51,8 @@ JOBS = st.builds(
     attempts=st.integers(0, 10),
     max_attempts=st.integers(0, 10),
     next_retry_at=INTS,
-    error=st.none() | st.builds(JobErrorInfo, code=TEXT, message=TEXT),
+    error=st.none() | st.builds(JobErrorInfo, code=TEXT, params=st.dictionaries(TEXT, JSON, max_size=3),
+                                message=st.none() | TEXT),
     created_at=st.integers(0, 2**53),
     enqueued_at=INTS,
     started_at=INTS,
@@ -127,3 +129,19 @@ async def test_empty_fields_through_the_queue_and_its_scripts(queue: JobQueue) -
     assert (updated.status_message_id, updated.metadata, updated.error) == (None, {}, None)
     expected: dict[str, Any] = queued.model_dump()
     assert updated.model_dump() == expected
+
+
+async def test_a_job_stored_by_an_older_photobot_still_shows_its_error(queue: JobQueue) -> None:
+    """Older versions stored the error's text in the job's language instead of its parameters; such
+    a job reads back and shows that text, and a code this version no longer knows shows the
+    generic message rather than nothing."""
+    old = make_job("6", language="ru")
+    await queue.enqueue(old)
+    stored = '{"code":"lease_expired","message":"Обработчик перестал отвечать; задание будет повторено."}'
+    await queue.redis.hset(queue.keys.job(old.job_id), "error", stored)  # type: ignore[misc]
+    fetched = await queue.get(old.job_id)
+    assert fetched is not None and fetched.error is not None and fetched.error.params == {}
+    assert error_text(fetched.error, "ru") == "Обработчик перестал отвечать; задание будет повторено."
+    assert error_text(fetched.error, "en") == fetched.error.message  # its one language, as stored
+    gone = JobErrorInfo(code="no_longer_a_code", params={"x": 1})
+    assert error_text(gone, "en") == error_text(JobErrorInfo(code="internal"), "en")

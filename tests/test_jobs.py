@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from photobot.jobs import Job, JobErrorInfo, JobStatus, PermanentJobError, Platform, user_key
+from photobot.locales import error_text
 from photobot.queue.codec import job_from_hash, job_to_hash
 
 
@@ -41,13 +42,13 @@ def test_bad_fields_are_refused(bad: dict[str, str]) -> None:
         Job(**fields)
 
 
-def test_error_messages_are_localized() -> None:
+def test_errors_carry_a_code_and_params_rendered_where_shown() -> None:
     class TooBig(PermanentJobError):
         code = "too_large"
-        messages = {"en": "Too big: {size} MB.", "ru": "Слишком большой: {size} МБ."}
 
-    error = TooBig(size=30)
-    assert error.user_message("ru") == "Слишком большой: 30 МБ."
-    assert error.user_message("de") == "Too big: 30 MB."
-    assert error.info("en") == JobErrorInfo(code="too_large", message="Too big: 30 MB.")
+    error = TooBig("40000 x 30000 px", what="30 MP", limit="25 MP")
+    assert error_text(error, "ru") == "Изображение слишком большое (30 MP); предел — 25 MP."
+    assert error_text(error, "de") == "The image is too large (30 MP); the limit is 25 MP."
+    assert error.info() == JobErrorInfo(code="too_large", params={"what": "30 MP", "limit": "25 MP"})
+    assert "40000" in str(error) and "40000" not in error_text(error, "en")
     assert not error.transient

@@ -15,6 +15,7 @@ import pytest
 
 from photobot.config import Settings
 from photobot.jobs import JobStatus
+from photobot.locales import error_text
 from photobot.processing import (
     ImageProcessor,
     Limits,
@@ -38,7 +39,7 @@ def test_scan_bomb_is_refused_before_decoding() -> None:
     assert count_jpeg_scans(bomb, stop_after=10_000) == 1000
     with pytest.raises(TooComplex) as caught:
         decode_image(bomb, Limits())
-    assert "100" in caught.value.user_message("en") and "100" in caught.value.user_message("ru")
+    assert "100" in error_text(caught.value, "en") and "100" in error_text(caught.value, "ru")
 
 
 def test_an_ordinary_progressive_jpeg_decodes() -> None:
@@ -62,7 +63,7 @@ def test_memory_budget_counts_row_pointers_of_a_tall_image() -> None:
     tall = hostile_files.tall_png(height=2_000_000)
     with pytest.raises(TooLarge) as caught:
         decode_image(tall, Limits(max_image_memory=16 * 1024 * 1024))
-    assert "decoded" in caught.value.user_message("en")
+    assert "decoded" in error_text(caught.value, "en")
     decoded = decode_image(tall, Limits(max_image_memory=128 * 1024 * 1024), max_side=2560)
     assert decoded.pixels.shape[1:] == (1, 3) and 2560 <= decoded.pixels.shape[0] < 2 * 2560
 

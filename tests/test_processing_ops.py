@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from photobot.locales import error_text
 from photobot.processing import (
     FaceModelUnavailable,
     Limits,
@@ -147,7 +148,7 @@ def test_crop_and_blur_without_faces_raise_no_faces(operation: str) -> None:
     Image.new("RGB", (300, 200), (90, 140, 200)).save(buffer, "PNG")
     with pytest.raises(NoFaces) as caught:
         run_operation(buffer.getvalue(), operation, {}, LIMITS)
-    assert caught.value.code == "no_faces" and "лиц" in caught.value.user_message("ru")
+    assert caught.value.code == "no_faces" and "лиц" in error_text(caught.value, "ru")
 
 
 def test_faces_crop_returns_the_face() -> None:
@@ -216,7 +217,7 @@ def test_missing_face_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FaceModelUnavailable) as caught:
         run_operation(PHOTO, "faces_detect", {}, limits)
     assert caught.value.code == "face_model" and "absent.onnx" in caught.value.detail
-    assert "absent.onnx" not in caught.value.user_message("en"), "paths are for the log, not the user"
+    assert "absent.onnx" not in error_text(caught.value, "en"), "paths are for the log, not the user"
 
 
 def test_bad_face_model_file_is_a_clear_error(tmp_path: Path) -> None:

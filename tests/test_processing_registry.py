@@ -12,6 +12,7 @@ import pickle
 import pytest
 
 from photobot.jobs import PermanentJobError
+from photobot.locales import error_text
 from photobot.processing import (
     BadParams,
     CorruptImage,
@@ -61,7 +62,7 @@ def test_unknown_operation(name: object) -> None:
     with pytest.raises(UnknownOperation) as caught:
         get_operation(name)  # type: ignore[arg-type]
     assert caught.value.code == "unknown_operation"
-    assert "Неизвестная операция" in caught.value.user_message("ru")
+    assert "Неизвестная операция" in error_text(caught.value, "ru")
 
 
 @pytest.mark.parametrize(
@@ -120,8 +121,8 @@ def test_bad_params_in_a_caption_are_explained(caption: str, param: str, hint_en
         parse_operation(caption)
     error = caught.value
     assert error.code == "bad_params"
-    assert f"“{param}”" in error.user_message("en") and hint_en in error.user_message("en")
-    assert f"«{param}»" in error.user_message("ru") and hint_ru in error.user_message("ru")
+    assert f"“{param}”" in error_text(error, "en") and hint_en in error_text(error, "en")
+    assert f"«{param}»" in error_text(error, "ru") and hint_ru in error_text(error, "ru")
 
 
 def test_validate_params_coerces_text_values() -> None:
@@ -139,7 +140,8 @@ def test_validate_params_coerces_text_values() -> None:
         UnknownOperation(operation="x"),
         ProcessingTimeout("over 60 s"),
         WorkerCrashed(),
-        BadParams("x", param="radius", operation="blur", hint_en="a number", hint_ru="число"),
+        BadParams("x", param="radius", operation="blur", hint={
+            "key": "hint.number_range", "low": 0.5, "high": 50}),
     ],
 )
 def test_errors_are_typed_localized_and_cross_processes(error: ProcessingError) -> None:
@@ -147,9 +149,9 @@ def test_errors_are_typed_localized_and_cross_processes(error: ProcessingError) 
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is type(error) and copy.code == error.code and copy.detail == error.detail
     for language in ("en", "ru"):
-        assert copy.user_message(language) == error.user_message(language)
-        assert "{" not in error.user_message(language)
-    assert error.user_message("en") != error.user_message("ru")
+        assert error_text(copy, language) == error_text(error, language)
+        assert "{" not in error_text(error, language)
+    assert error_text(error, "en") != error_text(error, "ru")
     assert error.transient == (error.code in ("timeout", "worker_crashed"))
 
 

@@ -11,6 +11,7 @@ import redis
 
 from photobot.config import Settings
 from photobot.jobs import JobStatus, PermanentJobError, TransientJobError, now_ms
+from photobot.locales import error_text
 from photobot.queue import (
     JobNotFound,
     JobQueue,
@@ -96,7 +97,7 @@ async def test_pending_cap_refuses_the_sixth_job_and_writes_nothing(queue: JobQu
     with pytest.raises(PendingCapReached) as caught:
         await queue.enqueue(make_job("1"))
     assert caught.value.code == "pending_cap" and caught.value.limit == 5
-    assert "5" in caught.value.user_message("ru")
+    assert "5" in error_text(caught.value, "ru")
     assert r.dbsize() == keys_before
     # Another user is not affected; a dedup hit is not refused.
     assert (await queue.enqueue(make_job("2"))).created
@@ -136,7 +137,8 @@ async def test_expired_lease_is_retried_and_the_old_holder_cannot_ack(queue: Job
     assert await queue.reap_expired() == 1
     job = await queue.get(old.job.job_id)
     assert job is not None and job.status == JobStatus.RETRYING and job.error is not None
-    assert job.error.code == "lease_expired"
+    assert job.error.code == "lease_expired" and job.error.message is None  # a code, rendered where shown
+    assert "retried" in error_text(job.error, "en") and "повторено" in error_text(job.error, "ru")
     make_retry_due(queue.settings.redis_url or "")
     assert await queue.promote_due_retries() == 1
     new = (await queue.lease("new"))[0]
@@ -164,7 +166,7 @@ async def test_transient_errors_back_off_exponentially_then_fail(queue: JobQueue
         assert job is not None and job.next_retry_at is not None
         delays.append((job.next_retry_at - before) / 1000)
         assert job.error is not None and job.error.code == "temporary"
-        assert job.error.message.startswith("Временная")
+        assert job.error.params == {} and error_text(job.error, job.language).startswith("Временная")
         make_retry_due(queue.settings.redis_url or "")
         await queue.promote_due_retries()
     # base 10 s: attempt 1 waits 5-10 s, attempt 2 waits 10-20 s (jitter in [0.5, 1]).
@@ -181,7 +183,7 @@ async def test_permanent_error_fails_at_once_and_other_exceptions_retry(queue: J
     assert await queue.fail(odd, ZeroDivisionError("oops")) == JobStatus.RETRYING
     job = await queue.get(odd.job.job_id)
     assert job is not None and job.error is not None
-    assert job.error.code == "internal" and "oops" not in job.error.message
+    assert job.error.code == "internal" and "oops" not in job.error.model_dump_json()
 
 
 async def test_cancel_pending_and_retrying_but_not_processing(queue: JobQueue) -> None:

@@ -16,6 +16,7 @@ import redis
 
 from photobot.config import Settings
 from photobot.jobs import Job
+from photobot.locales import error_text
 from photobot.queue import InvalidJob, JobNotFound, JobQueue
 from tests.fixtures.redis_server import reply
 from tests.queue_support import make_job, open_queue
@@ -64,7 +65,7 @@ async def test_bad_task_is_refused_with_a_typed_error_and_nothing_written(
     error = caught.value
     assert error.code == "invalid_job"
     assert field in str(error)
-    assert error.user_message("ru").startswith("Неверное задание")
+    assert error_text(error, "ru").startswith("Неверное задание")
     assert db_size(queue) == 0
 
 

@@ -130,7 +130,7 @@ async def test_errors_are_classified(queue: JobQueue) -> None:
     assert await status_of(queue, flaky.job_id) == JobStatus.COMPLETED
     failed_bug = await queue.get(bug.job_id)
     assert failed_bug is not None and failed_bug.status == JobStatus.FAILED
-    assert failed_bug.error is not None and "internal detail" not in failed_bug.error.message
+    assert failed_bug.error is not None and "internal detail" not in failed_bug.error.model_dump_json()
 
 
 async def test_heartbeats_keep_a_long_job_leased(queue: JobQueue) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from photobot.gdrive import Backoff, StorageError, StorageQuotaError
+from photobot.locales import error_text
 from photobot.metrics import Metrics
 from tests.fakes.drive import FakeDrive
 from tests.storage_helpers import META, drive_settings, drive_storage
@@ -60,7 +61,7 @@ async def test_503_longer_than_the_retry_budget_is_a_transient_storage_error(
     assert error.code == "storage_unavailable" and error.transient
     assert "503" in error.detail
     for language in ("en", "ru"):
-        assert "503" not in error.user_message(language) and "Drive" not in error.user_message(language)
+        assert "503" not in error_text(error, language) and "Drive" not in error_text(error, language)
 
 
 async def test_storage_quota_exceeded_is_typed_and_not_retried(
@@ -79,8 +80,8 @@ async def test_storage_quota_exceeded_is_typed_and_not_retried(
     error = caught.value
     assert error.code == "storage_full"
     assert "shared drive" in error.detail  # the operator learns what to do
-    assert "заполнено" in error.user_message("ru") and "full" in error.user_message("en")
-    assert "storageQuotaExceeded" not in error.user_message("en")
+    assert "заполнено" in error_text(error, "ru") and "full" in error_text(error, "en")
+    assert "storageQuotaExceeded" not in error_text(error, "en")
 
 
 async def test_service_account_outside_a_shared_drive_hits_the_quota(

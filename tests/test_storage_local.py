@@ -20,6 +20,7 @@ from photobot.gdrive import (
     StorageQuotaError,
     build_storage,
 )
+from photobot.locales import error_text
 from photobot.metrics import Metrics
 
 META = {"job_id": "job1", "user_id": "tg:42", "kind": "original"}
@@ -73,7 +74,7 @@ async def test_delete_removes_file_and_is_idempotent(storage: LocalStorage) -> N
     with pytest.raises(FileMissing) as caught:
         await storage.get(file_id)
     assert caught.value.code == "file_missing"
-    assert "ещё раз" in caught.value.user_message("ru")
+    assert "ещё раз" in error_text(caught.value, "ru")
     await storage.delete(file_id)  # already gone: no error
     assert list(storage.root.rglob("*.json")) == []
 
@@ -108,9 +109,8 @@ async def test_ids_that_try_to_escape_the_folder_are_refused(storage: LocalStora
             await call(bad_id)
         assert caught.value.code == "bad_file_id"
         assert not caught.value.transient
-        assert caught.value.user_message("en") and caught.value.user_message(
-            "ru"
-        ) != caught.value.user_message("en")
+        english = error_text(caught.value, "en")
+        assert english and error_text(caught.value, "ru") != english
 
 
 async def test_failed_write_leaves_no_partial_file(
@@ -156,7 +156,7 @@ async def test_full_disk_is_a_quota_error(storage: LocalStorage, monkeypatch: py
     with pytest.raises(StorageQuotaError) as caught:
         await storage.put(b"data", "a.png", "image/png", META)
     assert caught.value.code == "storage_full"
-    assert "No space" not in caught.value.user_message("en")
+    assert "No space" not in error_text(caught.value, "en")
     assert leftovers(storage.root) == []
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from photobot.bot.adapter import Button, Keyboard
 from photobot.bot.core.gate import may_administer, needs_admin
 from photobot.bot.core.status import operation_title
-from photobot.bot.i18n import status_name, t
+from photobot.bot.i18n import error_text, status_name, t
 from photobot.bot.premium import Premium
 from photobot.bot.service import BotService
 from photobot.config import Settings
@@ -98,7 +98,7 @@ class Commands:
         lines = [t("ops_header", lang)]
         for op in list_operations():
             aliases = ", ".join(a for a in op.aliases if a != op.name)
-            title = op.titles.get(lang) or op.titles["en"]
+            title = op.title(lang)
             lines.append(f"• {op.name}: {title}" + (f" ({aliases})" if aliases else ""))
             if params := params_line(op):
                 lines.append(f"    {params}")
@@ -141,7 +141,7 @@ class Commands:
             if position is not None:
                 lines.append(t("position_line", lang, position=position))
         if job.error is not None:
-            lines.append(t("error_line", lang, message=job.error.message))
+            lines.append(t("error_line", lang, message=error_text(job.error, lang)))
         return Reply("\n".join(lines))
 
     async def cancel(self, user: UserRecord, lang: str, arg: str) -> Reply:

@@ -37,7 +37,7 @@ def operations_keyboard(language: str, page: int = 0, *, subject: int | None = N
     pages = page_count()
     page = min(max(page, 0), pages - 1)
     shown = ordered_operations()[page * PER_PAGE : (page + 1) * PER_PAGE]
-    buttons = [Button(op.titles.get(language) or op.titles["en"], "op", op.name) for op in shown]
+    buttons = [Button(op.title(language), "op", op.name) for op in shown]
     rows: list[list[Button]] = [buttons[i : i + PER_ROW] for i in range(0, len(buttons), PER_ROW)]
     paging: list[Button] = []
     if page > 0:

@@ -22,7 +22,7 @@ import structlog
 
 from photobot.bot.adapter import ChatAdapter, ChatUnavailable, OutImage
 from photobot.bot.core.status import StatusMessages, Undeliverable, operation_title
-from photobot.bot.i18n import t
+from photobot.bot.i18n import error_text, t
 from photobot.bot.state import MessageLocks
 from photobot.gdrive import Storage
 from photobot.jobs import Job, JobError, Platform
@@ -60,7 +60,7 @@ class JobPipeline:
                 raise
             except JobError as error:
                 if not error.transient or _last_attempt(job):
-                    text = t("failed", job.language, message=error.user_message(job.language))
+                    text = t("failed", job.language, message=error_text(error, job.language))
                     await self._tell(job, text)
                 raise
             except Exception:

@@ -20,7 +20,7 @@ from photobot.bot.adapter import ChatAdapter, Keyboard, OutImage, RemoteFile
 from photobot.bot.allowance import Allowances
 from photobot.bot.core.gate import Gate
 from photobot.bot.core.status import StatusMessages, Undeliverable, queued_caption
-from photobot.bot.i18n import t
+from photobot.bot.i18n import error_text, t
 from photobot.bot.keyboard import operations_keyboard
 from photobot.bot.state import (
     AlbumChoices,
@@ -117,7 +117,7 @@ class BotService:
         try:
             choice = await self._operation_for(photo)
         except ProcessingError as error:  # the caption names an operation with a bad value: "blur 500"
-            await self._refuse(photo, t("failed", lang, message=error.user_message(lang)))
+            await self._refuse(photo, t("failed", lang, message=error_text(error, lang)))
             return
         queued = choice is not None and await self._queued_already(photo, choice[0])
         if queued or await self._refused_before_download(photo):
@@ -192,7 +192,7 @@ class BotService:
                         {"job_id": job_id, "user_id": photo.user.key, "kind": "original"},
                     )
                 except StorageBudgetReached as full:
-                    refusal = full.user_message(photo.language)
+                    refusal = error_text(full, photo.language)
                 else:
                     return data, photo_id
         await self._refuse(photo, refusal)

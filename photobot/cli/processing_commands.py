@@ -12,6 +12,7 @@ from typing import Any
 from photobot.cli import CliError
 from photobot.config import Settings
 from photobot.jobs import JobError
+from photobot.locales import error_text
 
 
 def register(subparsers: Any) -> None:
@@ -101,7 +102,7 @@ async def run_process(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = await processor.run(data, args.op, params)
     except JobError as error:
-        raise CliError(f"{error.code}: {error.user_message(language)}") from None
+        raise CliError(f"{error.code}: {error_text(error, language)}") from None
     finally:
         await processor.close()
     numbered = get_operation(args.op).multiple
@@ -149,6 +150,6 @@ def run_ops(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
             continue
         shown = params_line(operation) or "no parameters"
-        titles = f"{operation.titles['en']} / {operation.titles['ru']}"
+        titles = " / ".join(operation.titles.values())
         sys.stdout.write(f"{operation.name:<13} {titles}: {shown}\n")
     return 0

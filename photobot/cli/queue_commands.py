@@ -19,6 +19,7 @@ from photobot.cli import CliError
 from photobot.cli.argtypes import INT64, seconds, user_ref, whole_number
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus, Platform, new_job_id, parse_user_ref
+from photobot.locales import error_text
 from photobot.queue import InvalidJob, JobQueue, Maintenance, PendingCapReached, QueueError
 from photobot.queue.drain import NoopDrainer
 from photobot.queue.outage import REDIS_DOWN
@@ -113,7 +114,7 @@ async def open_queue(settings: Settings) -> AsyncIterator[JobQueue]:
     except REDIS_DOWN as error:
         raise CliError(f"cannot reach Redis at {_safe_url(settings)}: {type(error).__name__}") from None
     except QueueError as error:
-        raise CliError(error.user_message("en")) from None
+        raise CliError(error_text(error, "en")) from None
     finally:
         with contextlib.suppress(Exception):
             await queue.close()
@@ -159,9 +160,9 @@ async def enqueue(args: argparse.Namespace, settings: Settings) -> int:
                 for result in await queue.enqueue_many(copies):
                     print(result.job.job_id)
         except PendingCapReached as error:
-            raise CliError(error.user_message("en")) from None
+            raise CliError(error_text(error, "en")) from None
         except InvalidJob as error:
-            raise CliError(error.user_message("en")) from None
+            raise CliError(error_text(error, "en")) from None
     return 0
 
 
@@ -186,7 +187,7 @@ def _check_operation(name: str, params: dict[str, Any]) -> None:
     try:
         validate_params(get_operation(name), params)
     except ProcessingError as error:
-        raise CliError(f"{error.code}: {error.user_message('en')} See `photobot ops`.") from None
+        raise CliError(f"{error.code}: {error_text(error, 'en')} See `photobot ops`.") from None
 
 
 async def stats(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,7 +1,7 @@
-"""Storage errors, as job errors: each has a stable code and a polite message in every language.
+"""Storage errors, as job errors: each a stable code, its message the catalog's `error.<code>`.
 
 The worker decides from `transient` whether a job is retried. The operator-facing cause goes in
-`detail` (logged); users only ever see `user_message(language)`.
+`detail` (logged); users only ever see the catalog's message.
 """
 
 from __future__ import annotations
@@ -15,10 +15,6 @@ class StorageError(TransientJobError):
     """Storage is unreachable or refused for a while (network, 5xx, 429 after retries): retry the job."""
 
     code: ClassVar[str] = "storage_unavailable"
-    messages: ClassVar[dict[str, str]] = {
-        "en": "Photo storage is unavailable right now; your photo will be processed a bit later.",
-        "ru": "Хранилище фотографий сейчас недоступно; фото будет обработано чуть позже.",
-    }
 
 
 class StorageQuotaError(StorageError):
@@ -29,27 +25,15 @@ class StorageQuotaError(StorageError):
     """
 
     code: ClassVar[str] = "storage_full"
-    messages: ClassVar[dict[str, str]] = {
-        "en": "Photo storage is full right now. We are on it; please try again a little later.",
-        "ru": "Хранилище фотографий сейчас заполнено. Мы уже разбираемся; попробуйте чуть позже.",
-    }
 
 
 class FileMissing(PermanentJobError):
     """No file has this id (deleted, or never stored)."""
 
     code: ClassVar[str] = "file_missing"
-    messages: ClassVar[dict[str, str]] = {
-        "en": "The photo is no longer stored; please send it again.",
-        "ru": "Фото больше не хранится; пожалуйста, отправьте его ещё раз.",
-    }
 
 
 class InvalidFileId(PermanentJobError):
     """A file id that no backend could have issued: empty, too long, or naming a path."""
 
     code: ClassVar[str] = "bad_file_id"
-    messages: ClassVar[dict[str, str]] = {
-        "en": "This is not a valid stored file id.",
-        "ru": "Это не идентификатор сохранённого файла.",
-    }

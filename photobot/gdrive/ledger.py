@@ -64,12 +64,6 @@ class StorageBudgetReached(StorageError):
 
     code: ClassVar[str] = "storage_budget"
     transient: ClassVar[bool] = False
-    messages: ClassVar[dict[str, str]] = {
-        "en": "Your stored photos take {used_mb} MB of your {limit_mb} MB. Older ones are deleted "
-        "after {days} days; /forget deletes them all now.",
-        "ru": "Ваши сохранённые фото занимают {used_mb} МБ из {limit_mb} МБ. Старые удаляются через "
-        "{days} дн.; /forget удалит их все сейчас.",
-    }
 
 
 class FileLedger:

@@ -1,13 +1,17 @@
-"""The registry of operations: names, display titles in en and ru, caption words, typed parameters.
+"""The registry of operations: names, typed parameters, and how a caption names one.
 
 The chat side builds its keyboard from `list_operations()` and reads captions with
 `parse_operation()`; the worker runs a job's operation by name. Parameters are validated here, and a
-bad one becomes BadParams with a hint in both languages ("a number from 0.5 to 50").
+bad one becomes BadParams whose hint is a message of the catalog ("a number from 0.5 to 50").
+An operation's titles and the words a caption may name it by are the catalog's too
+(`operation.<name>`, `operation.<name>.words`), in every language it has, so a caption in any
+language names the operation whatever the sender's language.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
@@ -16,6 +20,7 @@ import annotated_types
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from photobot.locales import catalog
 from photobot.processing import face_ops, filters
 from photobot.processing.errors import BadParams, UnknownOperation
 from photobot.processing.limits import Limits
@@ -28,16 +33,30 @@ class Operation:
     """One registry entry. `apply` takes pixels already reduced to the result's size."""
 
     name: str
-    titles: dict[str, str]
     params_model: type[BaseModel]
     is_faces: bool
-    aliases: tuple[str, ...]
     apply: Apply = field(repr=False, compare=False)
     positional: str | None = None  # the parameter a bare value in a caption sets: "blur 5"
     multiple: bool = False  # may return several images (faces_crop)
 
     def title(self, language: str = "en") -> str:
-        return self.titles.get(language) or self.titles["en"]
+        return catalog().text(f"operation.{self.name}", language)
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """The title in every language of the catalog."""
+        return {language: self.title(language) for language in catalog().languages}
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """What a caption may name it by: its name, then each language's title and words."""
+        messages = catalog()
+        words = [self.name]
+        for language in messages.languages:
+            words.append(self.title(language).lower())
+            listed = messages.text(f"operation.{self.name}.words", language)
+            words.extend(word.strip() for word in listed.split(",") if word.strip())
+        return tuple(dict.fromkeys(words))
 
     def output_side(self, params: BaseModel, limits: Limits) -> int:
         """Longest side the operation works at; decoding reduces to it when the format allows.
@@ -66,43 +85,27 @@ def _resize(
     return [filters.resize(pixels, params, limits.result_max_side)], None
 
 
-def _op(  # noqa: PLR0917
-    name: str, en: str, ru: str, model: type[BaseModel], apply: Apply, aliases: str,
-    positional: str | None = None, is_faces: bool = False,
+def _op(
+    name: str, model: type[BaseModel], apply: Apply, positional: str | None = None, is_faces: bool = False
 ) -> Operation:
-    words = tuple(dict.fromkeys([name, en.lower(), ru.lower(), *aliases.split(",")]))
-    return Operation(
-        name, {"en": en, "ru": ru}, model, is_faces, words, apply, positional, multiple=name == "faces_crop"
-    )
+    return Operation(name, model, is_faces, apply, positional, multiple=name == "faces_crop")
 
 
 _OPERATIONS: tuple[Operation, ...] = (
-    _op("grayscale", "Black and white", "Чёрно-белое", filters.NoParams, _plain(filters.grayscale),
-        "greyscale,gray,grey,bw,b&w,black & white,чб,ч/б,серый,оттенки серого,черно белое"),
-    _op("sepia", "Sepia", "Сепия", filters.NoParams, _plain(filters.sepia), "vintage,винтаж,старое фото"),
-    _op("blur", "Blur", "Размытие", filters.BlurParams, _plain(filters.blur),
-        "размыть,размой,gaussian blur", positional="radius"),
-    _op("sharpen", "Sharpen", "Резкость", filters.SharpenParams, _plain(filters.sharpen),
-        "sharp,sharper,резче,повысить резкость", positional="amount"),
-    _op("contour", "Contour", "Контуры", filters.NoParams, _plain(filters.contour),
-        "contours,outline,edges,контур,края"),
-    _op("emboss", "Emboss", "Тиснение", filters.NoParams, _plain(filters.emboss), "relief,рельеф"),
-    _op("invert", "Negative", "Негатив", filters.NoParams, _plain(filters.invert),
-        "inverse,инверсия,инвертировать"),
-    _op("posterize", "Posterize", "Постеризация", filters.PosterizeParams, _plain(filters.posterize),
-        "posterise,poster,постер", positional="bits"),
-    _op("pixelate", "Pixelate", "Пикселизация", filters.PixelateParams, _plain(filters.pixelate),
-        "pixel,pixels,mosaic,пиксели,мозаика,пикселизовать", positional="block"),
-    _op("enhance", "Enhance", "Улучшить", filters.EnhanceParams, _plain(filters.enhance),
-        "restore,auto,improve,улучшение,восстановить,реставрация", positional="strength"),
-    _op("resize", "Resize", "Размер", filters.ResizeParams, _resize,
-        "scale,shrink,уменьшить,изменить размер,масштаб", positional="max_side"),
-    _op("faces_detect", "Find faces", "Найти лица", face_ops.FacesDetectParams, face_ops.faces_detect,
-        "faces,detect faces,faces detect,лица,найди лица,поиск лиц", is_faces=True),
-    _op("faces_crop", "Crop faces", "Вырезать лица", face_ops.FacesCropParams, face_ops.faces_crop,
-        "faces crop,cut faces,вырежи лица,обрезать лица", positional="padding", is_faces=True),
-    _op("faces_blur", "Blur faces", "Размыть лица", face_ops.FacesBlurParams, face_ops.faces_blur,
-        "faces blur,hide faces,размой лица,скрыть лица,спрятать лица", positional="mode", is_faces=True),
+    _op("grayscale", filters.NoParams, _plain(filters.grayscale)),
+    _op("sepia", filters.NoParams, _plain(filters.sepia)),
+    _op("blur", filters.BlurParams, _plain(filters.blur), positional="radius"),
+    _op("sharpen", filters.SharpenParams, _plain(filters.sharpen), positional="amount"),
+    _op("contour", filters.NoParams, _plain(filters.contour)),
+    _op("emboss", filters.NoParams, _plain(filters.emboss)),
+    _op("invert", filters.NoParams, _plain(filters.invert)),
+    _op("posterize", filters.PosterizeParams, _plain(filters.posterize), positional="bits"),
+    _op("pixelate", filters.PixelateParams, _plain(filters.pixelate), positional="block"),
+    _op("enhance", filters.EnhanceParams, _plain(filters.enhance), positional="strength"),
+    _op("resize", filters.ResizeParams, _resize, positional="max_side"),
+    _op("faces_detect", face_ops.FacesDetectParams, face_ops.faces_detect, is_faces=True),
+    _op("faces_crop", face_ops.FacesCropParams, face_ops.faces_crop, positional="padding", is_faces=True),
+    _op("faces_blur", face_ops.FacesBlurParams, face_ops.faces_blur, positional="mode", is_faces=True),
 )
 _BY_NAME = {operation.name: operation for operation in _OPERATIONS}
 
@@ -120,40 +123,35 @@ def get_operation(name: str) -> Operation:
 
 
 def validate_params(operation: Operation, params: Mapping[str, Any]) -> BaseModel:
-    """The typed parameters of `operation`, or BadParams naming the first bad one in en and ru."""
+    """The typed parameters of `operation`, or BadParams naming the first bad one with a hint."""
     try:
         return operation.params_model.model_validate(dict(params))
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "?"
-        hint_en, hint_ru = _hint(operation, name, first["type"])
         raise BadParams(
             f"{operation.name}.{name}: {first['msg']}",
-            param=name[:40], operation=operation.name, hint_en=hint_en, hint_ru=hint_ru,
+            param=name[:40], operation=operation.name, hint=_hint(operation, name, first["type"]),
         ) from None
 
 
-def _hint(operation: Operation, name: str, error_type: str) -> tuple[str, str]:
+def _hint(operation: Operation, name: str, error_type: str) -> dict[str, Any]:
+    """What the parameter takes, as a message of the catalog with its parameters."""
     fields = operation.params_model.model_fields
     if error_type == "extra_forbidden" or name not in fields:
         if not fields:
-            return "this operation takes no parameters", "у этой операции нет параметров"
-        known = ", ".join(fields)
-        return f"unknown parameter; known: {known}", f"неизвестный параметр; есть: {known}"
+            return {"key": "hint.no_params"}
+        return {"key": "hint.unknown_param", "known": ", ".join(fields)}
     info = fields[name]
     if get_origin(info.annotation) is Literal:
         choices = ", ".join(str(choice) for choice in get_args(info.annotation))
-        return f"one of: {choices}", f"одно из: {choices}"
+        return {"key": "hint.one_of", "choices": choices}
     low = next((m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)), None)
     high = next((m.le for m in info.metadata if isinstance(m, annotated_types.Le)), None)
-    kind_en, kind_ru = ("a whole number", "целое число") if info.annotation is int else ("a number", "число")
+    kind = "hint.whole_number" if info.annotation is int else "hint.number"
     if low is not None and high is not None:
-        return f"{kind_en} from {low} to {high}", f"{kind_ru} от {_ru(low)} до {_ru(high)}"
-    return kind_en, kind_ru
-
-
-def _ru(value: object) -> str:
-    return str(value).replace(".", ",")
+        return {"key": f"{kind}_range", "low": low, "high": high}
+    return {"key": kind}
 
 
 _EDGE_PUNCTUATION = ".,!?;:«»\"'()[]"
@@ -161,8 +159,15 @@ _NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
 
 
 def _words(token: str) -> list[str]:
-    cleaned = token.lower().replace("ё", "е").strip(_EDGE_PUNCTUATION)
+    cleaned = _folded(token.lower()).strip(_EDGE_PUNCTUATION)
     return [piece for piece in re.split(r"[_\-]+", cleaned) if piece]
+
+
+def _folded(text: str) -> str:
+    """Without diacritics, so a caption matches however its letters were accented (e with or
+    without a diaeresis); aliases are folded the same way."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 def _alias_table() -> list[tuple[tuple[str, ...], Operation]]:
@@ -176,7 +181,8 @@ def _alias_table() -> list[tuple[tuple[str, ...], Operation]]:
 
 
 def parse_operation(text: str) -> tuple[str, dict[str, Any]] | None:
-    """Read a caption such as "sepia", "Сепия", "blur 5", "blur radius=5", "размыть лица".
+    """Read a caption such as "sepia", "blur 5", "blur radius=5", "blur faces", or the same in any
+    language of the catalog.
 
     Returns (name, params) with the params validated, or None when the caption is not an operation
     followed only by parameters (so "my cat in sepia" is left to the keyboard). A caption that names

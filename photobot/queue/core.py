@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
 from photobot.config import Settings
-from photobot.jobs import Job, JobError, JobStatus, Platform, now_ms
+from photobot.jobs import Job, JobError, JobErrorInfo, JobStatus, Platform, now_ms
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
-from photobot.queue.codec import encode_fields, job_from_flat, job_to_hash
+from photobot.queue.codec import job_from_flat, job_to_hash
 from photobot.queue.errors import (
     InvalidJob,
     JobNotFound,
@@ -31,7 +31,7 @@ from photobot.queue.errors import (
 from photobot.queue.keys import Keys
 from photobot.queue.models import EnqueueResult, Lease
 from photobot.queue.scripts import Scripts
-from photobot.queue.validation import job_from_task, prepare_job
+from photobot.queue.validation import job_from_task, prepare_job, update_args
 from photobot.queue.views import QueueViews
 from photobot.redis_client import RedisClient, RedisNotConfigured, connect
 
@@ -41,10 +41,8 @@ QUOTA_WINDOW_MS = 24 * 3600 * 1000  # a rolling 24 hours: a photo's unit comes b
 SWEEP_LIMIT = 1000
 DURATIONS_KEPT = 1000
 SETTABLE_FIELDS = frozenset({"status_message_id", "language", "metadata"})
-LEASE_EXPIRED = {
-    "en": "The worker stopped answering; the job will be retried.",
-    "ru": "Обработчик перестал отвечать; задание будет повторено.",
-}
+# What a job whose worker stopped answering records: the chat shows the catalog's error.lease_expired.
+LEASE_EXPIRED = JobErrorInfo(code="lease_expired").model_dump_json(exclude_none=True)
 
 log = get_logger(__name__)
 
@@ -60,6 +58,7 @@ class JobQueue(QueueViews):
         self.scripts = Scripts(redis)
         self._lease_ms = int(settings.lease_seconds * 1000)
         self._retention_ms = settings.job_retention_seconds * 1000
+        self._backoff_ms = [int(settings.retry_base_seconds * 1000), int(settings.retry_max_seconds * 1000)]
 
     @classmethod
     def from_settings(
@@ -259,7 +258,7 @@ class JobQueue(QueueViews):
             fields["delivered"] = delivered
         if metadata is not None:
             fields["metadata"] = metadata
-        flat = await self._run("update", [lease.job_id, lease.token, *self._encode_fields(fields)])
+        flat = await self._run("update", [lease.job_id, lease.token, *update_args(fields, self.settings)])
         if not flat:
             raise LeaseLost(lease.job_id)
         return job_from_flat(flat)
@@ -269,25 +268,10 @@ class JobQueue(QueueViews):
         unknown = sorted(set(fields) - SETTABLE_FIELDS)
         if unknown:
             raise InvalidJob(f"{unknown[0]}: cannot be set (settable: {', '.join(sorted(SETTABLE_FIELDS))})")
-        flat = await self._run("update", [job_id, "", *self._encode_fields(fields)])
+        flat = await self._run("update", [job_id, "", *update_args(fields, self.settings)])
         if not flat:
             raise JobNotFound(job_id)
         return job_from_flat(flat)
-
-    def _encode_fields(self, fields: dict[str, Any]) -> list[str]:
-        """Validate values through the Job model and encode them as the codec writes an update."""
-        probe = Job(user_id="-", operation="-", photo_id="-")
-        try:
-            for name, value in fields.items():
-                setattr(probe, name, value)
-        except ValueError as error:
-            raise InvalidJob(str(error).splitlines()[0]) from None
-        if "metadata" in fields:
-            size = len(json.dumps(probe.metadata, separators=(",", ":")).encode())
-            if size > self.settings.max_metadata_bytes:
-                raise InvalidJob(f"metadata: {size} bytes is over the limit of "
-                                 f"{self.settings.max_metadata_bytes}")
-        return [part for pair in encode_fields(probe, fields).items() for part in pair]
 
     # --- Outcomes --------------------------------------------------------------------------------
     async def complete(self, lease: Lease, *, result_ids: list[str] | None = None) -> None:
@@ -344,11 +328,10 @@ class JobQueue(QueueViews):
         if transient and job_error.retries is not None and lease.job.attempts > job_error.retries:
             transient = False  # the same input failed the same way again: retrying will not help
         give_back = transient or not job_error.users_fault
-        info = job_error.info(lease.job.language)
+        info = job_error.info()
         status = await self._run("fail", [
-            lease.job_id, lease.token, "1" if transient else "0", info.model_dump_json(),
-            int(self.settings.retry_base_seconds * 1000), int(self.settings.retry_max_seconds * 1000),
-            random.uniform(0.5, 1.0), self._retention_ms, "1" if give_back else "0",
+            lease.job_id, lease.token, "1" if transient else "0", info.model_dump_json(exclude_none=True),
+            *self._backoff_ms, random.uniform(0.5, 1.0), self._retention_ms, "1" if give_back else "0",
         ])
         if status == "lost":
             raise LeaseLost(lease.job_id)
@@ -391,13 +374,10 @@ class JobQueue(QueueViews):
     async def reap_expired(self) -> int:
         """Expired leases back to retrying (or failed when attempts are spent); returns how many."""
         total = 0
-        en = json.dumps({"code": "lease_expired", "message": LEASE_EXPIRED["en"]}, ensure_ascii=False)
-        ru = json.dumps({"code": "lease_expired", "message": LEASE_EXPIRED["ru"]}, ensure_ascii=False)
         while True:
-            reply = await self._run("reap", [
-                SWEEP_LIMIT, int(self.settings.retry_base_seconds * 1000),
-                int(self.settings.retry_max_seconds * 1000), random.random(), self._retention_ms, en, ru,
-            ])
+            reply = await self._run(
+                "reap", [SWEEP_LIMIT, *self._backoff_ms, random.random(), self._retention_ms, LEASE_EXPIRED]
+            )
             retrying, failed = int(reply[0]), int(reply[1])
             total += retrying + failed
             if self.metrics is not None and retrying + failed:

@@ -1,5 +1,5 @@
-"""Enqueue input checked before anything is written: a bad job raises InvalidJob and leaves Redis
-untouched, so a half-written job can never exist."""
+"""Enqueue and update input checked before anything is written: a bad job or field raises
+InvalidJob and leaves Redis untouched, so a half-written job can never exist."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from photobot.config import Settings
 from photobot.jobs import Job, JobStatus, Platform
+from photobot.queue.codec import encode_fields
 from photobot.queue.errors import InvalidJob
 
 TASK_FIELDS = frozenset({
@@ -24,6 +25,22 @@ def describe(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "job"
     return f"{where}: {first['msg']}"
+
+
+def update_args(fields: dict[str, Any], settings: Settings) -> list[str]:
+    """Field updates validated through the Job model, encoded as the codec writes them: the
+    name/value pairs of the update script."""
+    probe = Job(user_id="-", operation="-", photo_id="-")
+    try:
+        for name, value in fields.items():
+            setattr(probe, name, value)
+    except ValueError as error:
+        raise InvalidJob(str(error).splitlines()[0]) from None
+    if "metadata" in fields:
+        size = len(json.dumps(probe.metadata, separators=(",", ":")).encode())
+        if size > settings.max_metadata_bytes:
+            raise InvalidJob(f"metadata: {size} bytes is over the limit of {settings.max_metadata_bytes}")
+    return [part for pair in encode_fields(probe, fields).items() for part in pair]
 
 
 def prepare_job(job: Job, settings: Settings) -> Job:

@@ -1,6 +1,7 @@
 """The sandbox's chat page and its small JSON API, added to photobot's own aiohttp app.
 
-The page (static/index.html, plain HTML and JavaScript, nothing fetched from elsewhere) shows one
+The page (static/index.html, plain HTML and JavaScript, nothing fetched from elsewhere; its words
+are the catalog's `sandbox.*` messages, filled in by `render_page` in the browser's language) shows one
 private chat per sandbox person, as Telegram would: the person's messages and the bot's, with the
 bot's inline buttons. What the person does goes into the local Bot API stand-in as the updates
 Telegram would send (photobot.sandbox.botapi's side door), so the real bot, polling it over HTTP,
@@ -15,13 +16,16 @@ is gone, a text over Telegram's 4096 characters, a missing file id: each is a 4x
 from __future__ import annotations
 
 import asyncio
+import html
 import mimetypes
+import re
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
 from aiohttp import web
 
+from photobot.locales import Catalog, catalog
 from photobot.sandbox.botapi import BotMessage, FakeTelegram
 
 STATIC = files("photobot.sandbox") / "static"
@@ -36,6 +40,25 @@ class Person:
     user_id: int
     name: str
     role: str  # "user" or "admin"
+
+
+_FIELD = re.compile(r"\{\{([a-z_.]+)\}\}")
+
+
+def render_page(template: str, messages: Catalog, language: str) -> str:
+    """index.html with its `{{sandbox.*}}` words in `language`, and a choice of every language
+    with a catalog (each named in itself) for the person's messages."""
+    options = "\n".join(
+        f'      <option value="{code}">{html.escape(messages.text("language.name", code))}</option>'
+        for code in messages.languages
+    )
+    fixed = {"lang": language, "languages": options}
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return fixed[name] if name in fixed else html.escape(messages.text(name, language), quote=True)
+
+    return _FIELD.sub(fill, template)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -128,9 +151,12 @@ class ChatPage:
         except (KeyError, TypeError, ValueError):
             raise BadInput("unknown person") from None
 
-    async def page(self, _: web.Request) -> web.Response:
-        html = (STATIC / "index.html").read_text(encoding="utf-8")
-        return web.Response(text=html, content_type="text/html")
+    async def page(self, request: web.Request) -> web.Response:
+        messages = catalog()
+        wanted = request.query.get("lang") or request.headers.get("Accept-Language", "").split(",")[0]
+        language = messages.pick(wanted.split(";")[0])
+        page = render_page((STATIC / "index.html").read_text(encoding="utf-8"), messages, language)
+        return web.Response(text=page, content_type="text/html")
 
     async def static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

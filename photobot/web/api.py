@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from photobot.gdrive import StorageError
 from photobot.jobs import Job, JobStatus
+from photobot.locales import error_text
 from photobot.users import ProtectedAdmin
 from photobot.web.auth import current_session, require_admin
 from photobot.web.deps import DEPS_KEY
@@ -141,7 +142,7 @@ async def job_result(request: web.Request) -> web.StreamResponse:
     except deps.missing_errors:
         raise ApiError(404, "result_missing", "The result file is no longer in storage.") from None
     except StorageError as error:
-        raise ApiError(503, "storage_unavailable", error.user_message("en")) from None
+        raise ApiError(503, "storage_unavailable", error_text(error, "en")) from None
     mime, extension = _sniff(data)
     response = web.StreamResponse(
         headers={

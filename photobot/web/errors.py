@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from photobot.locales import error_text
 from photobot.logs import get_logger
 from photobot.queue import JobNotFound, NotCancellable, NotRequeueable, QueueError
 
@@ -52,10 +53,10 @@ def error_response(
 def queue_error(error: QueueError) -> ApiError:
     """The HTTP face of a queue error; its code passes through unchanged."""
     if isinstance(error, JobNotFound):
-        return ApiError(404, error.code, error.user_message("en"))
+        return ApiError(404, error.code, error_text(error, "en"))
     if isinstance(error, NotCancellable | NotRequeueable):
-        return ApiError(409, error.code, error.user_message("en"))
-    return ApiError(422, error.code, error.user_message("en"))
+        return ApiError(409, error.code, error_text(error, "en"))
+    return ApiError(422, error.code, error_text(error, "en"))
 
 
 @web.middleware

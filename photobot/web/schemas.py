@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from photobot.jobs import Job, JobErrorInfo, JobStatus, Platform
+from photobot.jobs import Job, JobStatus, Platform
+from photobot.locales import error_text
 from photobot.sessions import Scope
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -23,6 +24,15 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class JobError(BaseModel):
+    code: str = Field(description="Stable, machine-readable: too_large, no_faces, timeout, ...")
+    message: str = Field(description="Human-readable, in the job's language; may change between versions.")
+
+    @classmethod
+    def of(cls, job: Job) -> JobError | None:
+        return cls(code=job.error.code, message=error_text(job.error, job.language)) if job.error else None
 
 
 class JobOut(BaseModel):
@@ -42,7 +52,7 @@ class JobOut(BaseModel):
     attempts: int
     max_attempts: int
     result_ids: list[str] = Field(description="Storage ids of the results; fetch with /jobs/{id}/result.")
-    error: JobErrorInfo | None
+    error: JobError | None
     created_at: int = Field(description="Milliseconds since the Unix epoch.")
     enqueued_at: int | None
     started_at: int | None
@@ -52,7 +62,8 @@ class JobOut(BaseModel):
 
     @classmethod
     def from_job(cls, job: Job) -> JobOut:
-        return cls.model_validate({name: getattr(job, name) for name in cls.model_fields})
+        fields = {name: getattr(job, name) for name in cls.model_fields if name != "error"}
+        return cls.model_validate({**fields, "error": JobError.of(job)})
 
 
 class JobPage(BaseModel):

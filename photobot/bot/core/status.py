@@ -26,7 +26,7 @@ from photobot.bot.adapter import (
     RecipientUnavailable,
     RemoteFile,
 )
-from photobot.bot.i18n import t
+from photobot.bot.i18n import error_text, t
 from photobot.bot.state import MessageLocks
 from photobot.jobs import Job, JobStatus, Platform
 from photobot.logs import get_logger
@@ -64,7 +64,7 @@ def final_caption(job: Job) -> str | None:
     if job.status is JobStatus.CANCELLED:
         return t("cancelled_caption", job.language, job_id=job.job_id)
     if job.status is JobStatus.FAILED:
-        return t("failed", job.language, message=job.error.message if job.error else "")
+        return t("failed", job.language, message=error_text(job.error, job.language) if job.error else "")
     return None
 
 

@@ -11,7 +11,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 
 from photobot.bot.commands import Commands
-from photobot.bot.i18n import COMMANDS, LANGUAGES
+from photobot.bot.i18n import command_menu, languages
 from photobot.bot.ratelimit import PoliteRequests, RateLimiter
 from photobot.bot.service import BotService
 from photobot.bot.telegram.adapter import TelegramAdapter
@@ -71,9 +71,9 @@ def build_dispatcher(
 
 
 async def set_commands(bot: Bot) -> None:
-    """The command menu, in English by default and in Russian for Russian-speaking users."""
-    for language in LANGUAGES:
-        menu = [BotCommand(command=name, description=texts[language]) for name, texts in COMMANDS.items()]
+    """The command menu, in English by default and in each other catalog's language for its speakers."""
+    for language in languages():
+        menu = [BotCommand(command=name, description=text) for name, text in command_menu(language)]
         await bot.set_my_commands(menu, language_code=None if language == "en" else language)
 
 

@@ -1,6 +1,6 @@
 -- Expired leases: the holder is gone (crashed, killed, partitioned). Each counts as a transient
 -- failure of its attempt. ARGV: limit, base_ms, max_ms, jitter_seed, retention_ms,
--- error JSON (en), error JSON (ru). Returns {retrying, failed}.
+-- error JSON (a code the reader's side renders in its language). Returns {retrying, failed}.
 local limit = tonumber(ARGV[1])
 local seed = tonumber(ARGV[4])
 local now = now_ms()
@@ -8,14 +8,11 @@ local expired = redis.call('ZRANGEBYSCORE', key('processing'), '-inf', now, 'LIM
 local retrying, failed = 0, 0
 for i, jid in ipairs(expired) do
   local jk = key('job', jid)
-  local f = redis.call('HMGET', jk, 'status', 'language')
-  if f[1] ~= 'processing' then
+  if redis.call('HGET', jk, 'status') ~= 'processing' then
     redis.call('ZREM', key('processing'), jid)
   else
-    local err = ARGV[6]
-    if f[2] == 'ru' then err = ARGV[7] end
     local jitter = 0.5 + 0.5 * ((seed + i * 0.6180339887) % 1)
-    local status = retry_or_fail(jid, jk, now, true, err, tonumber(ARGV[2]), tonumber(ARGV[3]),
+    local status = retry_or_fail(jid, jk, now, true, ARGV[6], tonumber(ARGV[2]), tonumber(ARGV[3]),
                                  jitter, tonumber(ARGV[5]))
     if status == 'retrying' then
       retrying = retrying + 1
