@@ -181,7 +181,7 @@ def test_adding_a_language_is_adding_its_catalog(tmp_path: Path) -> None:
     assert messages.text("queued", "de", position=4) == "In der Warteschlange: 4"
     assert messages.text("done", "de", operation="Sepia") == "✅ Sepia"
     page = render_page((STATIC / "index.html").read_text(encoding="utf-8"), messages, "de")
-    assert '<option value="de">Deutsch</option>' in page and '<html lang="de">' in page
+    assert '<option value="de" selected>Deutsch</option>' in page and '<html lang="de">' in page
     assert "{{" not in page and english["sandbox.send"] in page
 
 
@@ -194,5 +194,5 @@ def test_a_catalog_without_english_is_refused(tmp_path: Path) -> None:
 def test_the_sandbox_page_is_in_the_browsers_language() -> None:
     template = (STATIC / "index.html").read_text(encoding="utf-8")
     russian = render_page(template, catalog(), "ru")
-    assert t("sandbox.send", "ru") in russian and '<option value="ru">Русский</option>' in russian
+    assert t("sandbox.send", "ru") in russian and '<option value="ru" selected>Русский</option>' in russian
     assert '<option value="en">English</option>' in russian and "{{" not in russian

@@ -47,9 +47,10 @@ _FIELD = re.compile(r"\{\{([a-z_.]+)\}\}")
 
 def render_page(template: str, messages: Catalog, language: str) -> str:
     """index.html with its `{{sandbox.*}}` words in `language`, and a choice of every language
-    with a catalog (each named in itself) for the person's messages."""
+    with a catalog (each named in itself, `language` chosen) for the person's messages."""
     options = "\n".join(
-        f'      <option value="{code}">{html.escape(messages.text("language.name", code))}</option>'
+        f'      <option value="{code}"{" selected" if code == language else ""}>'
+        f'{html.escape(messages.text("language.name", code))}</option>'
         for code in messages.languages
     )
     fixed = {"lang": language, "languages": options}

@@ -61,8 +61,8 @@ function render(message) {
   } else if (message.url) {
     const link = document.createElement("a");
     link.href = message.url;
-    link.textContent = `📄 ${message.file_name || "file"}`;
-    link.download = message.file_name || "file";
+    link.textContent = `📄 ${message.file_name || document.body.dataset.file}`;
+    link.download = message.file_name || document.body.dataset.file;
     node.appendChild(link);
     node.appendChild(document.createElement("br"));
   }
@@ -70,7 +70,7 @@ function render(message) {
   if (message.edits) {
     const edited = document.createElement("span");
     edited.className = "edited";
-    edited.textContent = "edited";
+    edited.textContent = document.body.dataset.edited;
     node.appendChild(edited);
   }
   if (message.buttons && message.buttons.length) {
