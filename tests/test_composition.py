@@ -103,7 +103,8 @@ HTTP = {"photobot.web"}
 SERVICES = {"photobot.queue", "photobot.processing", "photobot.gdrive", "photobot.users",
             "photobot.sessions", "photobot.payments", "photobot.retention", "photobot.jobs",
             "photobot.config", "photobot.settings_types", "photobot.logs", "photobot.metrics",
-            "photobot.backoff", "photobot.redis_client", "photobot.embedded_redis", "photobot.heap"}
+            "photobot.backoff", "photobot.redis_client", "photobot.embedded_redis", "photobot.heap",
+            "photobot.locales"}
 ARROWS = [
     (SERVICES, ROOT | CHATS | HTTP),
     (CHATS - PLATFORMS, ROOT | PLATFORMS | HTTP),

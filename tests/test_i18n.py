@@ -92,7 +92,8 @@ def _literal_keys(node: ast.expr) -> list[str]:
 
 def test_every_key_the_code_names_is_in_the_catalog() -> None:
     """`t("key", ...)` calls with a literal key (or a choice of two), every error code, status,
-    menu command and operation, and every word of the sandbox page."""
+    menu command and operation, and every word of the sandbox page; and no message of those kinds
+    that nothing names any more."""
     messages = catalog()
     wanted: set[str] = set()
     for path in PHOTOBOT.rglob("*.py"):
@@ -108,11 +109,13 @@ def test_every_key_the_code_names_is_in_the_catalog() -> None:
     wanted |= set(re.findall(r"\{\{([a-z_]+\.[a-z_.]+)\}\}", page))
     missing = sorted(key for key in wanted if not all(messages.has(key, lang) for lang in languages()))
     assert missing == []
+    named = ("error.", "status.", "command.", "operation.", "sandbox.")
+    english = texts(read(po_files()["en"]))
+    assert sorted(key for key in english if key.startswith(named) and key not in wanted) == []  # stale
 
 
 def _error_codes() -> set[str]:
     import photobot.bot.adapter
-    import photobot.bot.pipeline
     import photobot.gdrive
     import photobot.gdrive.ledger
     import photobot.processing
