@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from photobot.sessions import TOKEN_SHAPE
 from tests.waiting import wait_until
 
-TOKEN_IN_TEXT = re.compile(r"Bearer ([A-Za-z0-9_-]{43})\b")
+TOKEN_IN_TEXT = re.compile(r"Bearer ([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
