@@ -5,6 +5,8 @@ they are given (the FSM's TTL)."""
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -137,3 +139,40 @@ def test_every_module_belongs_to_a_part() -> None:
     everything = ROOT | CHATS | PLATFORMS | HTTP | SERVICES | {"photobot", "photobot.__main__",
                                                                "photobot.startup", "photobot.settings_doc"}
     assert sorted(name for name in _graph() if not _within(name, everything)) == []
+
+
+def _readme_section(heading: str) -> str:
+    text = (PACKAGE.parent / "README.md").read_text()
+    start = text.index(f"\n## {heading}\n")
+    return text[start: text.index("\n## ", start + 1)]
+
+
+def test_the_readme_names_every_folder_of_the_package() -> None:
+    layout = _readme_section("Inside photobot").split("```")[1]
+    named = {line.split()[0].rstrip("/") for line in layout.splitlines()[2:] if line.strip()}
+    folders = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*")
+        if path.is_dir() and "__pycache__" not in path.parts and (path / "__init__.py").exists()
+    } | {"locales"}
+    assert named == folders
+
+
+def test_every_function_on_a_photos_path_in_the_readme_exists() -> None:
+    """The README walks a photo through the code by qualified names; each must still resolve."""
+    names = re.findall(r"`((?:bot|queue|processing|gdrive|web)\.[\w.]+)`", _readme_section("Inside photobot"))
+    assert len(names) >= 15
+    missing = []
+    for name in names:
+        parts, found = name.split("."), None
+        for split in range(len(parts), 0, -1):
+            try:
+                found = importlib.import_module(".".join(["photobot", *parts[:split]]))
+            except ModuleNotFoundError:
+                continue
+            for attribute in parts[split:]:
+                found = getattr(found, attribute, None)
+            break
+        if found is None:
+            missing.append(name)
+    assert missing == []
