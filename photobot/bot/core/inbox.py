@@ -26,7 +26,7 @@ from typing import Generic, TypeVar
 
 from redis.asyncio import Redis
 
-from photobot.backoff import Backoff
+from photobot.backoff import Backoff, pause
 from photobot.logs import get_logger
 
 log = get_logger(__name__)
@@ -198,7 +198,7 @@ class ChatLanes(Generic[T]):
                     log.error("superseded updates not removed from the inbox", exc_info=error)
                     return
                 failures += 1
-                if not await self._pause(self._backoff.delay(failures - 1)):
+                if not await pause(self._backoff.delay(failures - 1), self._closing):
                     return
 
     async def wait_progress(self, seconds: float) -> None:
@@ -262,7 +262,7 @@ class ChatLanes(Generic[T]):
                 if not self._is_outage(error):
                     raise
                 failures += 1
-                if not await self._pause(self._backoff.delay(failures - 1)):
+                if not await pause(self._backoff.delay(failures - 1), self._closing):
                     return None
                 continue
             if raw is None:
@@ -292,7 +292,7 @@ class ChatLanes(Generic[T]):
                     delay = self._backoff.delay(failures - 1)
                     log.warning("update held back", update_id=update_id, error=repr(error),
                                 retry_in=round(delay, 2))
-            if not await self._pause(delay):
+            if not await pause(delay, self._closing):
                 return False
         failures = 0
         while True:
@@ -309,11 +309,6 @@ class ChatLanes(Generic[T]):
                 delay = self._backoff.delay(failures - 1)
                 log.warning("done update not removed from the inbox", update_id=update_id,
                             error=repr(error), retry_in=round(delay, 2))
-                if not await self._pause(delay):
+                if not await pause(delay, self._closing):
                     return False
 
-    async def _pause(self, seconds: float) -> bool:
-        """Sleep unless closing; False when closing cut it short."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-        return not self._closing.is_set()

@@ -112,22 +112,10 @@ class TelegramAdapter:
         keyboard: Keyboard | None = None,
     ) -> int:
         media = photo.ref if isinstance(photo, RemoteFile) else _upload(photo)
-        if photo.as_document:
-            sent = self.bot.send_document(
-                chat_id,
-                media,
-                caption=caption,
-                reply_parameters=_reply(reply_to),
-                reply_markup=markup(keyboard),
-            )
-        else:
-            sent = self.bot.send_photo(
-                chat_id,
-                media,
-                caption=caption,
-                reply_parameters=_reply(reply_to),
-                reply_markup=markup(keyboard),
-            )
+        send = self.bot.send_document if photo.as_document else self.bot.send_photo
+        sent = send(
+            chat_id, media, caption=caption, reply_parameters=_reply(reply_to), reply_markup=markup(keyboard)
+        )
         message: Message = await _call(sent)
         return message.message_id
 
