@@ -22,7 +22,6 @@ import contextlib
 import json
 import random
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -33,6 +32,7 @@ from aiohttp import web
 from google.auth import exceptions as auth_exceptions
 from google.auth import jwt
 
+from photobot.sandbox.botapi.thread import serve_in_thread
 from tests.fakes.drive_state import (
     CHUNK_ALIGN,
     FOLDER_MIME,
@@ -154,27 +154,8 @@ class FakeDrive:
     @contextlib.contextmanager
     def run_in_thread(cls, host: str = "127.0.0.1", port: int = 0) -> Iterator[FakeDrive]:
         """Serve from a background thread with its own event loop (for subprocess tests)."""
-        drive = cls(host, port)
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(drive.start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(drive.stop())
-            loop.close()
-
-        thread = threading.Thread(target=serve, name="fake-drive", daemon=True)
-        thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Drive did not start")
-        try:
+        with serve_in_thread(cls(host, port), "fake-drive") as drive:
             yield drive
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
 
     # --- middleware: outage, auth, injected failures -------------------------------------------
     @web.middleware

@@ -6,23 +6,37 @@ known, files get file_ids that getFile and the download URL serve) and queued fo
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from .media import NotAnImage, document_payload, image_size, photo_size_payload
 from .state import Callback, State
 
 
-def _message(
-    state: State,
-    user_id: int,
-    *,
-    chat_id: int | None,
-    language_code: str | None,
-    chat_type: str,
-    first_name: str | None,
-) -> dict[str, Any]:
-    user = state.register_user(user_id, first_name, language_code)
-    chat = state.register_chat(user, chat_id, chat_type)
+@dataclass(frozen=True)
+class Sender:
+    """Who causes an update, and where: the user, in their private chat unless ``chat_id`` names
+    another (a group, with ``chat_type``), with their app's language and first name."""
+
+    user_id: int
+    chat_id: int | None = None
+    language_code: str | None = "en"
+    chat_type: str = "private"
+    first_name: str | None = None
+
+
+class SenderOptions(TypedDict, total=False):
+    """The keyword arguments of Sender past the user id, as FakeTelegram's inject methods take them."""
+
+    chat_id: int | None
+    language_code: str | None
+    chat_type: str
+    first_name: str | None
+
+
+def _message(state: State, sender: Sender) -> dict[str, Any]:
+    user = state.register_user(sender.user_id, sender.first_name, sender.language_code)
+    chat = state.register_chat(user, sender.chat_id, sender.chat_type)
     return {
         "message_id": state.next_message_id(chat["id"]),
         "from": user,
@@ -37,24 +51,8 @@ def _remember(state: State, message: dict[str, Any]) -> int:
     return state.push_update("message", message)
 
 
-def text(
-    state: State,
-    user_id: int,
-    body: str,
-    *,
-    chat_id: int | None = None,
-    language_code: str | None = "en",
-    chat_type: str = "private",
-    first_name: str | None = None,
-) -> int:
-    message = _message(
-        state,
-        user_id,
-        chat_id=chat_id,
-        language_code=language_code,
-        chat_type=chat_type,
-        first_name=first_name,
-    )
+def text(state: State, sender: Sender, body: str) -> int:
+    message = _message(state, sender)
     message["text"] = body
     if body.startswith("/"):
         command = body.split(maxsplit=1)[0]
@@ -72,74 +70,28 @@ def _photo_sizes(state: State, image_bytes: bytes) -> list[dict[str, Any]]:
     return [photo_size_payload(size) for size in sizes]
 
 
-def photo(
-    state: State,
-    user_id: int,
-    image_bytes: bytes,
-    caption: str | None = None,
-    *,
-    chat_id: int | None = None,
-    language_code: str | None = "en",
-    chat_type: str = "private",
-    first_name: str | None = None,
-    media_group_id: str | None = None,
-) -> int:
-    sizes = _photo_sizes(state, image_bytes)
-    message = _message(
-        state,
-        user_id,
-        chat_id=chat_id,
-        language_code=language_code,
-        chat_type=chat_type,
-        first_name=first_name,
-    )
-    message["photo"] = sizes
+def photo(state: State, sender: Sender, image: bytes, caption: str | None, group: str | None = None) -> int:
+    """A photo, in the album ``group`` if one is given."""
+    message = _message(state, sender) | {"photo": _photo_sizes(state, image)}
+    if group is not None:
+        message["media_group_id"] = group
+    return _remember(state, _captioned(message, caption))
+
+
+def document(state: State, sender: Sender, file: tuple[bytes, str, str | None], caption: str | None) -> int:
+    """Any bytes sent as a file: ``file`` is (data, file name, MIME type or None)."""
+    stored = state.files.add_document(*file)
+    message = _message(state, sender) | {"document": document_payload(stored)}
+    return _remember(state, _captioned(message, caption))
+
+
+def _captioned(message: dict[str, Any], caption: str | None) -> dict[str, Any]:
     if caption is not None:
         message["caption"] = caption
-    if media_group_id is not None:
-        message["media_group_id"] = media_group_id
-    return _remember(state, message)
+    return message
 
 
-def document(
-    state: State,
-    user_id: int,
-    data: bytes,
-    file_name: str,
-    mime_type: str | None = None,
-    *,
-    caption: str | None = None,
-    chat_id: int | None = None,
-    language_code: str | None = "en",
-    chat_type: str = "private",
-    first_name: str | None = None,
-) -> int:
-    stored = state.files.add_document(data, file_name, mime_type)
-    message = _message(
-        state,
-        user_id,
-        chat_id=chat_id,
-        language_code=language_code,
-        chat_type=chat_type,
-        first_name=first_name,
-    )
-    message["document"] = document_payload(stored)
-    if caption is not None:
-        message["caption"] = caption
-    return _remember(state, message)
-
-
-def album(
-    state: State,
-    user_id: int,
-    images: list[bytes],
-    caption: str | None = None,
-    *,
-    chat_id: int | None = None,
-    language_code: str | None = "en",
-    chat_type: str = "private",
-    first_name: str | None = None,
-) -> list[int]:
+def album(state: State, sender: Sender, images: list[bytes], caption: str | None = None) -> list[int]:
     """One update per photo, sharing a media_group_id; the caption rides on the first, as when a
     user captions an album in the app."""
     if not 2 <= len(images) <= 10:
@@ -151,17 +103,7 @@ def album(
             raise ValueError(f"album photo {index} is not an image: {exc}") from None
     group = state.next_media_group_id()
     return [
-        photo(
-            state,
-            user_id,
-            image,
-            caption if index == 0 else None,
-            chat_id=chat_id,
-            language_code=language_code,
-            chat_type=chat_type,
-            first_name=first_name,
-            media_group_id=group,
-        )
+        photo(state, sender, image, caption if index == 0 else None, group)
         for index, image in enumerate(images)
     ]
 
@@ -191,6 +133,6 @@ def callback(state: State, user_id: int, message_id: int, data: str, *, chat_id:
 def service_message(state: State, user_id: int, kind: str, body: dict[str, Any]) -> int:
     """A service message in the user's private chat that Telegram writes (successful_payment,
     refunded_payment): from the user, with `kind` set to `body`."""
-    message = _message(state, user_id, chat_id=None, language_code=None, chat_type="private", first_name=None)
+    message = _message(state, Sender(user_id, language_code=None))
     message[kind] = body
     return _remember(state, message)

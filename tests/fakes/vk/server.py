@@ -10,20 +10,20 @@ Endpoints, all on one 127.0.0.1 port:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import copy
 import functools
 import json
 import secrets
 import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
+
+from photobot.sandbox.botapi.thread import serve_in_thread
 
 from . import api
 from .docs import make_doc
@@ -119,30 +119,8 @@ class FakeVK:
     def run_in_thread(cls, **kwargs: Any) -> Iterator[FakeVK]:
         """Serve from a thread of its own, for synchronous tests and for tests that run photobot
         in a subprocess; every side-door method is safe to call from any thread."""
-        fake = cls(**kwargs)
-        loop = asyncio.new_event_loop()
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(fake.start())
-            except BaseException as error:
-                ready.set_exception(error)
-                return
-            ready.set_result(None)
-            loop.run_forever()
-            loop.run_until_complete(fake.stop())
-            loop.close()
-
-        thread = threading.Thread(target=serve, name="fake-vk", daemon=True)
-        thread.start()
-        ready.result(timeout=30)
-        try:
+        with serve_in_thread(cls(**kwargs), "fake-vk") as fake:
             yield fake
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=30)
 
     # --- the VK side --------------------------------------------------------------------------
 
