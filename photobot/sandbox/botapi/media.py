@@ -166,33 +166,21 @@ class FileStore:
             return list(self._photos[stored.group])
 
 
+def _fields(stored: StoredFile, *names: str) -> dict[str, Any]:
+    """The stored file as a Bot API object of these fields (each named as the attribute)."""
+    return {name: getattr(stored, name) for name in ("file_id", "file_unique_id", *names, "file_size")}
+
+
 def photo_size_payload(stored: StoredFile) -> dict[str, Any]:
-    return {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "width": stored.width,
-        "height": stored.height,
-        "file_size": stored.file_size,
-    }
+    return _fields(stored, "width", "height")
 
 
 def document_payload(stored: StoredFile) -> dict[str, Any]:
-    return {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_name": stored.file_name,
-        "mime_type": stored.mime_type,
-        "file_size": stored.file_size,
-    }
+    return _fields(stored, "file_name", "mime_type")
 
 
 def file_payload(stored: StoredFile) -> dict[str, Any]:
     """The File object of getFile; refuses what Telegram refuses to hand to a bot."""
     if stored.file_size > MAX_DOWNLOAD:
         raise bad_request("file is too big")
-    return {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_size": stored.file_size,
-        "file_path": stored.file_path,
-    }
+    return _fields(stored) | {"file_path": stored.file_path}

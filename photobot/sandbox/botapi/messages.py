@@ -10,6 +10,7 @@ what is visible now and everything that was ever shown.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -210,17 +211,5 @@ def _media_version(
 def _copy(
     current: MessageVersion, text: str | None, markup: dict[str, Any] | None, method: str
 ) -> MessageVersion:
-    return MessageVersion(
-        kind=current.kind,
-        text=text,
-        reply_markup=markup,
-        method=method,
-        at=time.monotonic(),
-        file_id=current.file_id,
-        file_unique_id=current.file_unique_id,
-        data=current.data,
-        file_name=current.file_name,
-        mime_type=current.mime_type,
-        width=current.width,
-        height=current.height,
-    )
+    """The current version with another text (or caption) and keyboard: what an edit of them makes."""
+    return dataclasses.replace(current, text=text, reply_markup=markup, method=method, at=time.monotonic())

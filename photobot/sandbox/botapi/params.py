@@ -10,15 +10,17 @@ accepts both, so each handler reads a parameter once, typed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import MultipartReader
 from multidict import CIMultiDict
 
 from .model import ApiError, bad_request
+
+N = TypeVar("N", int, float)
 
 MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for files a bot uploads
 
@@ -53,13 +55,7 @@ class Params:
         return value
 
     def integer(self, name: str, default: int | None = None) -> int | None:
-        value = self.values.get(name)
-        if value is None or value == "":
-            return default
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise bad_request(f'field "{name}" must be a valid Number') from None
+        return self._number(name, default, int)
 
     def integer_or_none(self, name: str) -> int | None:
         """An integer if the parameter holds one; never raises (for the call log)."""
@@ -69,11 +65,14 @@ class Params:
             return None
 
     def number(self, name: str, default: float | None = None) -> float | None:
+        return self._number(name, default, float)
+
+    def _number(self, name: str, default: N | None, kind: Callable[[Any], N]) -> N | None:
         value = self.values.get(name)
         if value is None or value == "":
             return default
         try:
-            return float(value)
+            return kind(value)
         except (TypeError, ValueError):
             raise bad_request(f'field "{name}" must be a valid Number') from None
 
