@@ -10,17 +10,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
-    from .server import FakeVK
+    from .door import SideDoor
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def on_loop(fn: Callable[Concatenate[FakeVK, P], R]) -> Callable[Concatenate[FakeVK, P], R]:
+def on_loop(fn: Callable[Concatenate[SideDoor, P], R]) -> Callable[Concatenate[SideDoor, P], R]:
     """Run a side-door method on the fake's loop: directly when called there, else from another
     thread through call_soon_threadsafe, waiting for the result. The state has one owner."""
 
-    def wrapper(self: FakeVK, /, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(self: SideDoor, /, *args: P.args, **kwargs: P.kwargs) -> R:
         loop = self._loop
         if loop is None:
             return fn(self, *args, **kwargs)  # not serving: nothing runs concurrently
