@@ -108,23 +108,11 @@ def _send_one(state: State, peer_id: int, params: Params, random_id: int) -> Mes
     attachments, photos, docs = _resolve_attachments(state, params.get("attachment"))
     keyboard = check_keyboard(params.get("keyboard"))
     check_message(text, attachments)
-    message = Message(
-        id=state.new_message_id(),
-        peer_id=peer_id,
-        from_id=-state.group_id,
-        conversation_message_id=state.new_cmid(peer_id),
-        date=int(time.time()),
-        out=True,
-        text=text,
-        attachments=attachments,
-        photos=photos,
-        docs=docs,
-        keyboard=keyboard,
-        payload=params.get("payload"),
-        random_id=random_id,
+    message = state.add_message(
+        peer_id, -state.group_id, text, attachments=attachments, photos=photos, docs=docs,
+        keyboard=keyboard, payload=params.get("payload"), random_id=random_id,
     )
     message.history.append(Revision(text, tuple(attachments), keyboard, time.monotonic()))
-    state.messages[message.id] = message
     if random_id:
         state.random_ids[(peer_id, random_id)] = (message.id, time.monotonic())
     state.changed()

@@ -55,19 +55,8 @@ class SideDoor:
             photo = make_photo(user_id, state.new_photo_id(), data, image_dimensions(data))
             state.photos[(photo.owner_id, photo.id)] = photo
             photos.append(photo)
-        message = Message(
-            id=state.new_message_id(),
-            peer_id=peer,
-            from_id=user_id,
-            conversation_message_id=state.new_cmid(peer),
-            date=int(time.time()),
-            out=False,
-            text=text,
-            photos=photos,
-            docs=docs,
-            payload=json.dumps(payload) if payload is not None else None,
-        )
-        state.messages[message.id] = message
+        encoded = json.dumps(payload) if payload is not None else None
+        message = state.add_message(peer, user_id, text, photos=photos, docs=docs, payload=encoded)
         vk_message = api.message_to_vk(state, message)
         client_info = {
             "button_actions": [

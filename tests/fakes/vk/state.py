@@ -171,6 +171,16 @@ class State:
         self.cmids[peer_id] = self.cmids.get(peer_id, 0) + 1
         return self.cmids[peer_id]
 
+    def add_message(self, peer_id: int, from_id: int, text: str, **fields: Any) -> Message:
+        """A new message in the conversation, kept: its id and conversation id the next ones, dated
+        now, outgoing when the community (a negative from_id) wrote it."""
+        message = Message(
+            self.new_message_id(), peer_id, from_id, self.new_cmid(peer_id), int(time.time()),
+            from_id < 0, text, **fields,
+        )
+        self.messages[message.id] = message
+        return message
+
     def user(self, user_id: int) -> User:
         return self.users.setdefault(user_id, User(user_id))
 
