@@ -12,7 +12,7 @@ import pytest
 from photobot.gdrive import FileMissing, GoogleDriveStorage, InvalidFileId, build_storage
 from photobot.metrics import Metrics
 from tests.fakes.drive import FakeDrive
-from tests.fakes.drive_state import FOLDER_MIME, Principal
+from tests.fakes.drive.state import FOLDER_MIME, Principal
 from tests.storage_helpers import META, drive_settings, drive_storage
 
 

@@ -1,6 +1,6 @@
 """The state of the fake Drive: files, folders, shared drives, upload sessions, tokens and keys.
 
-Kept apart from the HTTP layer (tests/fakes/drive.py) so tests can seed and inspect it directly.
+Kept apart from the HTTP layer (server.py) so tests can seed and inspect it directly.
 """
 
 from __future__ import annotations

@@ -1,22 +1,8 @@
-"""A local fake of the part of Google Drive v3 photobot uses, with an OAuth token endpoint and faults.
-
-Speaks: files.create (metadata only, multipart and resumable uploads), files.get (metadata and
-alt=media), files.list with q, files.delete, and POST /token for service-account JWTs and OAuth
-refresh tokens. Like Drive, items of a shared drive are invisible without supportsAllDrives, and a
-service account has no storage of its own (uploads outside a shared drive hit storageQuotaExceeded).
-
-Fault switches: `fail_next(count, status, reason)`, `fail_ratio`, `go_down(seconds)`,
-`quota_exceeded`, `drop_chunks` (connections dropped mid resumable upload), `expire_tokens()`.
-
-Three ways to run it:
-    async with FakeDrive() as drive: ...            # in a test's event loop
-    with FakeDrive.run_in_thread() as drive: ...    # for subprocess tests
-    python -m tests.fakes.drive --port 8765 --write-credentials sa.json --folder photos
-"""
+"""FakeDrive: the aiohttp server, its faults and its Drive v3 and OAuth endpoints (the package
+docstring says what it speaks)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -33,7 +19,8 @@ from google.auth import exceptions as auth_exceptions
 from google.auth import jwt
 
 from photobot.sandbox.botapi.thread import serve_in_thread
-from tests.fakes.drive_state import (
+
+from .state import (
     CHUNK_ALIGN,
     FOLDER_MIME,
     DriveState,
@@ -366,29 +353,3 @@ class FakeDrive:
             return web.json_response(file.resource())
         headers = {"Range": f"bytes=0-{len(session.received) - 1}"} if session.received else {}
         return web.Response(status=308, headers=headers)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Run the fake Google Drive on 127.0.0.1.")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--write-credentials", type=Path, help="write a service-account JSON here")
-    parser.add_argument("--folder", help="create a shared-drive folder of this name")
-    args = parser.parse_args()
-
-    async def serve() -> None:
-        drive = await FakeDrive(args.host, args.port).start()
-        info: dict[str, str] = {"url": drive.url, "token_uri": drive.token_uri}
-        if args.write_credentials:
-            info["credentials"] = str(drive.write_service_account(args.write_credentials))
-        if args.folder:
-            info["folder_id"] = drive.create_folder(args.folder, shared_drive=True)
-        print(json.dumps(info), flush=True)
-        await asyncio.Event().wait()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
-
-
-if __name__ == "__main__":
-    main()
