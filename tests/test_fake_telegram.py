@@ -8,7 +8,6 @@ import asyncio
 import base64
 import io
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -35,6 +34,7 @@ from aiohttp import web
 from PIL import Image
 
 from tests.fakes.telegram import FakeTelegram
+from tests.fixtures.fakes import aiogram_bot
 
 
 def make_image(
@@ -45,36 +45,24 @@ def make_image(
     return buffer.getvalue()
 
 
-def make_bot(tg: FakeTelegram, token: str | None = None) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(tg.base_url))
-    return Bot(token or tg.token, session=session)
-
-
-@pytest.fixture
-async def bot(async_tg: FakeTelegram) -> AsyncIterator[Bot]:
-    bot = make_bot(async_tg)
-    yield bot
-    await bot.session.close()
-
-
 KEYBOARD = InlineKeyboardMarkup(
     inline_keyboard=[[InlineKeyboardButton(text="Sepia", callback_data="op:sepia")]]
 )
 
 
-async def test_get_me_and_a_wrong_token(async_tg: FakeTelegram, bot: Bot) -> None:
-    me = await bot.get_me()
+async def test_get_me_and_a_wrong_token(async_tg: FakeTelegram, tg_bot: Bot) -> None:
+    me = await tg_bot.get_me()
     assert me.is_bot and me.id == int(async_tg.token.split(":")[0]) and me.username == "photobot_test_bot"
-    stranger = make_bot(async_tg, token="42:AAwrong-token-for-this-fake-server-000")
+    stranger = aiogram_bot(async_tg, token="42:AAwrong-token-for-this-fake-server-000")
     with pytest.raises(TelegramUnauthorizedError):
         await stranger.get_me()
     await stranger.session.close()
 
 
-async def test_injected_photo_reaches_the_bot_and_downloads(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_injected_photo_reaches_the_bot_and_downloads(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     original = make_image(1600, 900)
     update_id = async_tg.inject_photo(7, original, caption="sepia", language_code="ru", first_name="Ann")
-    updates = await bot.get_updates(timeout=0)
+    updates = await tg_bot.get_updates(timeout=0)
     assert [u.update_id for u in updates] == [update_id]
     message = updates[0].message
     assert message is not None and message.caption == "sepia"
@@ -85,62 +73,62 @@ async def test_injected_photo_reaches_the_bot_and_downloads(async_tg: FakeTelegr
     widths = [size.width for size in message.photo]
     assert widths == sorted(widths) and widths[-1] == 1600 and message.photo[-1].height == 900
     assert message.photo[0].width == 90 and all(s.file_size for s in message.photo)
-    file = await bot.get_file(message.photo[-1].file_id)
+    file = await tg_bot.get_file(message.photo[-1].file_id)
     assert file.file_size == len(original) and file.file_path
-    downloaded = await bot.download_file(file.file_path)
+    downloaded = await tg_bot.download_file(file.file_path)
     assert downloaded is not None and downloaded.read() == original
-    thumb = await bot.download(message.photo[0].file_id)
+    thumb = await tg_bot.download(message.photo[0].file_id)
     assert thumb is not None and Image.open(thumb).size == (90, 51)
 
 
-async def test_offset_confirms_and_drops_earlier_updates(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_offset_confirms_and_drops_earlier_updates(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     first = async_tg.inject_text(1, "/start")
     second = async_tg.inject_text(1, "hello")
     assert async_tg.pending_update_count == 2
-    assert [u.update_id for u in await bot.get_updates()] == [first, second]
-    assert [u.update_id for u in await bot.get_updates()] == [first, second]  # not confirmed yet
-    start = (await bot.get_updates(limit=1))[0].message
+    assert [u.update_id for u in await tg_bot.get_updates()] == [first, second]
+    assert [u.update_id for u in await tg_bot.get_updates()] == [first, second]  # not confirmed yet
+    start = (await tg_bot.get_updates(limit=1))[0].message
     assert start is not None and start.text == "/start" and start.entities is not None
-    assert [u.update_id for u in await bot.get_updates(offset=second)] == [second]
+    assert [u.update_id for u in await tg_bot.get_updates(offset=second)] == [second]
     assert async_tg.confirmed_offset == second and async_tg.pending_update_count == 1
-    assert await bot.get_updates(offset=second + 1) == []
+    assert await tg_bot.get_updates(offset=second + 1) == []
     assert async_tg.pending_update_count == 0
 
 
-async def test_long_poll_wakes_on_inject(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_long_poll_wakes_on_inject(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async def inject_later() -> None:
         await asyncio.sleep(0.3)  # while the long poll is held
         async_tg.inject_text(5, "ping")
 
     started = time.monotonic()
     task = asyncio.create_task(inject_later())
-    updates = await bot.get_updates(timeout=20)
+    updates = await tg_bot.get_updates(timeout=20)
     elapsed = time.monotonic() - started
     await task
     assert len(updates) == 1 and 0.25 < elapsed < 2.0
     started = time.monotonic()
-    assert await bot.get_updates(offset=updates[0].update_id + 1, timeout=1) == []
+    assert await tg_bot.get_updates(offset=updates[0].update_id + 1, timeout=1) == []
     assert time.monotonic() - started >= 0.9
 
 
-async def test_send_photo_then_edit_media_shows_only_the_result(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_send_photo_then_edit_media_shows_only_the_result(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async_tg.inject_photo(11, make_image(640, 480))
-    user_photo = (await bot.get_updates())[0].message
+    user_photo = (await tg_bot.get_updates())[0].message
     assert user_photo is not None and user_photo.photo is not None
-    status = await bot.send_photo(
+    status = await tg_bot.send_photo(
         11, user_photo.photo[-1].file_id, caption="queued, position 1", reply_markup=KEYBOARD
     )
     assert status.photo is not None and status.reply_markup is not None
-    await bot.edit_message_caption(chat_id=11, message_id=status.message_id, caption="processing")
+    await tg_bot.edit_message_caption(chat_id=11, message_id=status.message_id, caption="processing")
     result_bytes = make_image(640, 480, (112, 66, 20), "JPEG")
-    edited = await bot.edit_message_media(
+    edited = await tg_bot.edit_message_media(
         chat_id=11,
         message_id=status.message_id,
         media=InputMediaPhoto(media=BufferedInputFile(result_bytes, "result.jpg"), caption="sepia: done"),
     )
     assert not isinstance(edited, bool) and edited.photo is not None and edited.edit_date is not None
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
-        await bot.edit_message_caption(chat_id=11, message_id=status.message_id, caption="sepia: done")
+        await tg_bot.edit_message_caption(chat_id=11, message_id=status.message_id, caption="sepia: done")
     shown = async_tg.visible_messages(11)
     assert len(shown) == 1
     assert shown[0].kind == "photo" and shown[0].caption == "sepia: done" and shown[0].data == result_bytes
@@ -152,89 +140,89 @@ async def test_send_photo_then_edit_media_shows_only_the_result(async_tg: FakeTe
     assert len(sends) == 1 and sends[0].chat_id == 11 and sends[0].message_id == status.message_id
 
 
-async def test_edit_media_as_document_by_upload_and_by_file_id(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_edit_media_as_document_by_upload_and_by_file_id(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async_tg.open_chat(12)
-    text = await bot.send_message(12, "<b>queued</b> &lt;1&gt;", parse_mode="HTML")
+    text = await tg_bot.send_message(12, "<b>queued</b> &lt;1&gt;", parse_mode="HTML")
     assert text.text == "queued <1>"
     with pytest.raises(TelegramBadRequest, match="no media"):
-        await bot.edit_message_media(
+        await tg_bot.edit_message_media(
             chat_id=12,
             message_id=text.message_id,
             media=InputMediaPhoto(media=BufferedInputFile(make_image(9, 9), "a")),
         )
-    photo = await bot.send_photo(12, BufferedInputFile(make_image(300, 200), "in.png"))
+    photo = await tg_bot.send_photo(12, BufferedInputFile(make_image(300, 200), "in.png"))
     blob = make_image(3000, 2000)
-    doc = await bot.edit_message_media(
+    doc = await tg_bot.edit_message_media(
         chat_id=12,
         message_id=photo.message_id,
         media=InputMediaDocument(media=BufferedInputFile(blob, "result.png"), caption="full quality"),
     )
     assert not isinstance(doc, bool) and doc.document is not None
     assert doc.document.file_name == "result.png" and doc.document.mime_type == "image/png"
-    again = await bot.send_document(12, doc.document.file_id)
+    again = await tg_bot.send_document(12, doc.document.file_id)
     assert again.document is not None and again.document.file_unique_id == doc.document.file_unique_id
     with pytest.raises(TelegramBadRequest, match="can't use file of type Document as Photo"):
-        await bot.send_photo(12, doc.document.file_id)
+        await tg_bot.send_photo(12, doc.document.file_id)
     with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
-        await bot.send_photo(12, "no-such-file-id")
+        await tg_bot.send_photo(12, "no-such-file-id")
     assert [m.kind for m in async_tg.visible_messages(12)] == ["text", "document", "document"]
     assert async_tg.visible_messages(12)[1].data == blob
 
 
-async def test_delete_and_text_edits(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_delete_and_text_edits(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async_tg.open_chat(13)
-    sent = await bot.send_message(13, "page 1", reply_markup=KEYBOARD)
-    changed = await bot.edit_message_text(
+    sent = await tg_bot.send_message(13, "page 1", reply_markup=KEYBOARD)
+    changed = await tg_bot.edit_message_text(
         "page 2", chat_id=13, message_id=sent.message_id, reply_markup=KEYBOARD
     )
     assert not isinstance(changed, bool) and changed.text == "page 2" and changed.reply_markup is not None
     assert changed.reply_markup.inline_keyboard[0][0].callback_data == "op:sepia"
-    await bot.edit_message_reply_markup(chat_id=13, message_id=sent.message_id)
+    await tg_bot.edit_message_reply_markup(chat_id=13, message_id=sent.message_id)
     with pytest.raises(TelegramBadRequest, match="not modified"):
-        await bot.edit_message_reply_markup(chat_id=13, message_id=sent.message_id)
+        await tg_bot.edit_message_reply_markup(chat_id=13, message_id=sent.message_id)
     with pytest.raises(TelegramBadRequest, match="no caption"):
-        await bot.edit_message_caption(chat_id=13, message_id=sent.message_id, caption="x")
-    assert await bot.delete_message(13, sent.message_id)
+        await tg_bot.edit_message_caption(chat_id=13, message_id=sent.message_id, caption="x")
+    assert await tg_bot.delete_message(13, sent.message_id)
     with pytest.raises(TelegramBadRequest, match="message to delete not found"):
-        await bot.delete_message(13, sent.message_id)
+        await tg_bot.delete_message(13, sent.message_id)
     with pytest.raises(TelegramBadRequest, match="message to edit not found"):
-        await bot.edit_message_text("x", chat_id=13, message_id=sent.message_id)
+        await tg_bot.edit_message_text("x", chat_id=13, message_id=sent.message_id)
     assert async_tg.visible_messages(13) == []
     assert [m.deleted for m in async_tg.messages(13)] == [True]
     with pytest.raises(TelegramBadRequest, match="chat not found"):
-        await bot.send_message(999, "nobody here")
+        await tg_bot.send_message(999, "nobody here")
 
 
-async def test_retry_after_and_storm(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_retry_after_and_storm(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async_tg.open_chat(21)
     async_tg.fail_next("sendMessage", count=2, retry_after=3)
     for _ in range(2):
         with pytest.raises(TelegramRetryAfter) as caught:
-            await bot.send_message(21, "hi")
+            await tg_bot.send_message(21, "hi")
         assert caught.value.retry_after == 3
-    await bot.send_message(21, "hi")
+    await tg_bot.send_message(21, "hi")
     assert [c.status for c in async_tg.calls("sendMessage")] == [429, 429, 200]
     async_tg.storm(0.5, retry_after=1, duration=30)
     outcomes = []
     for _ in range(40):
         try:
-            await bot.send_chat_action(21, "upload_photo")
+            await tg_bot.send_chat_action(21, "upload_photo")
             outcomes.append(True)
         except TelegramRetryAfter:
             outcomes.append(False)
     assert 5 < outcomes.count(False) < 35
-    assert await bot.get_updates() == []  # getUpdates is spared unless named
+    assert await tg_bot.get_updates() == []  # getUpdates is spared unless named
     async_tg.calm()
-    assert await bot.send_chat_action(21, "typing")
+    assert await tg_bot.send_chat_action(21, "typing")
 
 
-async def test_blocked_user_and_unknown_method(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_blocked_user_and_unknown_method(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async_tg.open_chat(31)
     async_tg.block(31)
     with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
-        await bot.send_message(31, "result")
+        await tg_bot.send_message(31, "result")
     async_tg.unblock(31)
-    await bot.send_message(31, "result")
+    await tg_bot.send_message(31, "result")
     async with aiohttp.ClientSession() as http:
         url = f"{async_tg.base_url}/bot{async_tg.token}/sendSticker"
         async with http.post(url, data={"chat_id": "31"}) as resp:
@@ -251,10 +239,10 @@ async def test_blocked_user_and_unknown_method(async_tg: FakeTelegram, bot: Bot)
     await misrouted.session.close()
 
 
-async def test_send_media_group(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_send_media_group(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async_tg.inject_text(41, "/faces", chat_id=-1001, chat_type="supergroup")
     faces = [make_image(120 + i, 120, (i * 40, 90, 90)) for i in range(3)]
-    sent = await bot.send_media_group(
+    sent = await tg_bot.send_media_group(
         -1001,
         [
             InputMediaPhoto(media=BufferedInputFile(face, f"face{i}.png"), caption=f"face {i + 1}")
@@ -265,44 +253,45 @@ async def test_send_media_group(async_tg: FakeTelegram, bot: Bot) -> None:
     shown = async_tg.visible_messages(-1001)
     assert [m.data for m in shown] == faces and [m.caption for m in shown] == ["face 1", "face 2", "face 3"]
     with pytest.raises(TelegramBadRequest):
-        await bot.send_media_group(-1001, [InputMediaPhoto(media=sent[0].photo[-1].file_id)])  # type: ignore[index]
+        await tg_bot.send_media_group(-1001, [InputMediaPhoto(media=sent[0].photo[-1].file_id)])  # type: ignore[index]
 
 
-async def test_callback_query_and_commands(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_callback_query_and_commands(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async_tg.inject_photo(51, make_image(200, 200))
-    await bot.get_updates()
-    status = await bot.send_photo(51, BufferedInputFile(make_image(200, 200), "p.png"), reply_markup=KEYBOARD)
+    await tg_bot.get_updates()
+    photo = BufferedInputFile(make_image(200, 200), "p.png")
+    status = await tg_bot.send_photo(51, photo, reply_markup=KEYBOARD)
     query_id = async_tg.inject_callback(51, status.message_id, "op:sepia")
-    updates = await bot.get_updates(allowed_updates=["message", "callback_query"])
+    updates = await tg_bot.get_updates(allowed_updates=["message", "callback_query"])
     query = updates[-1].callback_query
     assert query is not None and query.id == query_id and query.data == "op:sepia"
     assert query.message is not None and query.message.message_id == status.message_id
-    assert await bot.answer_callback_query(query_id, text="queued")
+    assert await tg_bot.answer_callback_query(query_id, text="queued")
     answer = async_tg.callback_answer(query_id)
     assert answer == {"text": "queued", "show_alert": False, "url": None, "cache_time": 0}
     with pytest.raises(TelegramBadRequest, match="query is too old"):
-        await bot.answer_callback_query(query_id)
+        await tg_bot.answer_callback_query(query_id)
     commands = [
         BotCommand(command="start", description="Start"),
         BotCommand(command="ops", description="Ops"),
     ]
-    assert await bot.set_my_commands(commands, language_code="en")
-    listed = await bot.get_my_commands(language_code="en")
+    assert await tg_bot.set_my_commands(commands, language_code="en")
+    listed = await tg_bot.get_my_commands(language_code="en")
     assert [(c.command, c.description) for c in listed] == [("start", "Start"), ("ops", "Ops")]
-    assert await bot.get_my_commands() == []
+    assert await tg_bot.get_my_commands() == []
     assert [c["command"] for c in async_tg.commands("en")] == ["start", "ops"]
 
 
-async def test_big_document_refused_by_get_file(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_big_document_refused_by_get_file(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async_tg.inject_document(61, b"\0" * (20 * 1024 * 1024 + 1), "huge.tif", "image/tiff")
-    message = (await bot.get_updates())[0].message
+    message = (await tg_bot.get_updates())[0].message
     assert message is not None and message.document is not None
     assert message.document.file_size == 20 * 1024 * 1024 + 1 and message.document.mime_type == "image/tiff"
     with pytest.raises(TelegramBadRequest, match="file is too big"):
-        await bot.get_file(message.document.file_id)
+        await tg_bot.get_file(message.document.file_id)
 
 
-async def test_webhook_posts_updates_with_the_secret(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_webhook_posts_updates_with_the_secret(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     received: list[tuple[str | None, int]] = []
     answers = [500, 200, 200]
 
@@ -320,7 +309,7 @@ async def test_webhook_posts_updates_with_the_secret(async_tg: FakeTelegram, bot
     port = runner.addresses[0][1]
     try:
         dropped = async_tg.inject_text(71, "sent while the bot was away")
-        assert await bot.set_webhook(
+        assert await tg_bot.set_webhook(
             f"http://127.0.0.1:{port}/tg", secret_token="s3cret", drop_pending_updates=True
         )
         first = async_tg.inject_text(71, "one")
@@ -328,19 +317,19 @@ async def test_webhook_posts_updates_with_the_secret(async_tg: FakeTelegram, bot
         await async_tg.wait_for(lambda: async_tg.pending_update_count == 0, timeout=5)
         assert received == [("s3cret", first), ("s3cret", first), ("s3cret", second)]
         assert dropped not in async_tg.update(first).values()
-        info = await bot.get_webhook_info()
+        info = await tg_bot.get_webhook_info()
         assert info.url.endswith("/tg") and info.pending_update_count == 0
         assert info.last_error_message is not None and "500" in info.last_error_message
         with pytest.raises(TelegramConflictError):
-            await bot.get_updates()
-        assert await bot.delete_webhook()
+            await tg_bot.get_updates()
+        assert await tg_bot.delete_webhook()
         third = async_tg.inject_text(71, "three")
-        assert [u.update_id for u in await bot.get_updates()] == [third]
+        assert [u.update_id for u in await tg_bot.get_updates()] == [third]
     finally:
         await runner.cleanup()
 
 
-async def test_http_side_door(async_tg: FakeTelegram, bot: Bot) -> None:
+async def test_http_side_door(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     image = make_image(500, 400)
     async with aiohttp.ClientSession(base_url=async_tg.base_url) as http:
         async with http.post(
@@ -356,13 +345,13 @@ async def test_http_side_door(async_tg: FakeTelegram, bot: Bot) -> None:
         not_an_image = base64.b64encode(b"not an image").decode()
         async with http.post("/_fake/inject/photo", json={"user_id": 81, "image_b64": not_an_image}) as bad:
             assert bad.status == 400 and "inject_document" in (await bad.json())["error"]
-        updates = await bot.get_updates()
+        updates = await tg_bot.get_updates()
         assert [u.update_id for u in updates] == [update_id]
         photo = updates[0].message.photo  # type: ignore[union-attr]
         assert photo is not None
         waiter = asyncio.create_task(http.post("/_fake/wait_messages", json={"chat_id": 81, "kind": "photo"}))
         await asyncio.sleep(0.05)  # the waiter waits a while before the photo comes
-        await bot.send_photo(81, photo[-1].file_id, caption="queued")
+        await tg_bot.send_photo(81, photo[-1].file_id, caption="queued")
         async with await waiter as resp:
             assert [m["current"]["text"] for m in await resp.json()] == ["queued"]
         async with http.get("/_fake/messages", params={"chat_id": "81", "visible": "1", "data": "1"}) as resp:
@@ -371,7 +360,7 @@ async def test_http_side_door(async_tg: FakeTelegram, bot: Bot) -> None:
         async with http.post("/_fake/fail_next", json={"method": "sendMessage", "retry_after": 2}) as resp:
             assert resp.status == 200
         with pytest.raises(TelegramRetryAfter):
-            await bot.send_message(81, "x")
+            await tg_bot.send_message(81, "x")
         async with http.get("/_fake/calls", params={"method": "sendMessage"}) as resp:
             assert [c["status"] for c in await resp.json()] == [429]
         async with http.get("/_fake/state") as resp:

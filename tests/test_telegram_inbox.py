@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher, Router
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message, Update
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -99,14 +97,6 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture
-async def bot(async_tg: FakeTelegram) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(async_tg.base_url))
-    client = Bot(token=async_tg.token, session=session)
-    yield client
-    await session.close()
-
-
 class Polling:
     """One InboxPoller running in the test's loop. Its texts stand for any update (each one is
     handled, in order) unless `backlog` is given: tests of collapsing pass photobot's own."""
@@ -133,13 +123,13 @@ class Polling:
         await asyncio.wait_for(self.task, 10)
 
 
-async def test_a_slow_chat_holds_back_nobody_else(async_tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
+async def test_a_slow_chat_holds_back_nobody_else(async_tg: FakeTelegram, tg_bot: Bot, redis: Redis) -> None:
     recorder = Recorder(gates={1: asyncio.Event()})
     for index in range(150):  # more than getUpdates' window of 100
         async_tg.inject_text(1, f"slow {index}")
     async_tg.inject_text(2, "calm")
     metrics = Metrics()
-    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), metrics=metrics)
+    polling = Polling(tg_bot, recorder, UpdateInbox(redis, INBOX_KEY), metrics=metrics)
 
     def in_hand() -> float | None:
         return metrics.registry.get_sample_value("photobot_updates_in_hand", {"platform": "telegram"})
@@ -158,13 +148,13 @@ async def test_a_slow_chat_holds_back_nobody_else(async_tg: FakeTelegram, bot: B
     assert await kept(redis) == 0 and in_hand() == 0
 
 
-async def test_an_outage_keeps_the_chat_in_order(async_tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
+async def test_an_outage_keeps_the_chat_in_order(async_tg: FakeTelegram, tg_bot: Bot, redis: Redis) -> None:
     recorder = Recorder(outages={"two": 3})
     for text in ("one", "two", "three"):
         async_tg.inject_text(5, text)
     async_tg.inject_text(6, "bug")
     async_tg.inject_text(6, "after the bug")
-    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
+    polling = Polling(tg_bot, recorder, UpdateInbox(redis, INBOX_KEY))
     with polling:
         await eventually(lambda: len(recorder.texts(5)) == 3 and len(recorder.texts(6)) == 1, 20)
     await polling.stopped()
@@ -175,11 +165,13 @@ async def test_an_outage_keeps_the_chat_in_order(async_tg: FakeTelegram, bot: Bo
     assert await kept(redis) == 0
 
 
-async def test_refused_by_redis_nothing_is_confirmed(async_tg: FakeTelegram, bot: Bot, redis: Redis) -> None:
+async def test_refused_by_redis_nothing_is_confirmed(
+    async_tg: FakeTelegram, tg_bot: Bot, redis: Redis
+) -> None:
     recorder = Recorder()
     first = async_tg.inject_text(7, "hello")
     inbox = RefusingInbox(redis, INBOX_KEY, refusals=3)
-    polling = Polling(bot, recorder, inbox)
+    polling = Polling(tg_bot, recorder, inbox)
     with polling:
         await eventually(lambda: recorder.texts(7) == ["hello"], 10)
         assert inbox.refusals == 0
@@ -189,13 +181,13 @@ async def test_refused_by_redis_nothing_is_confirmed(async_tg: FakeTelegram, bot
 
 
 async def test_a_stop_leaves_the_unfinished_in_the_inbox_for_the_next_start(
-    async_tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, tg_bot: Bot, redis: Redis
 ) -> None:
     recorder = Recorder(gates={3: asyncio.Event()})
     async_tg.inject_text(3, "stuck")
     async_tg.inject_text(3, "behind it")
     last = async_tg.inject_text(4, "free")
-    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), grace_seconds=0.2)
+    polling = Polling(tg_bot, recorder, UpdateInbox(redis, INBOX_KEY), grace_seconds=0.2)
     with polling:
         await eventually(lambda: recorder.texts(4) == ["free"] and "stuck" in recorder.started, 10)
     await polling.stopped()
@@ -204,7 +196,7 @@ async def test_a_stop_leaves_the_unfinished_in_the_inbox_for_the_next_start(
     assert await kept(redis) == 2
     # The next process handles them first, in order.
     successor = Recorder()
-    polling = Polling(bot, successor, UpdateInbox(redis, INBOX_KEY))
+    polling = Polling(tg_bot, successor, UpdateInbox(redis, INBOX_KEY))
     with polling:
         await eventually(lambda: successor.texts(3) == ["stuck", "behind it"], 10)
     await polling.stopped()
@@ -213,12 +205,12 @@ async def test_a_stop_leaves_the_unfinished_in_the_inbox_for_the_next_start(
 
 
 async def test_an_unreadable_kept_update_is_dropped_not_fatal(
-    async_tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, tg_bot: Bot, redis: Redis
 ) -> None:
     await UpdateInbox(redis, INBOX_KEY).add({"5": '{"update_id": "five", "message": 1}', "6": "not json"})
     recorder = Recorder()
     async_tg.inject_text(9, "still served")
-    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY))
+    polling = Polling(tg_bot, recorder, UpdateInbox(redis, INBOX_KEY))
     with polling:
         await eventually(lambda: recorder.texts(9) == ["still served"], 10)
     await polling.stopped()
@@ -226,12 +218,12 @@ async def test_an_unreadable_kept_update_is_dropped_not_fatal(
 
 
 async def test_a_flood_waits_at_telegram_beyond_the_in_hand_bound(
-    async_tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, tg_bot: Bot, redis: Redis
 ) -> None:
     recorder = Recorder(gates={8: asyncio.Event()})
     for index in range(30):
         async_tg.inject_text(8, f"flood {index}")
-    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), max_in_hand=10, limit=5)
+    polling = Polling(tg_bot, recorder, UpdateInbox(redis, INBOX_KEY), max_in_hand=10, limit=5)
     with polling:
         await eventually(lambda: _kept_at_least(redis, 10), 10, "10 kept updates")
         # The last batch kept is confirmed by the next getUpdates, which waits for room.
@@ -244,14 +236,14 @@ async def test_a_flood_waits_at_telegram_beyond_the_in_hand_bound(
 
 
 async def test_a_chats_backlog_of_texts_and_commands_collapses_to_the_latest(
-    async_tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, tg_bot: Bot, redis: Redis
 ) -> None:
     """Flood tried: 300 texts, 50 /jobs (some as /jobs@bot with arguments) and a /help behind one
     answer that is held up. Each kind keeps only its latest waiting update; the superseded ones
     leave the inbox; another chat is served meanwhile."""
     recorder = Recorder(gates={11: asyncio.Event()})
     async_tg.inject_text(11, "first")
-    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), backlog=backlog_key)
+    polling = Polling(tg_bot, recorder, UpdateInbox(redis, INBOX_KEY), backlog=backlog_key)
     with polling as poller:
         await eventually(lambda: recorder.started == ["first"], 10)
         for index in range(300):
@@ -271,7 +263,7 @@ async def test_a_chats_backlog_of_texts_and_commands_collapses_to_the_latest(
 
 
 async def test_beyond_its_share_a_chats_updates_wait_in_the_inbox_not_in_memory(
-    async_tg: FakeTelegram, bot: Bot, redis: Redis
+    async_tg: FakeTelegram, tg_bot: Bot, redis: Redis
 ) -> None:
     """300 updates of one chat that are each handled (as photos are), behind a held-up first:
     10 are kept in memory, the rest parked in Redis and read back in order; the others are read."""
@@ -279,7 +271,7 @@ async def test_beyond_its_share_a_chats_updates_wait_in_the_inbox_not_in_memory(
     for index in range(300):
         async_tg.inject_text(13, f"photo {index}")
     async_tg.inject_text(14, "calm")
-    polling = Polling(bot, recorder, UpdateInbox(redis, INBOX_KEY), per_chat=10, max_in_hand=20)
+    polling = Polling(tg_bot, recorder, UpdateInbox(redis, INBOX_KEY), per_chat=10, max_in_hand=20)
     with polling as poller:
         await eventually(lambda: recorder.texts(14) == ["calm"] and async_tg.pending_update_count == 0, 20)
         assert poller.lanes.in_memory == 10 and len(poller.lanes) == 300
