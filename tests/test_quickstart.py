@@ -40,32 +40,31 @@ def fresh_clone(target: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_make_run_from_a_fresh_clone_answers_start(tmp_path: Path) -> None:
+def test_make_run_from_a_fresh_clone_answers_start(tg: FakeTelegram, tmp_path: Path) -> None:
     clone = fresh_clone(tmp_path / "photobot")
     venv = layered_venv(tmp_path / "venv")
     user = 5151
-    with FakeTelegram.run_in_thread() as tg:
-        (clone / ".env").write_text(f"BOT_TOKEN={tg.token}\nTELEGRAM_API_URL={tg.base_url}\n")
-        # Only the HTTP port comes from outside .env: 8080 may be taken by anything on this machine.
-        env = clean_env(HTTP_PORT=str(free_port()))
-        make, output = start(["make", "run", f"VENV={venv}"], clone, env)
-        try:
-            started = output.wait_event(is_embedded_redis_event, 90)
-            assert started["directory"] == str(clone / "data" / "redis")
-            (photobot,) = children(make.pid)
-            assert started["pid"] in children(photobot)
+    (clone / ".env").write_text(f"BOT_TOKEN={tg.token}\nTELEGRAM_API_URL={tg.base_url}\n")
+    # Only the HTTP port comes from outside .env: 8080 may be taken by anything on this machine.
+    env = clean_env(HTTP_PORT=str(free_port()))
+    make, output = start(["make", "run", f"VENV={venv}"], clone, env)
+    try:
+        started = output.wait_event(is_embedded_redis_event, 90)
+        assert started["directory"] == str(clone / "data" / "redis")
+        (photobot,) = children(make.pid)
+        assert started["pid"] in children(photobot)
 
-            tg.inject_text(user, "/start")
-            tg.wait_for_sync(lambda: any(m.text == t("start", "en") for m in tg.visible_messages(user)), 30)
-            assert (venv / ".photobot-requirements").read_text() == (clone / "requirements.txt").read_text()
+        tg.inject_text(user, "/start")
+        tg.wait_for_sync(lambda: any(m.text == t("start", "en") for m in tg.visible_messages(user)), 30)
+        assert (venv / ".photobot-requirements").read_text() == (clone / "requirements.txt").read_text()
 
-            os.kill(photobot, signal.SIGTERM)
-            assert make.wait(timeout=45) == 0, output.text()
-        finally:
-            if make.poll() is None:
-                os.killpg(make.pid, signal.SIGKILL)
-        assert any(e.get("event") == "photobot stopped" for e in output.events()), output.text()
-        assert wait_gone(int(started["pid"]), 5)
+        os.kill(photobot, signal.SIGTERM)
+        assert make.wait(timeout=45) == 0, output.text()
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+    assert any(e.get("event") == "photobot stopped" for e in output.events()), output.text()
+    assert wait_gone(int(started["pid"]), 5)
 
 
 @pytest.mark.slow

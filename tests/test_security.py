@@ -66,32 +66,37 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(
+    module_tg: FakeTelegram,
+    module_vk: FakeVK,
+    module_drive: FakeDrive,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Deployment]:
+    tg, vk, drive = module_tg, module_vk, module_drive
     tmp = tmp_path_factory.mktemp("security")
     redis_server = RedisServer(tmp / "redis").start()  # its own: other tests flush the shared one
     port = free_port()
-    with FakeTelegram.run_in_thread() as tg, FakeVK.run_in_thread() as vk, FakeDrive.run_in_thread() as drive:
-        key_file = drive.write_service_account(tmp / "sa.json")
-        env = base_env(
-            tg, redis_server.url, tmp,
-            LOG_LEVEL="DEBUG", HTTP_ENABLED="true", HTTP_HOST="127.0.0.1", HTTP_PORT=port,
-            WEBHOOK_URL=f"http://127.0.0.1:{port}", WEBHOOK_SECRET=SECRET, ADMIN_IDS=str(ADMIN),
-            VK_TOKEN=vk.token, VK_GROUP_ID=vk.group_id, VK_API_URL=vk.api_url,
-            STORAGE_BACKEND="gdrive", GDRIVE_API_URL=drive.url, GDRIVE_CREDENTIALS_FILE=key_file,
-            GDRIVE_FOLDER_ID=drive.create_folder("photobot", shared_drive=True),
-        )
-        bot = Photobot(env, tmp, mode="bot").start()
-        try:
-            tg.wait_for_sync(lambda: tg.webhook_url is not None or not bot.running, 90)
-            assert bot.running, bot.tail()
-            private_key = json.loads(key_file.read_text())["private_key"]
-            secrets = {"BOT_TOKEN": tg.token, "VK_TOKEN": vk.token, "WEBHOOK_SECRET": SECRET,
-                       "Drive private key": _key_body(private_key)}
-            yield Deployment(tg, vk, drive, bot, redis_server.url, str(tg.webhook_url), secrets)
-        finally:
-            bot.stop()
-            bot.clean_up()
-            redis_server.stop()
+    key_file = drive.write_service_account(tmp / "sa.json")
+    env = base_env(
+        tg, redis_server.url, tmp,
+        LOG_LEVEL="DEBUG", HTTP_ENABLED="true", HTTP_HOST="127.0.0.1", HTTP_PORT=port,
+        WEBHOOK_URL=f"http://127.0.0.1:{port}", WEBHOOK_SECRET=SECRET, ADMIN_IDS=str(ADMIN),
+        VK_TOKEN=vk.token, VK_GROUP_ID=vk.group_id, VK_API_URL=vk.api_url,
+        STORAGE_BACKEND="gdrive", GDRIVE_API_URL=drive.url, GDRIVE_CREDENTIALS_FILE=key_file,
+        GDRIVE_FOLDER_ID=drive.create_folder("photobot", shared_drive=True),
+    )
+    bot = Photobot(env, tmp, mode="bot").start()
+    try:
+        tg.wait_for_sync(lambda: tg.webhook_url is not None or not bot.running, 90)
+        assert bot.running, bot.tail()
+        private_key = json.loads(key_file.read_text())["private_key"]
+        secrets = {"BOT_TOKEN": tg.token, "VK_TOKEN": vk.token, "WEBHOOK_SECRET": SECRET,
+                   "Drive private key": _key_body(private_key)}
+        yield Deployment(tg, vk, drive, bot, redis_server.url, str(tg.webhook_url), secrets)
+    finally:
+        bot.stop()
+        bot.clean_up()
+        redis_server.stop()
 
 
 def _key_body(pem: str) -> str:

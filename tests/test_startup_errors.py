@@ -53,12 +53,11 @@ def the_error(result: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.slow
 def test_a_busy_http_port_is_one_line_naming_http_port(
-    redis_url: str, tmp_path: Path, busy_port: int
+    tg: FakeTelegram, redis_url: str, tmp_path: Path, busy_port: int
 ) -> None:
-    with FakeTelegram.run_in_thread() as tg:
-        env = child_env(redis_url, tmp_path, BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.base_url,
-                        HTTP_ENABLED="true", HTTP_PORT=busy_port)
-        line = the_error(photobot(["run"], env, tmp_path))
+    env = child_env(redis_url, tmp_path, BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.base_url,
+                    HTTP_ENABLED="true", HTTP_PORT=busy_port)
+    line = the_error(photobot(["run"], env, tmp_path))
     assert line.startswith(f"photobot: error: HTTP_PORT: port {busy_port} on 127.0.0.1 is already in use")
 
 
@@ -90,24 +89,23 @@ def bot_at(url: str) -> Bot:
     return Bot("123456:AAprobe", session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
 
 
-async def test_readyz_names_the_chat_platform_it_cannot_reach(settings: Settings, tmp_path: Path) -> None:
-    async with FakeTelegram() as tg:
-        reachable = Bot(tg.token, session=AiohttpSession(api=TelegramAPIServer.from_base(tg.base_url)))
-        gone = bot_at(f"http://127.0.0.1:{free_port()}")
-        try:
-            platforms = {"telegram": Reachable("telegram", reachable.get_me, ttl=0)}
-            async with web_stack(settings, tmp_path, platforms=platforms) as stack:
-                status, body = await stack.call("GET", "/readyz")
-                assert status == 200 and body["checks"]["telegram"] == "ok"
-            platforms = {"telegram": Reachable("telegram", gone.get_me, ttl=60), "vk": platforms["telegram"]}
-            async with web_stack(settings, tmp_path, platforms=platforms) as stack:
-                status, body = await stack.call("GET", "/readyz")
-                assert status == 503 and body["checks"] == {
-                    "redis": "ok", "storage": "ok", "workers": "ok", "telegram": "fail", "vk": "ok"}
-                assert body["reasons"] == ["telegram: not reachable"]
-                calls = len(tg.calls("getMe"))
-                await stack.call("GET", "/readyz")  # within the ttl: the last answer, no new call
-                assert len(tg.calls("getMe")) == calls + 1  # only the ttl=0 probe called again
-        finally:
-            await reachable.session.close()
-            await gone.session.close()
+async def test_readyz_names_the_chat_platform_it_cannot_reach(
+    async_tg: FakeTelegram, tg_bot: Bot, settings: Settings, tmp_path: Path
+) -> None:
+    reachable, gone = tg_bot, bot_at(f"http://127.0.0.1:{free_port()}")
+    try:
+        platforms = {"telegram": Reachable("telegram", reachable.get_me, ttl=0)}
+        async with web_stack(settings, tmp_path, platforms=platforms) as stack:
+            status, body = await stack.call("GET", "/readyz")
+            assert status == 200 and body["checks"]["telegram"] == "ok"
+        platforms = {"telegram": Reachable("telegram", gone.get_me, ttl=60), "vk": platforms["telegram"]}
+        async with web_stack(settings, tmp_path, platforms=platforms) as stack:
+            status, body = await stack.call("GET", "/readyz")
+            assert status == 503 and body["checks"] == {
+                "redis": "ok", "storage": "ok", "workers": "ok", "telegram": "fail", "vk": "ok"}
+            assert body["reasons"] == ["telegram: not reachable"]
+            calls = len(async_tg.calls("getMe"))
+            await stack.call("GET", "/readyz")  # within the ttl: the last answer, no new call
+            assert len(async_tg.calls("getMe")) == calls + 1  # only the ttl=0 probe called again
+    finally:
+        await gone.session.close()
