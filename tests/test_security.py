@@ -181,6 +181,9 @@ def test_webhook_without_the_secret_is_refused_and_enqueues_nothing(deployment: 
     message = forged["message"]
     message["message_id"] += 1000
     message["from"]["id"] = message["chat"]["id"] = FORGER
+    # The forger is a real Telegram user whose chat with the bot exists: what is refused is the
+    # update without the secret, not a message to an unknown chat.
+    tg.state.register_chat(tg.state.register_user(FORGER, None, None), None, "private")
     assert _post(url, forged, None) == 403
     assert _post(url, forged, "wrong-" + SECRET) == 403
     assert _post(url, forged, SECRET[:-1]) == 403
