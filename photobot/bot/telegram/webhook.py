@@ -7,15 +7,18 @@
 - With the right secret, a body that is not a JSON object (malformed, an array, nested deeper than
   the parser goes, larger than any update) gets 400; a JSON object that is not an Update is dropped
   with one warning and answered 200, so Telegram does not send it again forever.
-- An update is handled once: the update ids already handled are remembered in Redis for a day
-  (Telegram resends an update for at most that long), so a replayed POST (say, of a /token update)
-  does nothing twice.
+- An update is handled once: a request claims its update id in Redis (SET NX) before handling it,
+  and the id stays marked done for a day (Telegram resends an update for at most that long), so a
+  replayed POST (say, of a /token update) does nothing twice, even when the copies arrive together.
+  A copy that finds the update still in hand elsewhere gets 503, so Telegram tries again later: if
+  the request in hand dies with its process, the claim runs out and a later copy handles it.
 - The answer comes only after the update was handled, so a 200 means its job or pending choice is
   in Redis; an outage gives a 503 and Telegram sends it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 from typing import Any
@@ -35,20 +38,40 @@ log = get_logger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 MAX_UPDATE_BYTES = 1024 * 1024  # a message is at most 4,096 characters; entities and media ids add little
 DONE_TTL_SECONDS = 86_400
+# Longer than handling an update takes (a photo's download and store included); a claim whose
+# process died runs out after it, and Telegram's next copy of the update is handled.
+CLAIM_TTL_SECONDS = 300
+IN_HAND, DONE = "in-hand", "1"
 
 
 class HandledUpdates:
-    """Update ids handled through the webhook, one short Redis key each, kept for a day."""
+    """Update ids taken through the webhook, one short Redis key each: in hand, then done for a day."""
 
     def __init__(self, redis: Redis, prefix: str, bot_id: int) -> None:
         self.redis = redis
         self.prefix = f"{prefix}:tg:hook-done:{bot_id}:"
 
-    async def seen(self, update_id: int) -> bool:
-        return bool(await self.redis.exists(self.prefix + str(update_id)))
+    async def claim(self, update_id: int) -> str | None:
+        """None when this request now holds the update; else what another did: IN_HAND or DONE."""
+        key = self.prefix + str(update_id)
+        if await self.redis.set(key, IN_HAND, nx=True, ex=CLAIM_TTL_SECONDS):
+            return None
+        state = await self.redis.get(key)
+        return IN_HAND if state in (IN_HAND, IN_HAND.encode()) else DONE
 
     async def mark(self, update_id: int) -> None:
-        await self.redis.set(self.prefix + str(update_id), "1", ex=DONE_TTL_SECONDS)
+        await self.redis.set(self.prefix + str(update_id), DONE, ex=DONE_TTL_SECONDS)
+
+    async def release(self, update_id: int) -> None:
+        """Give up the claim of an update not handled, so that Telegram's next copy is."""
+        await self.redis.delete(self.prefix + str(update_id))
+
+
+def _again_later(update_id: int, why: str, error: BaseException | None) -> web.Response:
+    """503: Telegram sends the update again later."""
+    log.warning("webhook update not handled now; Telegram sends it again", update_id=update_id, why=why,
+                error=repr(error) if error else None)
+    return web.Response(status=503, text="Service Unavailable")
 
 
 def _secret_matches(given: str, secret: str) -> bool:
@@ -84,18 +107,29 @@ def add_webhook_route(
         except (ValidationError, RecursionError) as error:
             log.warning("webhook update dropped: not an Update", error=str(error)[:300])
             return web.Response(status=200)
+        return await once(update)
+
+    async def once(update: Update) -> web.StreamResponse:
         try:
-            if await handled.seen(update.update_id):
-                log.info("webhook update already handled", update_id=update.update_id)
-                return web.Response(status=200)
-            await dispatcher.feed_webhook_update(bot, update)
-            await handled.mark(update.update_id)
+            holder = await handled.claim(update.update_id)
         except Exception as error:
             if not is_outage(error):
                 raise
-            log.warning("webhook update not handled: outage; Telegram sends it again",
-                        update_id=update.update_id, error=repr(error))
-            return web.Response(status=503, text="Service Unavailable")
+            return _again_later(update.update_id, "outage", error)
+        if holder == DONE:
+            log.info("webhook update already handled", update_id=update.update_id)
+            return web.Response(status=200)
+        if holder == IN_HAND:
+            return _again_later(update.update_id, "in hand in another request", None)
+        try:
+            await dispatcher.feed_webhook_update(bot, update)
+            await handled.mark(update.update_id)
+        except Exception as error:
+            with contextlib.suppress(Exception):
+                await handled.release(update.update_id)
+            if not is_outage(error):
+                raise
+            return _again_later(update.update_id, "outage", error)
         return web.Response(status=200)
 
     app.router.add_post(settings.webhook_path, webhook)
