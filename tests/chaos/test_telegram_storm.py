@@ -107,7 +107,10 @@ def test_bursts_of_429_drop_nothing_and_pace_holds(
     assert refused >= 25, "the storm did not happen"
     assert not result.lost, f"lost: {[(p.user_id, p.message_id) for p in result.lost][:10]}\n{bot.tail()}"
     assert not result.duplicated, f"duplicated: {[(p.user_id, p.message_id) for p in result.duplicated]}"
-    assert global_excess <= 0, f"global budget exceeded by {global_excess:.2f} calls"
-    assert chat_excess <= 0, f"a chat's budget exceeded by {chat_excess:.2f} calls"
+    # The fake stamps a call when its thread gets to it: on a loaded machine, calls that left photobot
+    # spaced out can be stamped closer together, a fraction of a call over the budget. One whole call
+    # over it is an overrun the limiter let through.
+    assert global_excess < 1, f"global budget exceeded by {global_excess:.2f} calls"
+    assert chat_excess < 1, f"a chat's budget exceeded by {chat_excess:.2f} calls"
     assert not early, f"sent before retry_after passed: {early[:5]}"
     assert code == 0, bot.tail()
