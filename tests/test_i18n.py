@@ -199,3 +199,16 @@ def test_the_sandbox_page_is_in_the_browsers_language() -> None:
     russian = render_page(template, catalog(), "ru")
     assert t("sandbox.send", "ru") in russian and '<option value="ru" selected>Русский</option>' in russian
     assert '<option value="en">English</option>' in russian and "{{" not in russian
+
+
+def test_every_catalog_fits_the_chat_platforms_limits() -> None:
+    """What a translator writes still goes through: a command's description is 1 to 256 characters
+    (Bot API, setMyCommands / BotCommand, enforced the same way by the sandbox's Bot API), and no
+    message is over the 4,096 characters Telegram (sendMessage) and VK (messages.send, error 914)
+    take before its fields are filled."""
+    for language in languages():
+        menu = command_menu(language)
+        assert [name for name, description in menu if not 1 <= len(description) <= 256] == [], language
+        assert len(menu) == len(MENU)
+    for language, path in po_files().items():
+        assert [key for key, text in texts(read(path)).items() if len(text) > 4096] == [], language
