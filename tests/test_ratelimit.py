@@ -8,6 +8,9 @@ send not repeated when it may have reached Telegram.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+from collections.abc import Awaitable
 from typing import Any, cast
 
 import pytest
@@ -88,6 +91,74 @@ async def test_pause_holds_a_chat() -> None:
     rl.pause(5, 7.0)
     assert (await rl.acquire(5)).seconds == pytest.approx(7.0)
     assert (await rl.acquire(6)).seconds == 0
+
+
+@pytest.mark.parametrize("paused_chat", [5, None], ids=["chat", "global"])
+async def test_a_retry_after_that_comes_while_a_call_waits_holds_that_call(paused_chat: int | None) -> None:
+    """The call reserved its turn 1 s ahead; a 429 with retry_after 3 answered meanwhile (into the
+    chat, or for the whole bot) moves it to the end of the pause, not into it."""
+    clock = Clock()
+    rl = limiter(clock, chat_burst=1)
+    await rl.acquire(5)
+
+    async def sleep_while_a_429_comes(seconds: float) -> None:
+        if not clock.slept:
+            rl.pause(paused_chat, 3.0)
+        await clock.sleep(seconds)
+
+    rl._sleep = sleep_while_a_429_comes
+    wait = await rl.acquire(5)
+    assert clock.now == pytest.approx(1003.0)
+    assert wait.seconds == pytest.approx(3.0)
+    assert wait.scope == ("chat" if paused_chat else "global")
+
+
+class VirtualTime:
+    """A clock whose sleeps end in order of their wake-up time, with no real waiting, so several
+    callers can wait at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        woken = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), woken))
+        await woken
+
+    async def run(self, *steps: Awaitable[float]) -> list[float]:
+        tasks = [asyncio.ensure_future(step) for step in steps]
+        while not all(task.done() for task in tasks):
+            for _ in range(10):  # let every task run up to its next sleep
+                await asyncio.sleep(0)
+            if self._sleepers:
+                at, _, woken = heapq.heappop(self._sleepers)
+                self.now = max(self.now, at)
+                woken.set_result(None)
+        return [task.result() for task in tasks]
+
+
+async def test_calls_held_by_a_retry_after_go_one_turn_apart_after_it() -> None:
+    """Three calls into a chat hold turns 0, 1 and 2 s ahead; at 0.5 s Telegram says retry_after 3.
+    The first went before; the other two go after the pause, a turn apart, not together at its end."""
+    time = VirtualTime()
+    rl = RateLimiter(global_rate=30.0, chat_rate=1.0, chat_burst=1, clock=time, sleep=time.sleep)
+
+    async def send() -> float:
+        await rl.acquire(5)
+        return time.now
+
+    async def refuse() -> float:
+        await time.sleep(0.5)
+        rl.pause(5, 3.0)
+        return time.now
+
+    sent = await time.run(send(), send(), send(), refuse())
+    assert sent[:3] == [pytest.approx(1000.0), pytest.approx(1003.5), pytest.approx(1004.5)]
 
 
 class Requests:

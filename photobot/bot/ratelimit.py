@@ -48,14 +48,16 @@ NETWORK_BACKOFF = Backoff(0.5, 10.0, jitter=0.5)
 
 
 class _Bucket:
-    """GCRA: `tat` is the theoretical arrival time of the next call at the steady rate."""
+    """GCRA: `tat` is the theoretical arrival time of the next call at the steady rate;
+    `paused_until` is the end of the last retry_after Telegram gave."""
 
-    __slots__ = ("interval", "tat", "tolerance")
+    __slots__ = ("interval", "paused_until", "tat", "tolerance")
 
     def __init__(self, rate: float, burst: int) -> None:
         self.interval = 1.0 / rate
         self.tolerance = (max(1, burst) - 1) * self.interval
         self.tat = 0.0
+        self.paused_until = 0.0
 
     def allowed_at(self, now: float) -> float:
         return max(self.tat, now) - self.tolerance
@@ -111,26 +113,30 @@ class RateLimiter:
 
         The global slot is taken only once the chat's turn has come: reserved together, a chat
         whose turn is far ahead (a flood, a retry_after) would push the global budget's next slot
-        just as far and hold back every other chat until then.
+        just as far and hold back every other chat until then. A retry_after that came while the
+        call slept voids its turn: it takes a new one after the pause, in line with the others.
         """
         waited, scope = 0.0, "none"
+        chat: list[tuple[str, _Bucket]] = []
         if chat_id is not None:
-            buckets = [("chat", self._bucket(self._chats, chat_id, self._chat_rate, self._chat_burst))]
+            chat.append(("chat", self._bucket(self._chats, chat_id, self._chat_rate, self._chat_burst)))
             if _is_group(chat_id):
-                buckets.append(
+                chat.append(
                     ("group", self._bucket(self._groups, chat_id, self._group_rate, self._group_burst))
                 )
-            wait = self._reserve(buckets)
-            if wait.seconds > 0:
-                await self._sleep(wait.seconds)
-                waited, scope = wait.seconds, wait.scope
-        wait = self._reserve([("global", self._global)])
-        if wait.seconds > 0:
-            await self._sleep(wait.seconds)
-            if wait.seconds > waited:
-                scope = wait.scope
-            waited += wait.seconds
-        return Wait(waited, scope)
+        while True:
+            for buckets in (chat, [("global", self._global)]):
+                if not buckets:
+                    continue
+                wait = self._reserve(buckets)
+                if wait.seconds > 0:
+                    await self._sleep(wait.seconds)
+                    if wait.seconds > waited:
+                        scope = wait.scope
+                    waited += wait.seconds
+            now = self._clock()
+            if all(bucket.paused_until <= now for _, bucket in [*chat, ("global", self._global)]):
+                return Wait(waited, scope)
 
     def pause(self, chat_id: int | str | None, seconds: float) -> None:
         """Telegram said retry_after: nobody sends to that chat (or at all) before then."""
@@ -140,6 +146,7 @@ class RateLimiter:
         else:
             bucket = self._bucket(self._chats, chat_id, self._chat_rate, self._chat_burst)
         bucket.tat = max(bucket.tat, until + bucket.tolerance)
+        bucket.paused_until = max(bucket.paused_until, until)
 
     def _bucket(
         self, table: dict[int | str, _Bucket], chat_id: int | str, rate: float, burst: int
