@@ -2,7 +2,7 @@
 #   make run    create .venv, install photobot (.venv/bin/photobot) and its requirements, run the bot
 #   make sandbox  try the bot without Telegram: a chat page at http://127.0.0.1:8088/ (no token)
 #   make test   what CI runs (.ci/run): redis-server if missing, ruff, mypy, pytest
-#   make test-fast  the tests not marked slow (no bot processes, browsers, clusters or chaos), for edit-test loops
+#   make test-fast  the tests not marked slow (no bot processes, browsers, clusters or chaos), on every core
 #   make messages  after editing a .po in photobot/locales: update every language from English, compile .mo
 #   make lock   re-lock requirements.txt and requirements-dev.txt from the .in files (pip-tools)
 #   make container-test   build the image and test the compose deployment (deploy/container-test.sh)
@@ -46,7 +46,7 @@ $(INSTALLED): requirements.txt | $(PY)
 test:
 	VENV=$(VENV) PYTHON=$(PYTHON) bash .ci/run
 
-test-fast: ; $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+test-fast: ; $(PY) -m pytest -m "not slow" -n auto $(PYTEST_ARGS)
 
 lint: venv
 	@bash .ci/quietly $(PY) -m pip install --require-hashes -r requirements-dev.txt
