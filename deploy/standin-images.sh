@@ -5,8 +5,9 @@
 # Debian bookworm's packages, so the Dockerfile and the compose file are used unchanged:
 #   python:3.11-slim  Debian's Python 3.11 with venv (not the official image's own CPython build)
 #   redis:7           Debian's redis-server 7.0, run as the official image runs it
-# Both start from a minimal Debian made by debootstrap from the mirror apt uses here. The stand-in
-# Python trusts the host's certificate authorities, so pip inside a build verifies the same index.
+# Both start from a minimal Debian made by debootstrap from the mirror apt uses here (as root, Debian's
+# debootstrap is installed when missing). The stand-in Python trusts the host's certificate
+# authorities, so pip inside a build verifies the same index.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/standin"
@@ -34,6 +35,10 @@ apt_mirror() {
 base_image() {
   local image=photobot-standin/debian:bookworm
   docker image inspect "$image" >/dev/null 2>&1 && return 0
+  if ! command -v debootstrap >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "== standin: installing Debian's debootstrap"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; } >/dev/null 2>&1 || true
+  fi
   command -v debootstrap >/dev/null || { echo "standin: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
   local root
   root=$(mktemp -d /tmp/photobot-standin.XXXXXX)
