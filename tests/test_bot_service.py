@@ -3,7 +3,8 @@ processor, with a recording adapter in place of the chat platform.
 
 Bad input covered: a repeated update, a file over the download limit, a caption with a bad value
 ("blur 500"), a corrupt image, a photo without faces for a face operation, an expired or repeated
-keyboard choice, a crash after the result was stored (resumes without processing again).
+keyboard choice, a crash after the result was stored (resumes without processing again), a photo
+whose pending-cap unit another photo took while it was being stored.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from PIL import Image
 
 from photobot.bot.adapter import OutImage
+from photobot.bot.i18n import t
 from photobot.bot.service import IncomingPhoto, KeyboardPress
 from photobot.config import Settings
 from photobot.jobs import JobStatus, Platform
@@ -103,6 +105,30 @@ async def test_keyboard_choice_enqueues_once(side: ChatSide) -> None:
     await side.run_one()
     assert side.adapter.log[-1].kind == "edit_media" and side.adapter.log[-1].message_id == offer.message_id
     assert decoded(side.adapter.log[-1].image).mode in ("L", "RGB")
+
+
+async def test_a_unit_taken_while_the_photo_was_stored_refuses_it_in_its_status_message(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pending cap (1) was free at the check before the download, and another photo took it
+    before this one was queued: its status message says so, nothing is queued and the stored
+    original is deleted."""
+    settings = make_settings(process_workers=1, max_pending_per_user=1)
+    async with chat_side(settings) as side:
+        side.adapter.files["astro"] = ASTRONAUT.read_bytes()
+        await side.service.accept_photo(await photo(side, 1, "sepia"))
+        stored = sorted(settings.resolved_storage_dir.rglob("*.*"))
+
+        async def passed_before_the_other_was_queued(_: IncomingPhoto) -> bool:
+            return False
+
+        monkeypatch.setattr(side.service, "_refused_before_download", passed_before_the_other_was_queued)
+        await side.service.accept_photo(await photo(side, 2, "grayscale"))
+        first, second = side.adapter.log[0], side.adapter.log[1]
+        assert second.kind == "photo" and second.message_id != first.message_id
+        assert side.adapter.messages[second.message_id].text == t("pending_cap", "en", cap=1)
+        assert (await side.queue.user_jobs("tg:42"))[1] == 1
+        assert sorted(settings.resolved_storage_dir.rglob("*.*")) == stored
 
 
 async def test_too_big_file_is_refused(side: ChatSide) -> None:

@@ -250,17 +250,17 @@ class BotService:
         lang, photo_id = photo.language, pending.photo_id
         job = self._job(photo, pending, *choice)
         position = await self.queue.position_of_new(job.user_key, job.priority)
-        job.status_message_id = await self._open(photo, photo_id, resend, queued_caption(job, position, lang))
+        status_id = await self._open(photo, photo_id, resend, queued_caption(job, position, lang))
+        job.status_message_id = status_id
         try:
             queued = (await self.queue.enqueue(job)).job
         except (PendingCapReached, QuotaReached, InvalidJob) as refused:
             # Another photo of the user took the last unit since the check before the download.
             await self.storage.delete(photo_id)  # nothing of a refused photo is kept
-            status = self.status.of(job)
-            assert status is not None
+            status = self.status.at(photo.platform, photo.chat_id, status_id, job.job_id)
             await status.caption(self._refusal(photo.user, refused, lang))
             queued = job
-        status_id = queued.status_message_id or job.status_message_id
+        status_id = queued.status_message_id or status_id
         await self.answered.set(photo.platform, photo.chat_id, photo.message_id, status_id)
 
     def _refusal(self, user: UserRecord, refused: Exception, language: str) -> str:
