@@ -2,14 +2,16 @@
 and /readyz says which chat platform the process cannot reach.
 
 Bad input tried: an HTTP port another program holds (for `run` and for `sandbox --port`), a
-TELEGRAM_API_URL where nothing listens, a port that is not a number, an out-of-range port, and a
-Bot API that stops answering while photobot runs."""
+TELEGRAM_API_URL where nothing listens, a REDIS_URL where nothing answers yet, a port that is not a
+number, an out-of-range port, and a Bot API that stops answering while photobot runs."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +20,14 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from photobot.bot.i18n import t
 from photobot.bot.reachable import Reachable
 from photobot.config import Settings
+from tests.chaos.support import Photobot, base_env
 from tests.fakes.telegram import FakeTelegram
-from tests.fixtures.redis_server import free_port
+from tests.fixtures.redis_server import RedisServer, free_port
 from tests.process_support import REPO, child_env, clean_env
+from tests.waiting import wait_until
 from tests.web_support import web_stack
 
 
@@ -76,6 +81,36 @@ def test_an_unreachable_telegram_at_start_is_one_line(redis_url: str, tmp_path: 
     line = the_error(result)
     assert line.startswith(f"photobot: error: TELEGRAM_API_URL: cannot reach {nowhere} (tried for ")
     assert "TELEGRAM_PROXY" in line and "AAsecret-token-value" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_redis_that_does_not_answer_is_waited_for_with_a_clear_line(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    """Redis does not answer when photobot starts (compose's Redis not healthy yet, a wrong host, a
+    Redis restarting): photobot neither exits nor crash-loops; it says which Redis it cannot reach
+    and that it retries, keeps waiting, and answers /start as soon as that Redis is up."""
+    redis = RedisServer(tmp_path / "redis")  # its port chosen; nothing listens there yet
+    bot = Photobot(base_env(tg, redis.url, tmp_path / "bot"), tmp_path / "bot").start()
+    try:
+        log = Path(bot.env["LOG_FILE"])
+        wait_until(lambda: "redis unavailable; retrying" in (log.read_text() if log.exists() else ""), 60,
+                   lambda: f"the line that says Redis is unavailable:\n{bot.tail()}")
+        time.sleep(5)  # several retries' worth: still waiting, not exited, each part said it once
+        assert bot.running, bot.tail()
+        said = [json.loads(line) for line in log.read_text().splitlines() if "redis unavailable" in line]
+        assert all(f"127.0.0.1:{redis.port}" in entry["detail"] for entry in said), said
+        parts = [entry["part"] for entry in said]
+        assert "worker" in parts and len(parts) == len(set(parts)), parts
+        redis.start()
+        tg.inject_text(4343, "/start")
+        tg.wait_for_sync(lambda: any(m.text == t("start", "en") for m in tg.visible_messages(4343)), 60)
+        assert "Traceback" not in bot.tail(400)
+    finally:
+        code = bot.stop()
+        bot.clean_up()
+        redis.stop()
+    assert code == 0, bot.tail()
 
 
 @pytest.mark.parametrize(("value", "named"), [("abc", "HTTP_PORT"), ("70000", "HTTP_PORT")])
