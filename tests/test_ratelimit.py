@@ -145,19 +145,19 @@ class VirtualTime:
 async def test_calls_held_by_a_retry_after_go_one_turn_apart_after_it() -> None:
     """Three calls into a chat hold turns 0, 1 and 2 s ahead; at 0.5 s Telegram says retry_after 3.
     The first went before; the other two go after the pause, a turn apart, not together at its end."""
-    time = VirtualTime()
-    rl = RateLimiter(global_rate=30.0, chat_rate=1.0, chat_burst=1, clock=time, sleep=time.sleep)
+    virtual = VirtualTime()
+    rl = RateLimiter(global_rate=30.0, chat_rate=1.0, chat_burst=1, clock=virtual, sleep=virtual.sleep)
 
     async def send() -> float:
         await rl.acquire(5)
-        return time.now
+        return virtual.now
 
     async def refuse() -> float:
-        await time.sleep(0.5)
+        await virtual.sleep(0.5)
         rl.pause(5, 3.0)
-        return time.now
+        return virtual.now
 
-    sent = await time.run(send(), send(), send(), refuse())
+    sent = await virtual.run(send(), send(), send(), refuse())
     assert sent[:3] == [pytest.approx(1000.0), pytest.approx(1003.5), pytest.approx(1004.5)]
 
 
