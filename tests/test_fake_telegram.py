@@ -195,18 +195,26 @@ async def test_delete_and_text_edits(async_tg: FakeTelegram, tg_bot: Bot) -> Non
 
 async def test_retry_after_and_storm(async_tg: FakeTelegram, tg_bot: Bot) -> None:
     async_tg.open_chat(21)
-    async_tg.fail_next("sendMessage", count=2, retry_after=3)
+    async_tg.open_chat(22)
+    async_tg.fail_next("sendMessage", count=2, retry_after=1)
     for _ in range(2):
         with pytest.raises(TelegramRetryAfter) as caught:
             await tg_bot.send_message(21, "hi")
-        assert caught.value.retry_after == 3
+        assert caught.value.retry_after == 1
+    # Telegram's flood wait: the chat is refused until retry_after has passed; other chats are not.
+    with pytest.raises(TelegramRetryAfter) as caught:
+        await tg_bot.send_chat_action(21, "typing")
+    assert caught.value.retry_after == 1
+    await tg_bot.send_message(22, "other chat")
+    await asyncio.sleep(1.05)  # the flood wait's end
     await tg_bot.send_message(21, "hi")
-    assert [c.status for c in async_tg.calls("sendMessage")] == [429, 429, 200]
+    assert [c.status for c in async_tg.calls() if c.chat_id == 21] == [429, 429, 429, 200]
     async_tg.storm(0.5, retry_after=1, duration=30)
     outcomes = []
-    for _ in range(40):
+    for chat in range(100, 140):  # one call a chat, so no flood wait answers for the storm
+        async_tg.open_chat(chat)
         try:
-            await tg_bot.send_chat_action(21, "upload_photo")
+            await tg_bot.send_chat_action(chat, "upload_photo")
             outcomes.append(True)
         except TelegramRetryAfter:
             outcomes.append(False)

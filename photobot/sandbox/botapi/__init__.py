@@ -56,6 +56,8 @@ Side door, Python (thread-safe; every method also works while the fake runs in a
     confirmed_offset, pending_update_count, webhook_url   (properties)
     fail_next(method=None, count=1, retry_after=1)      429s; None: any method but getUpdates
     storm(fraction, retry_after=1, duration=10.0, methods=None)   seeded random 429s; calm() ends it
+    A 429 starts a flood wait for its chat (chat-less calls share one): further calls there get 429
+    with the seconds left until retry_after has passed, as Telegram answers; calm() ends them too.
     reset()
     await wait_for(predicate, timeout=10.0)    wait_for_sync(predicate, timeout=10.0)
     Group chats: chat_type="group" or "supergroup" with a negative chat_id. Private chat id == user id.

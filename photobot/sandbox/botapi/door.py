@@ -209,10 +209,11 @@ class SideDoor:
             )
 
     def calm(self) -> None:
-        """End a storm and forget pending fail_next faults."""
+        """End a storm, forget pending fail_next faults and the flood waits they started."""
         with self.state.lock:
             self.state.storm_mode = None
             self.state.fail_queue = []
+            self.state.flood_waits = {}
 
     def reset(self) -> None:
         """Forget users, chats, updates, messages, files, calls, faults, webhook, commands, payments."""

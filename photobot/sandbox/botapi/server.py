@@ -126,20 +126,20 @@ class FakeTelegram(SideDoor):
         arrived = time.monotonic() if arrived is None else arrived
         name = method
         result: Any = None
+        raw_chat = params.values.get("chat_id")
+        try:
+            chat_id: int | str | None = int(raw_chat) if raw_chat is not None else None
+        except (TypeError, ValueError):
+            chat_id = str(raw_chat)
         try:
             name, handler = self._api.lookup(method)
-            fault = self.state.fault_for(name)
+            fault = self.state.fault_for(name, chat_id)
             if fault is not None:
                 raise fault
             result = await handler(name, params)
             status, body = 200, {"ok": True, "result": result}
         except ApiError as error:
             status, body = error.code, error.payload()
-        raw_chat = params.values.get("chat_id")
-        try:
-            chat_id: int | str | None = int(raw_chat) if raw_chat is not None else None
-        except (TypeError, ValueError):
-            chat_id = str(raw_chat)
         message_id = (
             result.get("message_id") if isinstance(result, dict) else params.integer_or_none("message_id")
         )

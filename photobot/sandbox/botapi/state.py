@@ -11,6 +11,7 @@ can wait for the bot, and ``on_change`` lets the server wake its long polls.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import threading
 import time
@@ -105,6 +106,7 @@ class State:
             self.call_log: list[CallRecord] = []
             self.fail_queue: list[_FailNext] = []
             self.storm_mode: _Storm | None = None
+            self.flood_waits: dict[object, float] = {}  # chat (None: chat-less calls) -> end of its wait
             self.webhook: Webhook | None = None
             self._callback_ids = itertools.count(1)
             self._media_groups = itertools.count(1)
@@ -263,24 +265,44 @@ class State:
 
     # --- faults and the call log ---------------------------------------------------------------
 
-    def fault_for(self, method: str) -> ApiError | None:
-        """A 429 the test asked for, if this call is to get one."""
+    def fault_for(self, method: str, chat: object = None) -> ApiError | None:
+        """A 429 for this call: one the test asked for, or the chat's flood wait still running.
+
+        As Telegram does, a 429 starts a flood wait for the chat the call went to (chat-less calls
+        share one): until its retry_after has passed, every further call there is refused too, with
+        the seconds left ("the number of seconds left to wait before the request can be repeated",
+        https://core.telegram.org/bots/api#responseparameters). getUpdates is never held.
+        """
         name = method.lower()
         with self.lock:
-            for fault in self.fail_queue:
-                hits = fault.method == name if fault.method else name not in NOT_FAULTED_BY_DEFAULT
-                if hits and fault.remaining > 0:
-                    fault.remaining -= 1
-                    self.fail_queue = [f for f in self.fail_queue if f.remaining > 0]
-                    return too_many_requests(fault.retry_after)
-            storm = self.storm_mode
-            if storm is not None:
-                if time.monotonic() >= storm.until:
-                    self.storm_mode = None
-                    return None
-                hits = name in storm.methods if storm.methods else name not in NOT_FAULTED_BY_DEFAULT
-                if hits and storm.rng.random() < storm.fraction:
-                    return too_many_requests(storm.retry_after)
+            now = time.monotonic()
+            held = name not in NOT_FAULTED_BY_DEFAULT
+            retry_after = self._asked_fault(name, now)
+            if retry_after is not None:
+                if held:
+                    self.flood_waits[chat] = max(self.flood_waits.get(chat, 0.0), now + retry_after)
+                return too_many_requests(retry_after)
+            until = self.flood_waits.get(chat, 0.0)
+            if held and now < until:
+                return too_many_requests(max(1, math.ceil(until - now)))
+            return None
+
+    def _asked_fault(self, name: str, now: float) -> int | None:
+        """The retry_after of a 429 that fail_next or a storm gives this call, if any."""
+        for fault in self.fail_queue:
+            hits = fault.method == name if fault.method else name not in NOT_FAULTED_BY_DEFAULT
+            if hits and fault.remaining > 0:
+                fault.remaining -= 1
+                self.fail_queue = [f for f in self.fail_queue if f.remaining > 0]
+                return fault.retry_after
+        storm = self.storm_mode
+        if storm is not None:
+            if now >= storm.until:
+                self.storm_mode = None
+                return None
+            hits = name in storm.methods if storm.methods else name not in NOT_FAULTED_BY_DEFAULT
+            if hits and storm.rng.random() < storm.fraction:
+                return storm.retry_after
         return None
 
     def log(self, record: CallRecord) -> None:
