@@ -6,6 +6,11 @@ to its parent's. See `photobot.processing.lifeline`.
 
 from __future__ import annotations
 
+import os
+
 from photobot.processing.lifeline import die_with_parent
 
 ARMED = die_with_parent()
+PID = os.getpid()
+"""The forkserver's pid. Its children are forked from it and inherit this module as it is, so a
+worker can tell whether its parent is still the forkserver (see `lifeline.forkserver_pid`)."""

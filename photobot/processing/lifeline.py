@@ -7,6 +7,10 @@ prctl(PR_SET_PDEATHSIG) asks the kernel to send a signal when the parent dies; t
 initializer asks for it in each worker (parent: the forkserver), and the forkserver asks for it when
 it imports `photobot.processing.forkserver_preload` (parent: photobot), so the chain holds whoever is
 killed. Elsewhere it is a no-op.
+
+A worker asks for the signal some time after the fork, and the forkserver may die in between: the
+worker has been re-parented by then, and compared with its new parent it would arm against a process
+that never dies. So a worker compares with the forkserver's pid, which it inherited at the fork.
 """
 
 from __future__ import annotations
@@ -38,3 +42,11 @@ def die_with_parent(expected_parent: int | None = None) -> bool:
     if os.getppid() != parent:
         os._exit(1)
     return True
+
+
+def forkserver_pid() -> int | None:
+    """The pid of the forkserver this process was forked from; None when it was not forked by one
+    that imported `photobot.processing.forkserver_preload`."""
+    preload = sys.modules.get("photobot.processing.forkserver_preload")
+    pid = getattr(preload, "PID", None)
+    return pid if isinstance(pid, int) and pid != os.getpid() else None

@@ -25,7 +25,7 @@ from photobot.config import Settings
 from photobot.logs import get_logger
 from photobot.metrics import Metrics
 from photobot.processing.errors import ProcessingTimeout, TooLarge, WorkerCrashed
-from photobot.processing.lifeline import die_with_parent
+from photobot.processing.lifeline import die_with_parent, forkserver_pid
 from photobot.processing.limits import Limits
 from photobot.processing.registry import get_operation, validate_params
 from photobot.processing.run import OperationResult, run_in_worker
@@ -40,7 +40,7 @@ def _init_worker(cv_threads: int, memory_bytes: int) -> None:
     its own job rather than the machine's OOM killer."""
     import cv2
 
-    die_with_parent()
+    die_with_parent(forkserver_pid())
     heap.return_large_buffers()
     cv2.setNumThreads(cv_threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
