@@ -1,4 +1,5 @@
-"""A SIGKILLed owner of an ImageProcessor takes its forkserver and worker processes with it (Linux)."""
+"""A SIGKILLed owner of an ImageProcessor takes its forkserver and worker processes with it (Linux),
+even when the kill comes while a worker is starting."""
 
 from __future__ import annotations
 
@@ -13,10 +14,7 @@ import pytest
 from tests.process_support import REPO
 from tests.waiting import wait_until
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's"),
-]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 
 OWNER = """
 import asyncio, sys, time
@@ -59,6 +57,7 @@ def running(pid: int) -> bool:
     return fields is not None and fields[0] not in ("Z", "X")
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_owner_leaves_no_pool_process(tmp_path: Path) -> None:
     from tests.conftest import ASTRONAUT
 
@@ -86,3 +85,51 @@ def test_sigkill_of_the_owner_leaves_no_pool_process(tmp_path: Path) -> None:
         if owner.poll() is None:
             owner.kill()
             owner.wait(10)
+
+
+# A worker asks for PR_SET_PDEATHSIG some time after the fork. If photobot is SIGKILLed in that
+# window, the forkserver dies with it and the worker is re-parented; comparing with its new parent,
+# it would arm against a process that never dies and wait on its call queue forever (the SIGKILL
+# chaos test once found one alive after the run). The script forks a stand-in forkserver, which
+# imports the preload module as the real one does and forks a worker, then dies before it arms.
+RACE = """
+import os, sys, time
+from photobot.processing import lifeline
+
+if os.fork() == 0:  # the forkserver
+    from photobot.processing import forkserver_preload
+    if os.fork() == 0:  # its worker: arms only once the forkserver is gone, as in the race
+        while os.getppid() == forkserver_preload.PID:
+            time.sleep(0.01)
+        lifeline.die_with_parent({expected})
+        print("armed", flush=True)  # alive, against a parent that will never die
+        time.sleep(0.5)
+        os._exit(0)
+    os._exit(0)
+os.wait()
+"""
+
+
+def run_race(expected: str) -> str:
+    """What the worker printed before every process of the script ended (stdout closes then)."""
+    done = subprocess.run(
+        [sys.executable, "-c", RACE.format(expected=expected)], check=False, cwd=REPO,
+        capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_worker_whose_forkserver_died_before_it_armed_exits() -> None:
+    assert run_race("lifeline.forkserver_pid()") == ""
+
+
+def test_comparing_with_the_parent_it_has_now_would_miss_it() -> None:
+    """What the worker did before: the check above is what makes the difference."""
+    assert run_race("None") == "armed\n"
+
+
+def test_outside_a_forkserver_there_is_no_forkserver_pid() -> None:
+    from photobot.processing.lifeline import forkserver_pid
+
+    assert forkserver_pid() is None
