@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import json
 import os
 import re
@@ -139,11 +140,28 @@ class Relay:
 
 
 def bridge_gateway() -> str:
+    """The host's address on Docker's default bridge."""
     out = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
+        ["docker", "network", "inspect", "bridge", "--format", "{{json .IPAM.Config}}"],
         capture_output=True, text=True, check=True,
-    )
-    return out.stdout.strip()
+    ).stdout
+    return gateway_of(out)
+
+
+def gateway_of(ipam_config: str) -> str:
+    """The IPv4 gateway in a network's IPAM config (JSON). An engine's first start on an empty data
+    root reports the default bridge's subnet without its gateway (seen with 20.10; a restart then
+    shows both): the gateway is then the subnet's first address, where Docker puts it."""
+    configs = [config for config in json.loads(ipam_config) or [] if config.get("Subnet")]
+    for config in configs:
+        gateway = config.get("Gateway", "")
+        if gateway and ipaddress.ip_address(gateway).version == 4:
+            return str(gateway)
+    for config in configs:
+        network = ipaddress.ip_network(config["Subnet"], strict=False)
+        if network.version == 4:
+            return str(next(network.hosts()))
+    raise AssertionError(f"Docker's bridge network has no IPv4 gateway or subnet: {ipam_config.strip()}")
 
 
 def copy_checkout(target: Path) -> None:

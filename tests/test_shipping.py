@@ -210,3 +210,27 @@ def test_every_install_uses_the_lock_with_hashes() -> None:
     ci = (ROOT / ".ci/run").read_text()
     assert re.search(r"pip install (-q )?--require-hashes -r requirements-dev\.txt", ci)
     assert "deploy/container-test.sh" in ci
+
+
+@pytest.mark.parametrize(
+    ("ipam_config", "gateway"),
+    [
+        ('[{"Subnet":"172.17.0.0/16","Gateway":"172.17.0.1"}]', "172.17.0.1"),
+        # An engine's first start on an empty data root: the subnet alone (Docker 20.10).
+        ('[{"Subnet":"172.17.0.0/16"}]', "172.17.0.1"),
+        ('[{"Subnet":"fd00::/64","Gateway":"fd00::1"},{"Subnet":"10.9.0.0/24"}]', "10.9.0.1"),
+    ],
+)
+def test_the_container_test_finds_the_bridge_gateway(ipam_config: str, gateway: str) -> None:
+    """The container test tells photobot's container to reach the fake Bot API there."""
+    from deploy.container_test import gateway_of
+
+    assert gateway_of(ipam_config) == gateway
+
+
+@pytest.mark.parametrize("ipam_config", ["[]", "null", '[{"Subnet":"fd00::/64"}]'])
+def test_a_bridge_without_an_ipv4_gateway_stops_the_container_test(ipam_config: str) -> None:
+    from deploy.container_test import gateway_of
+
+    with pytest.raises(AssertionError, match="no IPv4 gateway"):
+        gateway_of(ipam_config)
