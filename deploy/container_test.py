@@ -12,25 +12,22 @@ answered; a photo captioned "sepia" comes back as docs/images/after-sepia.jpg, b
 faces side by side captioned "faces_detect" are both found by the image's face detector;
 non-root under tini; `docker compose stop` with jobs in flight exits 0 within the grace period, and
 after `down` and `up` those jobs finish and jobs, photos and logs are all still there; the `scale`
-profile with two workers does every job exactly once. Bad input tried: an empty BOT_TOKEN, a stop
-while photos are being processed, a stop and removal of every container.
+profile with two workers does every job exactly once. Bad input tried: an empty BOT_TOKEN, a Redis
+that never becomes healthy, a stop while photos are being processed, a stop and removal of every
+container.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import ipaddress
 import json
-import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +36,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from deploy.compose_driver import (  # noqa: E402
+    Compose,
+    Relay,
+    bridge_gateway,
+    container_events,
+    free_port,
+    image_size,
+    volumes,
+)
 from photobot.bot.i18n import t  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 from tests.telegram_support import results, sent_photos, small_image  # noqa: E402
@@ -50,118 +56,6 @@ STOP_GRACE_SECONDS = 30.0  # docker-compose.yml's stop_grace_period
 
 def say(message: str) -> None:
     print(f"== container-test: {message}", flush=True)
-
-
-class Compose:
-    """`docker compose` in the copy of the checkout, under this test's project name."""
-
-    def __init__(self, workdir: Path, project: str, http_port: int) -> None:
-        self.workdir = workdir
-        self.env = {**os.environ, "COMPOSE_PROJECT_NAME": project, "PHOTOBOT_HTTP_PORT": str(http_port)}
-
-    def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["docker", "compose", *args], cwd=self.workdir, env=self.env, capture_output=True,
-            text=True, timeout=timeout, check=False,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"docker compose {' '.join(args)}: exit {result.returncode}\n"
-                                 f"{result.stdout}{result.stderr}")
-        return result
-
-    def containers(self, service: str) -> list[str]:
-        return self.run("ps", "-a", "-q", service).stdout.split()
-
-    def inspect(self, container: str) -> dict[str, Any]:
-        out = subprocess.run(["docker", "inspect", container], capture_output=True, text=True, check=True)
-        return dict(json.loads(out.stdout)[0])
-
-    def exec(self, service: str, *command: str) -> str:
-        return self.run("exec", "-T", service, *command).stdout
-
-    def logs(self, service: str) -> str:
-        return self.run("logs", "--no-color", "--no-log-prefix", service).stdout
-
-    def events(self, service: str) -> list[dict[str, Any]]:
-        found = []
-        for line in self.logs(service).splitlines():
-            with contextlib.suppress(ValueError):
-                event = json.loads(line)
-                if isinstance(event, dict):
-                    found.append(event)
-        return found
-
-    def wait_healthy(self, service: str, timeout: float = 120) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            states = [self.inspect(c)["State"] for c in self.containers(service)]
-            if states and all(s.get("Health", {}).get("Status") == "healthy" for s in states):
-                return time.monotonic() - started
-            if any(s["Status"] in ("exited", "dead") for s in states):
-                raise AssertionError(f"{service} exited:\n{self.logs(service)[-3000:]}")
-            time.sleep(0.5)
-        raise AssertionError(f"{service} not healthy in {timeout} s:\n{self.logs(service)[-3000:]}")
-
-
-class Relay:
-    """Forwards TCP from the Docker bridge's gateway address to the fake on 127.0.0.1: the fake
-    listens on loopback only, which a container cannot reach."""
-
-    def __init__(self, host: str, target_port: int) -> None:
-        self.server = socket.create_server((host, 0))
-        self.port = self.server.getsockname()[1]
-        self.target_port = target_port
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            except OSError:  # the fake is gone: the test is ending
-                client.close()
-                continue
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.server.close()
-
-
-def bridge_gateway() -> str:
-    """The host's address on Docker's default bridge."""
-    out = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "--format", "{{json .IPAM.Config}}"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    return gateway_of(out)
-
-
-def gateway_of(ipam_config: str) -> str:
-    """The IPv4 gateway in a network's IPAM config (JSON). An engine's first start on an empty data
-    root reports the default bridge's subnet without its gateway (seen with 20.10; a restart then
-    shows both): the gateway is then the subnet's first address, where Docker puts it."""
-    configs = [config for config in json.loads(ipam_config) or [] if config.get("Subnet")]
-    for config in configs:
-        gateway = config.get("Gateway", "")
-        if gateway and ipaddress.ip_address(gateway).version == 4:
-            return str(gateway)
-    for config in configs:
-        network = ipaddress.ip_network(config["Subnet"], strict=False)
-        if network.version == 4:
-            return str(next(network.hosts()))
-    raise AssertionError(f"Docker's bridge network has no IPv4 gateway or subnet: {ipam_config.strip()}")
 
 
 def copy_checkout(target: Path) -> None:
@@ -186,12 +80,6 @@ def write_env(workdir: Path, token: str, api_url: str) -> None:
     (workdir / ".env").write_text(text)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def wait(tg: FakeTelegram, what: str, predicate: Any, timeout: float = 90) -> None:
     try:
         tg.wait_for_sync(predicate, timeout)
@@ -212,6 +100,30 @@ def check_missing_token(compose: Compose, workdir: Path) -> None:
     say(f"no BOT_TOKEN: `up` refused in {time.monotonic() - started:.1f} s ({refusal}); "
         "`docker compose logs config-check` has the one line")
     compose.run("down")
+
+
+def check_redis_never_healthy(compose: Compose, workdir: Path) -> None:
+    """A Redis whose health check never passes (here: a check that always fails, put over the
+    compose file's by an override file): `up` waits, then stops with one line naming the unhealthy
+    container, and photobot is never started against it."""
+    (workdir / "redis-never-healthy.yml").write_text(
+        "services:\n  redis:\n    healthcheck:\n"
+        '      test: ["CMD", "false"]\n      interval: 1s\n      timeout: 1s\n      retries: 3\n'
+    )
+    write_env(workdir, "123:never-used", "http://127.0.0.1:9")
+    files = ("-f", "docker-compose.yml", "-f", "redis-never-healthy.yml")
+    started = time.monotonic()
+    up = compose.run(*files, "up", "-d", check=False)
+    output = (up.stdout + up.stderr).strip()
+    assert up.returncode != 0, output
+    refusal = output.splitlines()[-1]
+    assert "redis" in refusal and "unhealthy" in refusal, output
+    states = [compose.inspect(c)["State"]["Status"] for c in compose.containers("photobot")]
+    assert set(states) <= {"created"}, f"photobot was started beside an unhealthy Redis: {states}"
+    say(f"a Redis never healthy: `up` waited and stopped in {time.monotonic() - started:.1f} s "
+        f"({refusal.strip()}); photobot not started")
+    compose.run(*files, "down")
+    (workdir / "redis-never-healthy.yml").unlink()
 
 
 def check_first_start(compose: Compose, tg: FakeTelegram, user: int) -> None:
@@ -330,17 +242,6 @@ def memory_in_use(compose: Compose) -> str:
     return ", ".join(out.stdout.splitlines()) if out.returncode == 0 else out.stderr.strip()
 
 
-def container_events(container: str) -> list[dict[str, Any]]:
-    out = subprocess.run(["docker", "logs", container], capture_output=True, text=True, check=True)
-    events = []
-    for line in (out.stdout + out.stderr).splitlines():
-        with contextlib.suppress(ValueError):
-            event = json.loads(line)
-            if isinstance(event, dict):
-                events.append(event)
-    return events
-
-
 @contextlib.contextmanager
 def deployment() -> Iterator[tuple[Compose, Path]]:
     workdir = Path(tempfile.mkdtemp(prefix="photobot-container-test."))
@@ -357,11 +258,6 @@ def deployment() -> Iterator[tuple[Compose, Path]]:
     say("containers, volumes and network removed")
 
 
-def volumes() -> set[str]:
-    out = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True, check=True)
-    return set(out.stdout.split())
-
-
 def main() -> int:
     started = time.monotonic()
     with deployment() as (compose, workdir):
@@ -371,6 +267,7 @@ def main() -> int:
         compose.run("build")
         say(f"image built in {time.monotonic() - built:.0f} s: {image_size()}")
         check_missing_token(compose, workdir)
+        check_redis_never_healthy(compose, workdir)
         with FakeTelegram.run_in_thread() as tg:
             relay = Relay(bridge_gateway(), tg.port)
             try:
@@ -386,12 +283,6 @@ def main() -> int:
                 relay.close()
     say(f"passed in {time.monotonic() - started:.0f} s")
     return 0
-
-
-def image_size() -> str:
-    out = subprocess.run(["docker", "images", "photobot:latest", "--format", "{{.Size}}"],
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip()
 
 
 if __name__ == "__main__":

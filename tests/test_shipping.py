@@ -223,14 +223,14 @@ def test_every_install_uses_the_lock_with_hashes() -> None:
 )
 def test_the_container_test_finds_the_bridge_gateway(ipam_config: str, gateway: str) -> None:
     """The container test tells photobot's container to reach the fake Bot API there."""
-    from deploy.container_test import gateway_of
+    from deploy.compose_driver import gateway_of
 
     assert gateway_of(ipam_config) == gateway
 
 
 @pytest.mark.parametrize("ipam_config", ["[]", "null", '[{"Subnet":"fd00::/64"}]'])
 def test_a_bridge_without_an_ipv4_gateway_stops_the_container_test(ipam_config: str) -> None:
-    from deploy.container_test import gateway_of
+    from deploy.compose_driver import gateway_of
 
     with pytest.raises(AssertionError, match="no IPv4 gateway"):
         gateway_of(ipam_config)
