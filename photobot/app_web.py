@@ -12,7 +12,6 @@ from aiohttp import web
 
 from photobot.bot.core.status import StatusMessages
 from photobot.bot.reachable import Reachable
-from photobot.bot.telegram.webhook import HandledUpdates, add_webhook_route
 from photobot.builders import Parts, Platforms, Stores
 from photobot.config import Settings
 from photobot.queue.quota import QuotaBook
@@ -37,6 +36,7 @@ def webhook_routes(parts: Parts) -> RouteHook | None:
     dispatcher = parts.chat.dispatcher if parts.chat is not None else None
     if not settings.webhook_url or dispatcher is None or bot is None:
         return None
+    from photobot.bot.telegram.webhook import HandledUpdates, add_webhook_route
 
     handled = HandledUpdates(parts.core.redis, settings.key_prefix, bot.id)
 

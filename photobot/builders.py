@@ -3,8 +3,9 @@
 photobot.app composes them for a process (`build`); the tests build their parts with the same
 builders, so a test's wiring cannot drift from the app's. A builder that opens something (a Redis
 pool, an HTTP session, processes) is an async context manager that closes it on exit; the others
-are plain functions. Nothing is built at import, and the VK side (vkbottle takes seconds to import)
-only when VK_TOKEN is set.
+are plain functions. Nothing is built at import, and each platform's side is imported only when its
+token is set: aiogram and vkbottle each take seconds to import, which a process of the other
+platform (or a worker without it) should not wait for at every start.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
-from aiogram import Bot, Dispatcher
-from aiogram.fsm.storage.base import DefaultKeyBuilder
-from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
 from photobot.bot.adapter import ChatAdapter
@@ -28,10 +26,6 @@ from photobot.bot.pipeline import JobPipeline
 from photobot.bot.premium import Premium
 from photobot.bot.service import BotService
 from photobot.bot.state import AlbumChoices, AnsweredMessages, MessageLocks, PendingChoices
-from photobot.bot.telegram.adapter import TelegramAdapter
-from photobot.bot.telegram.polling import InboxPoller
-from photobot.bot.telegram.setup import build_bot, build_dispatcher
-from photobot.bot.telegram.stars import TelegramStars
 from photobot.config import Settings
 from photobot.gdrive import build_storage
 from photobot.gdrive.ledger import TrackedStorage
@@ -48,6 +42,9 @@ from photobot.startup import Mode
 from photobot.users import UserStore
 
 if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
+
+    from photobot.bot.telegram.polling import InboxPoller
     from photobot.bot.vk.api import PoliteAPI
     from photobot.bot.vk.polling import ConfirmingLongPoll
 
@@ -56,8 +53,9 @@ log = get_logger(__name__)
 
 @dataclass
 class Stores:
-    """What every mode has: one Redis pool (the queue, the users, the FSM and the locks share it; a
-    cluster client has the same API for every command photobot sends) and the file storage."""
+    """What every mode has: one Redis pool (the queue, the users, the waiting photos and the locks
+    share it; a cluster client has the same API for every command photobot sends) and the file
+    storage."""
 
     settings: Settings
     metrics: Metrics
@@ -120,6 +118,9 @@ async def platforms(settings: Settings, metrics: Metrics, mode: Mode) -> AsyncIt
     built = Platforms()
     async with AsyncExitStack() as stack:
         if settings.telegram_enabled:
+            from photobot.bot.telegram.adapter import TelegramAdapter
+            from photobot.bot.telegram.setup import build_bot
+
             built.bot = build_bot(settings, metrics)
             stack.push_async_callback(built.bot.session.close)
             built.adapters[Platform.TELEGRAM] = TelegramAdapter(built.bot)
@@ -134,18 +135,6 @@ async def platforms(settings: Settings, metrics: Metrics, mode: Mode) -> AsyncIt
         if settings.vk_group_id is not None:
             built.bot_ids[Platform.VK] = settings.vk_group_id
         yield built
-
-
-def fsm_storage(settings: Settings, redis: Redis) -> RedisStorage:
-    """aiogram's FSM storage in photobot's Redis, under its prefix; a state and its data expire
-    after STATE_TTL_SECONDS (a photo waiting for its operation)."""
-    keys = DefaultKeyBuilder(prefix=f"{settings.key_prefix}:fsm", with_bot_id=True, with_destiny=True)
-    return RedisStorage(
-        redis,
-        key_builder=keys,
-        state_ttl=settings.state_ttl_seconds,
-        data_ttl=settings.state_ttl_seconds,
-    )
 
 
 @dataclass
@@ -166,19 +155,29 @@ def chat_side(core: Stores, chats: Platforms) -> ChatSide:
         queue=core.queue,
         storage=core.storage,
         adapters=chats.adapters,
-        choices=PendingChoices(fsm_storage(settings, redis), chats.bot_ids),
+        choices=PendingChoices(redis, settings.key_prefix, settings.state_ttl_seconds, chats.bot_ids),
         answered=AnsweredMessages(redis, settings.key_prefix, settings.dedup_ttl_seconds),
         albums=AlbumChoices(redis, settings.key_prefix),
         locks=core.locks,
         users=core.users,
         retention=core.retention,
     )
-    stars = TelegramStars(chats.bot) if chats.bot is not None else None
-    premium = Premium(settings, core.ledger, stars, core.metrics)
-    side = ChatSide(service, Commands(service, core.users, core.sessions, premium))
-    adapter = chats.adapters.get(Platform.TELEGRAM)
-    if isinstance(adapter, TelegramAdapter) and stars is not None:
-        side.dispatcher = build_dispatcher(settings, service, side.commands, core.users, adapter, stars=stars)
+    if chats.bot is None:
+        premium = Premium(settings, core.ledger, None, core.metrics)
+        side = ChatSide(service, Commands(service, core.users, core.sessions, premium))
+    else:
+        from photobot.bot.telegram.adapter import TelegramAdapter
+        from photobot.bot.telegram.setup import build_dispatcher
+        from photobot.bot.telegram.stars import TelegramStars
+
+        stars = TelegramStars(chats.bot)
+        premium = Premium(settings, core.ledger, stars, core.metrics)
+        side = ChatSide(service, Commands(service, core.users, core.sessions, premium))
+        adapter = chats.adapters.get(Platform.TELEGRAM)
+        if isinstance(adapter, TelegramAdapter):
+            side.dispatcher = build_dispatcher(
+                settings, service, side.commands, core.users, adapter, stars=stars
+            )
     vk_adapter = chats.adapters.get(Platform.VK)
     if vk_adapter is not None and chats.vk_api is not None:
         side.vk_poll = vk_setup().build_long_poll(
@@ -221,6 +220,8 @@ def job_worker(core: Stores, pipeline: JobPipeline) -> Worker:
 
 def telegram_poller(core: Stores, bot: Bot, dispatcher: Dispatcher) -> InboxPoller:
     """Long polling for Telegram's updates, kept in Redis (the inbox) until handled."""
+    from photobot.bot.telegram.polling import InboxPoller
+
     settings = core.settings
     inbox = UpdateInbox(core.redis, f"{settings.key_prefix}:tg:inbox:{bot.id}")
     return InboxPoller(

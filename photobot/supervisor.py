@@ -10,16 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from aiohttp import web
 
 from photobot.app_web import create_web_app
 from photobot.backoff import pause
-from photobot.bot.telegram.polling import InboxPoller
-from photobot.bot.telegram.setup import set_commands, start_webhook
 from photobot.builders import Parts, job_worker, telegram_poller, vk_setup
 from photobot.config import SettingsError
 from photobot.logs import get_logger
@@ -27,6 +23,11 @@ from photobot.queue import Maintenance, Worker
 from photobot.startup import START_BACKOFF, TELEGRAM_START_PATIENCE, listen_error, telegram_unreachable
 from photobot.web import serve
 from photobot.web.deps import RouteHook
+
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
+
+    from photobot.bot.telegram.polling import InboxPoller
 
 log = get_logger(__name__)
 
@@ -115,6 +116,10 @@ class Runner:
         return (await self.parts.core.queue.stats()).workers_alive > 0
 
     async def _start_telegram(self, bot: Bot, dispatcher: Dispatcher) -> None:
+        from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
+        from photobot.bot.telegram.setup import set_commands, start_webhook
+
         settings = self.parts.settings
         loop = asyncio.get_running_loop()
         unreachable_since: float | None = None

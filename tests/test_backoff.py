@@ -9,7 +9,7 @@ import time
 import pytest
 
 from photobot.backoff import Backoff, pause
-from photobot.bot.ratelimit import NETWORK_BACKOFF
+from photobot.bot.telegram.requests import NETWORK_BACKOFF
 from photobot.bot.vk.api import VK_BACKOFF
 from photobot.queue.outage import REDIS_BACKOFF
 from photobot.startup import START_BACKOFF

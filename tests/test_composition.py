@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiogram.fsm.storage.base import StorageKey
 
 from photobot import app, builders
+from photobot.bot.state import PendingChoices, PendingPhoto
 from photobot.config import Settings
+from photobot.jobs import Platform
 
 PACKAGE = Path(app.__file__).parent
 
@@ -72,6 +73,35 @@ def test_the_web_app_builder_imports_alone() -> None:
     assert done.stdout.strip() == "[]"
 
 
+NO_AIOGRAM = """
+import asyncio, sys
+from photobot import app, app_web, supervisor
+from photobot.bot.vk import handlers, polling, setup
+from photobot.config import Settings
+
+async def main() -> None:
+    settings = Settings.model_validate_json(sys.argv[1])
+    for mode in ("bot", "worker"):
+        async with app.build(settings, mode) as parts:
+            app_web.create_web_app(parts)
+
+asyncio.run(main())
+print(sorted(name for name in sys.modules if name.split(".")[0] == "aiogram"))
+"""
+
+
+def test_a_process_without_telegram_never_imports_aiogram(make_settings: Callable[..., Settings]) -> None:
+    """aiogram takes seconds to import (pydantic builds its 600-odd models at import): a VK-only
+    process, or a worker without BOT_TOKEN, builds and serves without it."""
+    settings = make_settings()
+    done = subprocess.run(
+        [sys.executable, "-c", NO_AIOGRAM, settings.model_dump_json()],
+        check=False, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 async def test_each_mode_builds_its_parts(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     async with app.build(settings, "bot") as parts:
@@ -81,17 +111,36 @@ async def test_each_mode_builds_its_parts(make_settings: Callable[..., Settings]
         assert parts.chat is None and parts.pipeline is not None
 
 
-async def test_the_fsm_keeps_a_choice_for_state_ttl(make_settings: Callable[..., Settings]) -> None:
+async def test_a_waiting_photo_is_kept_for_state_ttl(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(state_ttl_seconds=120)
     async with builders.stores(settings) as core:
-        fsm = builders.fsm_storage(settings, core.redis)
-        key = StorageKey(bot_id=1, chat_id=5, user_id=5, destiny="tg-photo-9")
-        await fsm.set_state(key, "choosing")
-        await fsm.set_data(key, {"job_id": "j"})
-        names = [name async for name in core.redis.scan_iter(f"{settings.key_prefix}:fsm:*")]
-        assert len(names) == 2
-        for name in names:
-            assert 0 < await core.redis.ttl(name) <= 120
+        ttl = settings.state_ttl_seconds
+        choices = PendingChoices(core.redis, settings.key_prefix, ttl, {Platform.TELEGRAM: 1})
+        pending = PendingPhoto(job_id="j", photo_id="p", message_id=3, user_key="tg:5")
+        await choices.save(Platform.TELEGRAM, 5, "5", 9, pending)
+        assert await choices.load(Platform.TELEGRAM, 5, "5", 9) == pending
+        assert await choices.load(Platform.TELEGRAM, 5, "5", 10) is None
+        [name] = [name async for name in core.redis.scan_iter(f"{settings.key_prefix}:fsm:*")]
+        assert 0 < await core.redis.ttl(name) <= 120
+
+
+async def test_a_photo_kept_by_aiogram_fsm_storage_is_still_found(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A photo that waited for its choice across an upgrade: its record was written by aiogram's
+    FSM RedisStorage, as photobot kept it before."""
+    from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    settings = make_settings()
+    async with builders.stores(settings) as core:
+        keys = DefaultKeyBuilder(prefix=f"{settings.key_prefix}:fsm", with_bot_id=True, with_destiny=True)
+        before = RedisStorage(core.redis, key_builder=keys, data_ttl=settings.state_ttl_seconds)
+        pending = PendingPhoto(job_id="j", photo_id="p", message_id=3, user_key="vk:7", as_document=True)
+        key = StorageKey(bot_id=42, chat_id=2000000001, user_id=7, destiny="vk-photo-11")
+        await before.set_data(key, pending.model_dump(mode="json"))
+        choices = PendingChoices(core.redis, settings.key_prefix, 60, {Platform.VK: 42})
+        assert await choices.load(Platform.VK, 2000000001, "7", 11) == pending
 
 
 # The one-way arrows of the README's "Inside photobot": each part with the parts it must not import.

@@ -25,7 +25,8 @@ from aiohttp import ClientConnectorError
 from aiohttp.client_reqrep import ConnectionKey
 
 from photobot.backoff import Backoff
-from photobot.bot.ratelimit import PoliteRequests, RateLimiter
+from photobot.bot.ratelimit import RateLimiter
+from photobot.bot.telegram.requests import PoliteRequests
 from photobot.metrics import Metrics
 
 

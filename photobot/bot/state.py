@@ -1,8 +1,7 @@
 """What the chat side keeps in Redis between updates.
 
-- `PendingChoices`: a photo waiting for its operation, in aiogram's RedisStorage (one record per
-  status message, through the storage key's `destiny`, with the state TTL), so it survives restarts
-  and expires on its own.
+- `PendingChoices`: a photo waiting for its operation (one record per status message, with the
+  state TTL), so it survives restarts and expires on its own.
 - `WaitingChoices`: how many of those each user has, for the pending cap.
 - `AnsweredMessages`: which user message got which status message, so an update delivered twice
   (platforms deliver at least once) is answered once.
@@ -23,7 +22,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
@@ -48,31 +46,36 @@ class PendingPhoto(BaseModel):
 
 
 class PendingChoices:
-    """Pending photos in aiogram's FSM storage, keyed by (chat, user, status message)."""
+    """Pending photos keyed by (platform, chat, user, status message), as JSON with a TTL.
 
-    def __init__(self, storage: BaseStorage, bot_ids: dict[Platform, int]) -> None:
-        self._storage = storage
+    The key is the one aiogram's FSM RedisStorage gave such a record when photobot kept it there
+    (`<prefix>:fsm:<bot id>:<chat>:<user>:<platform>-photo-<status message>:data`), so a photo that
+    waits across an upgrade still has its record; nothing else of aiogram is needed for it.
+    """
+
+    def __init__(
+        self, redis: RedisClient, prefix: str, ttl_seconds: int, bot_ids: dict[Platform, int]
+    ) -> None:
+        self._redis = redis
+        self._base = f"{prefix}:fsm"
+        self._ttl = ttl_seconds
         self._bot_ids = bot_ids
 
-    def _key(self, platform: Platform, chat_id: int, user_id: str, status_message_id: int) -> StorageKey:
-        return StorageKey(
-            bot_id=self._bot_ids.get(platform, 0),
-            chat_id=chat_id,
-            user_id=int(user_id),
-            destiny=f"{platform.short}-photo-{status_message_id}",
-        )
+    def _key(self, platform: Platform, chat_id: int, user_id: str, status_message_id: int) -> str:
+        bot_id, destiny = self._bot_ids.get(platform, 0), f"{platform.short}-photo-{status_message_id}"
+        return f"{self._base}:{bot_id}:{chat_id}:{int(user_id)}:{destiny}:data"
 
     async def save(
         self, platform: Platform, chat_id: int, user_id: str, status_message_id: int, pending: PendingPhoto
     ) -> None:
         key = self._key(platform, chat_id, user_id, status_message_id)
-        await self._storage.set_data(key, pending.model_dump(mode="json"))
+        await self._redis.set(key, pending.model_dump_json(), ex=self._ttl)
 
     async def load(
         self, platform: Platform, chat_id: int, user_id: str, status_message_id: int
     ) -> PendingPhoto | None:
-        data = await self._storage.get_data(self._key(platform, chat_id, user_id, status_message_id))
-        return PendingPhoto.model_validate(data) if data else None
+        data = await self._redis.get(self._key(platform, chat_id, user_id, status_message_id))
+        return PendingPhoto.model_validate_json(data) if data else None
 
 
 class WaitingChoices:

@@ -12,10 +12,11 @@ from aiogram.types import BotCommand
 
 from photobot.bot.commands import Commands
 from photobot.bot.i18n import command_menu, languages
-from photobot.bot.ratelimit import PoliteRequests, RateLimiter
+from photobot.bot.ratelimit import RateLimiter
 from photobot.bot.service import BotService
 from photobot.bot.telegram.adapter import TelegramAdapter
 from photobot.bot.telegram.middlewares import FloodMiddleware, UserMiddleware
+from photobot.bot.telegram.requests import PoliteRequests
 from photobot.bot.telegram.routers import all_routers
 from photobot.bot.telegram.stars import TelegramStars
 from photobot.config import Settings
