@@ -269,9 +269,10 @@ def main() -> int:
         check_missing_token(compose, workdir)
         check_redis_never_healthy(compose, workdir)
         with FakeTelegram.run_in_thread() as tg:
-            relay = Relay(bridge_gateway(), tg.port)
+            gateway = bridge_gateway()
+            relay = Relay(gateway, tg.port)
             try:
-                write_env(workdir, tg.token, f"http://{bridge_gateway()}:{relay.port}")
+                write_env(workdir, tg.token, f"http://{gateway}:{relay.port}")
                 check_first_start(compose, tg, 7001)
                 check_stop_then_down_and_up(compose, tg, [7101, 7102, 7103, 7104])
                 check_scale(compose, tg, [7201, 7202, 7203, 7204])

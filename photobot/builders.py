@@ -162,17 +162,17 @@ def chat_side(core: Stores, chats: Platforms) -> ChatSide:
         users=core.users,
         retention=core.retention,
     )
-    if chats.bot is None:
-        premium = Premium(settings, core.ledger, None, core.metrics)
-        side = ChatSide(service, Commands(service, core.users, core.sessions, premium))
-    else:
-        from photobot.bot.telegram.adapter import TelegramAdapter
-        from photobot.bot.telegram.setup import build_dispatcher
+    stars = None
+    if chats.bot is not None:
         from photobot.bot.telegram.stars import TelegramStars
 
         stars = TelegramStars(chats.bot)
-        premium = Premium(settings, core.ledger, stars, core.metrics)
-        side = ChatSide(service, Commands(service, core.users, core.sessions, premium))
+    premium = Premium(settings, core.ledger, stars, core.metrics)
+    side = ChatSide(service, Commands(service, core.users, core.sessions, premium))
+    if stars is not None:
+        from photobot.bot.telegram.adapter import TelegramAdapter
+        from photobot.bot.telegram.setup import build_dispatcher
+
         adapter = chats.adapters.get(Platform.TELEGRAM)
         if isinstance(adapter, TelegramAdapter):
             side.dispatcher = build_dispatcher(
